@@ -1,0 +1,70 @@
+"""Shared statistics: seeded (vectorised) bootstrap CIs and exact binomial intervals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy import stats as _sps
+
+DEFAULT_ALPHA = 0.05
+
+
+def bootstrap_indices(n: int, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, n) row indices drawn with replacement, reproducible from `seed`."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, n, size=(resamples, n))
+
+
+def percentile_ci(samples: np.ndarray, alpha: float = DEFAULT_ALPHA) -> tuple[float, float]:
+    """Percentile interval of bootstrap samples, ignoring NaN resamples (e.g. an empty group)."""
+    finite = np.asarray(samples, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return (float("nan"), float("nan"))
+    lo, hi = np.quantile(finite, [alpha / 2, 1 - alpha / 2])
+    return (float(lo), float(hi))
+
+
+def bootstrap_ci(
+    statistic: Callable[[np.ndarray], float],
+    n: int,
+    resamples: int,
+    seed: int,
+    alpha: float = DEFAULT_ALPHA,
+) -> tuple[float, float]:
+    """CI of `statistic(indices)` over seeded resamples of row indices `0..n-1`."""
+    idx = bootstrap_indices(n, resamples, seed)
+    values = np.array([statistic(row) for row in idx], dtype=float)
+    return percentile_ci(values, alpha)
+
+
+def bootstrap_mean_ci(
+    values: np.ndarray, resamples: int, seed: int, alpha: float = DEFAULT_ALPHA
+) -> tuple[float, float]:
+    """Vectorised CI of a mean (accuracy, success rate): one gather over all resamples."""
+    values = np.asarray(values, dtype=float)
+    if values.size == 0:
+        return (float("nan"), float("nan"))
+    idx = bootstrap_indices(values.size, resamples, seed)
+    return percentile_ci(values[idx].mean(axis=1), alpha)
+
+
+def clopper_pearson(k: int, n: int, alpha: float = DEFAULT_ALPHA) -> tuple[float, float]:
+    """Exact two-sided binomial interval for k successes in n trials."""
+    if n == 0:
+        return (0.0, 1.0)
+    lo = 0.0 if k == 0 else float(_sps.beta.ppf(alpha / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(_sps.beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return (lo, hi)
+
+
+def wilson_interval(k: int, n: int, alpha: float = DEFAULT_ALPHA) -> tuple[float, float]:
+    if n == 0:
+        return (0.0, 1.0)
+    z = float(_sps.norm.ppf(1 - alpha / 2))
+    p = k / n
+    denom = 1 + z**2 / n
+    centre = (p + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    return (float(centre - half), float(centre + half))
