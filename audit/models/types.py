@@ -55,6 +55,8 @@ class ModelUnderAudit:
     capabilities: frozenset[str]
     source: ModelSource
     recipe: Recipe | None = None
+    # For models over embeddings of raw inputs (text): the frozen encoder mapping raw rows to `x`.
+    encoder: torch.nn.Module | None = None
 
     @torch.no_grad()
     def scores(self, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
