@@ -1,0 +1,105 @@
+"""Sentence embeddings: batched encoding and an on-disk cache keyed by encoder id and text hash.
+
+The cache is one safetensors file per encoder (`$AUDIT_HOME/embeddings/<encoder_id>.safetensors`) holding
+the SHA-256 digests of the texts and their embeddings, so subsets and re-runs reuse earlier work and
+nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ProgressFn = Callable[[int, int], None]
+
+
+def audit_home(home: Path | None = None) -> Path:
+    """$AUDIT_HOME (default ~/.cache/audit), or `home` when given."""
+    return Path(home or os.environ.get("AUDIT_HOME") or Path.home() / ".cache" / "audit")
+
+
+def _autocast(device: str, bf16: bool):  # noqa: ANN202 - a context manager
+    if bf16 and device.startswith("cuda"):
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@torch.no_grad()
+def encode_texts(
+    encoder: torch.nn.Module, texts: Sequence[str], batch_size: int = 64, bf16: bool = False,
+    progress: ProgressFn | None = None,
+) -> torch.Tensor:
+    """Embeddings of `texts` as a float32 CPU tensor (n, d); `bf16` autocasts on a CUDA device."""
+    device = str(next(encoder.parameters()).device)
+    parts = []
+    for start in range(0, len(texts), batch_size):
+        batch = list(texts[start : start + batch_size])
+        with _autocast(device, bf16):
+            out = encoder.encode(batch, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
+        parts.append(out.float().cpu())
+        if progress is not None:
+            progress(min(start + batch_size, len(texts)), len(texts))
+    dim = _dimension(encoder)
+    return torch.cat(parts) if parts else torch.empty(0, dim)
+
+
+def _dimension(encoder: torch.nn.Module) -> int:
+    get = getattr(encoder, "get_embedding_dimension", None) or getattr(encoder, "get_sentence_embedding_dimension")
+    return int(get() or 0)
+
+
+def text_digests(texts: Sequence[str]) -> np.ndarray:
+    """(n, 32) uint8 SHA-256 digests of the UTF-8 texts."""
+    raw = b"".join(hashlib.sha256(t.encode("utf-8")).digest() for t in texts)
+    return np.frombuffer(raw, dtype=np.uint8).reshape(len(texts), 32)
+
+
+class EmbeddingCache:
+    """Embeddings stored by (encoder id, text hash) under `root`; writes are atomic (rename)."""
+
+    def __init__(self, root: Path, encoder_id: str):
+        safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", encoder_id)
+        self.path = Path(root) / "embeddings" / f"{safe_id}.safetensors"
+
+    def _load(self) -> tuple[np.ndarray, torch.Tensor] | None:
+        if not self.path.is_file():
+            return None
+        from safetensors.torch import load_file
+
+        stored = load_file(str(self.path))
+        return stored["digests"].numpy(), stored["embeddings"]
+
+    def _save(self, digests: np.ndarray, embeddings: torch.Tensor) -> None:
+        from safetensors.torch import save_file
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+        save_file({"digests": torch.from_numpy(np.ascontiguousarray(digests)), "embeddings": embeddings.contiguous()},
+                  str(tmp))
+        tmp.replace(self.path)
+
+    def get_or_encode(self, texts: Sequence[str], encode: Callable[[list[str]], torch.Tensor]) -> torch.Tensor:
+        """Embeddings for `texts`, encoding (with `encode`) only those not cached yet."""
+        digests = text_digests(texts)
+        keys = [d.tobytes() for d in digests]
+        stored = self._load()
+        known: dict[bytes, int] = {} if stored is None else {d.tobytes(): i for i, d in enumerate(stored[0])}
+        missing = sorted({k: i for i, k in enumerate(keys) if k not in known}.values())
+        if missing:
+            fresh = encode([texts[i] for i in missing]).float().cpu()
+            old_digests = np.zeros((0, 32), np.uint8) if stored is None else stored[0]
+            old_emb = fresh[:0] if stored is None else stored[1]
+            offset = old_digests.shape[0]
+            for j, i in enumerate(missing):
+                known[keys[i]] = offset + j
+            stored = (np.concatenate([old_digests, digests[missing]]), torch.cat([old_emb, fresh]))
+            self._save(*stored)
+        assert stored is not None
+        return stored[1][[known[k] for k in keys]].clone()

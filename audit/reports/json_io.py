@@ -1,0 +1,73 @@
+"""scorecard.json: stable serialisation, atomic writes, validated loading."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from audit.errors import AuditInputError
+from audit.types import SCHEMA_VERSION, Scorecard, from_json_dict, to_json_dict
+
+
+def render_json(scorecard: Scorecard) -> str:
+    """Sorted keys, two-space indent, trailing newline: the same scorecard always gives the same bytes.
+
+    Non-finite floats are written as `NaN` / `Infinity` (Python's json convention), see docs/scorecard-schema.md.
+    """
+    return json.dumps(to_json_dict(scorecard), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    """Write to a temporary file beside `path`, then os.replace: readers never see half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(scorecard: Scorecard, path: Path) -> Path:
+    """Atomically (re)write scorecard.json; the runner calls this after every suite."""
+    return atomic_write_text(Path(path), render_json(scorecard))
+
+
+def _major(version: str) -> str:
+    return version.split(".", 1)[0]
+
+
+def load_scorecard(path: Path) -> Scorecard:
+    """Read a scorecard.json written by this or a compatible (same major schema version) release."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise AuditInputError(f"cannot read scorecard {path}: {exc.strerror or exc}. Pass the path of a "
+                              "scorecard.json written by `audit run`.") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise AuditInputError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}). "
+                              "Re-run `audit run` to regenerate it.") from exc
+    if not isinstance(data, dict) or "schema_version" not in data:
+        raise AuditInputError(f"{path} is not an audit scorecard (no schema_version field). "
+                              "Pass the scorecard.json written by `audit run`.")
+    version = data["schema_version"]
+    if not isinstance(version, str) or _major(version) != _major(SCHEMA_VERSION):
+        raise AuditInputError(f"{path} has scorecard schema_version {version!r}, but this audit release reads "
+                              f"version {SCHEMA_VERSION} (any {_major(SCHEMA_VERSION)}.x). Use the audit release "
+                              "that wrote it, or re-run the audit.")
+    try:
+        return from_json_dict(Scorecard, data)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise AuditInputError(f"{path} is a malformed scorecard ({type(exc).__name__}: {exc}). "
+                              "Re-run `audit run` to regenerate it.") from exc

@@ -1,0 +1,90 @@
+"""junit.xml: one <testsuite> per audit suite, one <testcase> per gated check, for CI dashboards.
+
+fail, unreliable-evaluation and insufficient-evidence -> <failure>; error -> <error>; skipped -> <skipped>;
+warn passes with a <system-out> note. A skipped or errored suite is also a testcase of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+
+from audit.reports.formatting import check_sentence, fmt_ci, fmt_number, fmt_threshold, verdict_label
+from audit.types import Check, Scorecard, SuiteResult, SuiteStatus, Verdict
+
+_FAILURES = {Verdict.FAIL, Verdict.UNRELIABLE, Verdict.INSUFFICIENT_EVIDENCE}
+# XML 1.0 forbids these characters even escaped; ElementTree would write them and produce unparseable XML.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _clean(text: object) -> str:
+    return _XML_INVALID.sub("", str(text))
+
+
+def _suite_of(check: Check) -> str:
+    return check.key.split(".", 1)[0]
+
+
+def _check_message(check: Check) -> str:
+    return _clean(f"{verdict_label(check.verdict)}: {check.key} = {fmt_number(check.value)} "
+                  f"(95% CI {fmt_ci(check.ci)}; threshold {fmt_threshold(check.threshold)}). {check_sentence(check)}")
+
+
+def _check_case(parent: ET.Element, check: Check, suite: str) -> None:
+    case = ET.SubElement(parent, "testcase", classname=_clean(suite), name=_clean(check.key))
+    message = _check_message(check)
+    if check.verdict in _FAILURES:
+        ET.SubElement(case, "failure", message=message, type=check.verdict.value).text = message
+    elif check.verdict is Verdict.ERROR:
+        ET.SubElement(case, "error", message=message, type="error").text = message
+    elif check.verdict is Verdict.SKIPPED:
+        ET.SubElement(case, "skipped", message=message)
+    elif check.verdict is Verdict.WARN:
+        ET.SubElement(case, "system-out").text = message
+
+
+def _status_case(parent: ET.Element, result: SuiteResult) -> None:
+    """A skipped or errored suite as its own testcase, so CI shows it even without gated checks."""
+    case = ET.SubElement(parent, "testcase", classname=_clean(result.suite), name=_clean(f"{result.suite} (suite)"))
+    reason = _clean(result.reason or "no reason given")
+    if result.status is SuiteStatus.SKIPPED:
+        ET.SubElement(case, "skipped", message=reason)
+    else:
+        ET.SubElement(case, "error", message=reason, type="suite-error").text = reason
+
+
+def _count(suite_el: ET.Element, tag: str) -> int:
+    return sum(1 for case in suite_el.iter("testcase") if case.find(tag) is not None)
+
+
+def _set_counts(element: ET.Element, tests: int, failures: int, errors: int, skipped: int, time: float) -> None:
+    element.set("tests", str(tests))
+    element.set("failures", str(failures))
+    element.set("errors", str(errors))
+    element.set("skipped", str(skipped))
+    element.set("time", f"{time:.3f}")
+
+
+def _suite_names(scorecard: Scorecard) -> list[str]:
+    """Suites in run order, then any suite only named by a check key."""
+    names = [r.suite for r in scorecard.results]
+    return names + sorted({_suite_of(c) for c in scorecard.checks} - set(names))
+
+
+def render_junit(scorecard: Scorecard) -> str:
+    root = ET.Element("testsuites", name=_clean(f"audit {scorecard.run.model} on {scorecard.run.dataset}"))
+    results = {r.suite: r for r in scorecard.results}
+    totals = [0, 0, 0, 0]
+    for name in _suite_names(scorecard):
+        result = results.get(name)
+        suite_el = ET.SubElement(root, "testsuite", name=_clean(name))
+        if result is not None and result.status is not SuiteStatus.OK:
+            _status_case(suite_el, result)
+        for check in (c for c in scorecard.checks if _suite_of(c) == name):
+            _check_case(suite_el, check, name)
+        counts = [len(suite_el.findall("testcase"))] + [_count(suite_el, t) for t in ("failure", "error", "skipped")]
+        _set_counts(suite_el, *counts, time=result.duration_s if result else 0.0)
+        totals = [a + b for a, b in zip(totals, counts, strict=True)]
+    _set_counts(root, *totals, time=sum(r.duration_s for r in scorecard.results))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

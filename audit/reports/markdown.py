@@ -1,0 +1,175 @@
+"""scorecard.md: a GitHub-flavoured summary small enough for a pull-request comment.
+
+Every string that comes from data, models or config goes through `md_escape`; the only raw HTML is our own
+`<details>`/`<summary>` markup. Charts are listed by title (they are drawn in scorecard.html).
+"""
+
+from __future__ import annotations
+
+from audit.reports.formatting import (
+    VERDICT_MEANING,
+    check_sentence,
+    checks_by_severity,
+    exit_code_meaning,
+    flatten_mapping,
+    fmt_ci,
+    fmt_number,
+    fmt_threshold,
+    provenance_rows,
+    verdict_label,
+)
+from audit.reports.md_text import md_escape, md_table
+from audit.types import Measurement, Scorecard, SuiteResult, SuiteStatus, Verdict
+
+MAX_MARKDOWN_CHARS = 60_000
+_ROW_LIMITS = (None, 50, 20, 10, 5, 2)
+_MARKER = {
+    Verdict.PASS: "✅",
+    Verdict.WARN: "⚠️",
+    Verdict.FAIL: "❌",
+    Verdict.ERROR: "💥",
+    Verdict.SKIPPED: "⏭️",
+    Verdict.INSUFFICIENT_EVIDENCE: "❔",
+    Verdict.UNRELIABLE: "🚫",
+}
+
+
+def render_markdown(scorecard: Scorecard) -> str:
+    """The Markdown scorecard; tables are cut (with a note) until it fits a PR comment."""
+    for max_rows in _ROW_LIMITS:
+        text = "\n".join(_document(scorecard, max_rows)) + "\n"
+        if len(text) < MAX_MARKDOWN_CHARS:
+            return text
+    return _hard_truncate(text)
+
+
+def _hard_truncate(text: str) -> str:
+    note = "\n\n_Report truncated to fit a pull-request comment; see scorecard.html or scorecard.json._\n"
+    cut = text.rfind("\n", 0, MAX_MARKDOWN_CHARS - len(note) - 1)
+    return text[:cut] + note
+
+
+def _verdict(verdict: Verdict | None, none_label: str = "NOT RUN") -> str:
+    marker = "➖" if verdict is None else _MARKER[verdict]
+    return f"{marker} **{verdict_label(verdict, none_label)}**"
+
+
+def _document(sc: Scorecard, max_rows: int | None) -> list[str]:
+    lines = [f"# Audit scorecard: {md_escape(sc.run.model)} on {md_escape(sc.run.dataset)}", ""]
+    lines += _banner(sc) + _run_line(sc) + _pillars(sc) + _checks(sc, max_rows)
+    lines += ["## Suites", ""]
+    for result in sc.results:
+        lines += _suite(result, max_rows)
+    lines += _details("Configuration", _key_value_rows(sc.config), max_rows)
+    lines += _details("Provenance", _provenance_rows(sc), max_rows)
+    return lines
+
+
+def _banner(sc: Scorecard) -> list[str]:
+    lines = [
+        f"> {_verdict(sc.verdict)} — {VERDICT_MEANING[sc.verdict]}",
+        ">",
+        f"> Exit code **{sc.exit_code}**: {exit_code_meaning(sc.exit_code)}.",
+    ]
+    if not sc.complete:
+        lines += [">", "> ⚠️ **Incomplete run**: suites were still running or the run was stopped; "
+                       "figures below cover only the suites that finished."]
+    return lines + [""]
+
+
+def _run_line(sc: Scorecard) -> list[str]:
+    run = sc.run
+    suites = ", ".join(md_escape(s) for s in run.suites) or "none"
+    finished = md_escape(run.finished_at) if run.finished_at else "not finished"
+    return [f"Preset **{md_escape(run.preset)}** · seed {run.seed} · device {md_escape(run.device)} · "
+            f"suites: {suites} · started {md_escape(run.started_at)} · finished {finished}", ""]
+
+
+def _pillars(sc: Scorecard) -> list[str]:
+    rows = [
+        [md_escape(p.pillar), _verdict(p.verdict), md_escape(p.summary) or "not run",
+         md_escape(p.eu_ai_act), md_escape(p.nist_ai_rmf)]
+        for p in sc.pillars
+    ]
+    header = ["Pillar", "Verdict", "Summary", "EU AI Act", "NIST AI RMF"]
+    return ["## Pillars", ""] + md_table(header, rows) + [""]
+
+
+def _checks(sc: Scorecard, max_rows: int | None) -> list[str]:
+    if not sc.checks:
+        return ["## Gated checks", "", "_No measurement was gated by the policy._", ""]
+    rows = [
+        [md_escape(c.key), _verdict(c.verdict), fmt_number(c.value), fmt_ci(c.ci),
+         fmt_threshold(c.threshold), md_escape(check_sentence(c))]
+        for c in checks_by_severity(sc.checks)
+    ]
+    header = ["Check", "Verdict", "Value", "95% CI", "Threshold", "What it means"]
+    return ["## Gated checks", ""] + md_table(header, rows, max_rows) + [""]
+
+
+def _suite(result: SuiteResult, max_rows: int | None) -> list[str]:
+    lines = [f"### {md_escape(result.suite)} ({md_escape(result.pillar)}) — {result.status.value}, "
+             f"{result.duration_s:.1f} s", ""]
+    if result.status is SuiteStatus.SKIPPED:
+        lines += [f"⏭️ **Skipped:** {md_escape(result.reason) or 'no reason given'}", ""]
+    elif result.status is SuiteStatus.ERROR:
+        lines += [f"💥 **Error:** {md_escape(result.reason) or 'no message'}", ""]
+    lines += _validity(result) + _notes(result) + _measurements(result.measurements, max_rows)
+    for table in result.tables:
+        lines += [f"**{md_escape(table.title)}**", ""]
+        if table.caption:
+            lines += [md_escape(table.caption, line_start=True), ""]
+        cells = [[md_escape(v) for v in row] for row in table.rows]
+        lines += md_table([md_escape(c) for c in table.columns], cells, max_rows) + [""]
+    if result.charts:
+        titles = "; ".join(md_escape(chart.title) for chart in result.charts)
+        lines += [f"Charts (in scorecard.html): {titles}", ""]
+    return lines + _details(f"Parameters of {md_escape(result.suite)}", _key_value_rows(result.params), max_rows)
+
+
+def _validity(result: SuiteResult) -> list[str]:
+    if not result.validity:
+        return []
+    ordered = sorted(result.validity, key=lambda v: v.passed)  # failures first
+    rows = [[("❌ **FAILED**" if not v.passed else "✅ passed"), md_escape(v.name), md_escape(v.detail)]
+            for v in ordered]
+    failed = sum(not v.passed for v in result.validity)
+    head = (f"🚫 **{failed} validity check(s) failed: this suite's figures are unreliable.**"
+            if failed else "**Validity checks**")
+    return [head, ""] + md_table(["Result", "Check", "Detail"], rows) + [""]
+
+
+def _notes(result: SuiteResult) -> list[str]:
+    if not result.notes:
+        return []
+    return ["**Notes**", ""] + [f"- {md_escape(note, line_start=True)}" for note in result.notes] + [""]
+
+
+def _measurement_value(m: Measurement) -> str:
+    if m.insufficient_reason:
+        return f"{fmt_number(m.value)} (insufficient: {md_escape(m.insufficient_reason)})"
+    return fmt_number(m.value)
+
+
+def _measurements(measurements: tuple[Measurement, ...], max_rows: int | None) -> list[str]:
+    if not measurements:
+        return []
+    rows = [[md_escape(m.name), _measurement_value(m), fmt_ci(m.ci), str(m.n), md_escape(m.description)]
+            for m in measurements]
+    header = ["Measurement", "Value", "95% CI", "n", "Description"]
+    return ["**Measurements**", ""] + md_table(header, rows, max_rows) + [""]
+
+
+def _key_value_rows(mapping: object) -> list[list[str]]:
+    return [[md_escape(key), md_escape(value)] for key, value in flatten_mapping(mapping)]
+
+
+def _provenance_rows(sc: Scorecard) -> list[list[str]]:
+    return [[md_escape(key), md_escape(value)] for key, value in provenance_rows(sc)]
+
+
+def _details(summary: str, rows: list[list[str]], max_rows: int | None) -> list[str]:
+    if not rows:
+        return []
+    body = md_table(["Key", "Value"], rows, max_rows)
+    return ["<details>", f"<summary>{summary}</summary>", ""] + body + ["", "</details>", ""]

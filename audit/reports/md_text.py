@@ -1,0 +1,50 @@
+"""Markdown building blocks: inert escaping of untrusted text and GitHub tables with row limits."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from audit.reports.formatting import fmt_json_value
+
+# Characters with Markdown or HTML meaning. `&<>` become entities so no raw tag or entity survives;
+# the rest are backslash-escaped (GitHub renders `\*` as `*`). `@`, `#` and `:` are harmless mid-line.
+_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+_BACKSLASHED = set("\\`*_[]|~$")
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n|\u2028|\u2029")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def md_escape(value: Any, line_start: bool = False) -> str:
+    """Any data-derived value as inert inline Markdown text on one line.
+
+    `line_start`: the text opens a line or list item, where `#`, `-`, `+`, `=` or `1.` would start a block.
+    """
+    text = value if isinstance(value, str) else fmt_json_value(value)
+    text = _CONTROL.sub("", _LINE_BREAKS.sub(" ", text)).replace("\t", " ")
+    out = []
+    for char in text:
+        if char in _HTML_ENTITIES:
+            out.append(_HTML_ENTITIES[char])
+        elif char in _BACKSLASHED:
+            out.append("\\" + char)
+        else:
+            out.append(char)
+    escaped = "".join(out).strip()
+    if not line_start:
+        return escaped
+    if escaped[:1] in ("#", "-", "+", "="):
+        escaped = "\\" + escaped
+    return re.sub(r"^(\d+)\.", r"\1\\.", escaped)
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]], max_rows: int | None = None) -> list[str]:
+    """A GitHub table from already-escaped cells; rows beyond `max_rows` are cut with a visible note."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    shown = rows if max_rows is None else rows[:max_rows]
+    padded = [list(row) + [""] * (len(header) - len(row)) for row in shown]
+    lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in padded]
+    if len(shown) < len(rows):
+        lines += ["", f"_{len(rows) - len(shown)} more rows not shown; see scorecard.html or scorecard.json._"]
+    return lines

@@ -1,0 +1,189 @@
+"""Resolve suites, run each isolated, judge, and rewrite scorecard.json after every suite."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+
+from audit import gating, registry
+from audit.config import AuditConfig
+from audit.data.types import Dataset
+from audit.errors import AuditInputError, SuiteSkipped
+from audit.models.types import ModelUnderAudit
+from audit.policy import Policy
+from audit.suite import Suite, SuiteContext, SuiteOutput, context_capabilities
+from audit.types import SCHEMA_VERSION, Provenance, RunInfo, Scorecard, SuiteResult, SuiteStatus, to_json_dict
+
+_NEEDS = {
+    "gradients": "a differentiable torch model",
+    "logits": "a model that outputs logits",
+    "recipe": "a training recipe to retrain the model (zoo models have one)",
+    "training-data": "the model's training rows (pass --train-data PATH)",
+    "sensitive-attributes": "sensitive attributes (pass --sensitive COL[,COL])",
+}
+
+
+class ProgressSink(Protocol):
+    def suite_started(self, name: str, index: int, total: int) -> None: ...
+    def suite_progress(self, completed: float, total: float, description: str) -> None: ...
+    def suite_finished(self, result: SuiteResult) -> None: ...
+
+
+class NullProgress:
+    def suite_started(self, name: str, index: int, total: int) -> None: ...
+    def suite_progress(self, completed: float, total: float, description: str = "") -> None: ...
+    def suite_finished(self, result: SuiteResult) -> None: ...
+
+
+@dataclass(frozen=True)
+class PlannedSuite:
+    name: str
+    suite: Suite | None
+    params: Any
+    load_error: str = ""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    preset: str
+    suites: tuple[PlannedSuite, ...]
+    policy: Policy
+
+
+def plan(config: AuditConfig) -> RunPlan:
+    """Everything that can be validated before the model loads: suite names, params, policy."""
+    preset, entries = registry.resolve(config.suite)
+    unknown = sorted(set(config.suites) - set(registry.available()))
+    if unknown:
+        raise AuditInputError(f"[tool.audit.suites] names unknown suite {unknown[0]!r}"
+                              f"{registry.did_you_mean(unknown[0], list(registry.available()))}")
+    return RunPlan(preset, tuple(_plan_one(e, preset, config) for e in entries), config.build_policy())
+
+
+def _plan_one(entry: registry.SuiteEntry, preset: str, config: AuditConfig) -> PlannedSuite:
+    try:
+        suite = entry.load()
+    except Exception as exc:  # a broken plug-in must not stop the others
+        return PlannedSuite(entry.name, None, None, f"could not load suite: {type(exc).__name__}: {exc}")
+    params = registry.apply_overrides(entry.name, suite.params_for(preset), config.suites.get(entry.name, {}))
+    return PlannedSuite(entry.name, suite, params)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@dataclass(frozen=True)
+class Audit:
+    """One audit run's fixed inputs."""
+
+    config: AuditConfig
+    plan: RunPlan
+    model: ModelUnderAudit
+    data: Dataset
+    provenance: Provenance
+    out_dir: Path
+    cache_dir: Path
+
+
+def run(audit: Audit, progress: ProgressSink | None = None) -> Scorecard:
+    """Run every planned suite; scorecard.json is rewritten after each so a crash loses nothing."""
+    from audit.reports import write_json  # renderers stay out of the import path of suites
+
+    progress = progress or NullProgress()
+    started = _now()
+    results: list[SuiteResult] = []
+    input_error = False
+    for index, planned in enumerate(audit.plan.suites):
+        progress.suite_started(planned.name, index, len(audit.plan.suites))
+        result, bad_input = _run_one(audit, planned, {r.suite: r for r in results}, progress)
+        input_error |= bad_input
+        results.append(result)
+        progress.suite_finished(result)
+        write_json(_scorecard(audit, results, started, None, input_error), audit.out_dir / "scorecard.json")
+    final = _scorecard(audit, results, started, _now(), input_error)
+    write_json(final, audit.out_dir / "scorecard.json")
+    return final
+
+
+def _run_one(audit: Audit, planned: PlannedSuite, previous: dict[str, SuiteResult],
+             progress: ProgressSink) -> tuple[SuiteResult, bool]:
+    suite = planned.suite
+    pillar_name = getattr(suite, "pillar", planned.name)
+    if suite is None:
+        return SuiteResult(planned.name, pillar_name, SuiteStatus.ERROR, reason=planned.load_error), False
+    params_json = to_json_dict(dataclasses.asdict(planned.params))
+    missing = sorted(set(suite.requires) - context_capabilities(audit.model, audit.data))
+    if missing:
+        reason = "needs " + "; ".join(_NEEDS.get(m, m) for m in missing)
+        return SuiteResult(planned.name, pillar_name, SuiteStatus.SKIPPED, reason=reason, params=params_json), False
+    ctx = SuiteContext(
+        model=audit.model, data=audit.data, seed=audit.config.seed, preset=audit.plan.preset,
+        cache_dir=audit.cache_dir, previous=previous, progress=progress.suite_progress,
+    )
+    seed_everything(audit.config.seed)
+    start = time.perf_counter()
+    status, reason, output, bad_input = _guarded(suite, ctx, planned.params)
+    return SuiteResult(
+        suite=planned.name, pillar=pillar_name, status=status, reason=reason,
+        measurements=output.measurements, tables=output.tables, charts=output.charts,
+        validity=output.validity, notes=output.notes, params=params_json,
+        duration_s=round(time.perf_counter() - start, 3),
+    ), bad_input
+
+
+def _guarded(suite: Suite, ctx: SuiteContext, params: Any) -> tuple[SuiteStatus, str, SuiteOutput, bool]:
+    """Run a suite; an exception becomes an error result so the other suites still run."""
+    try:
+        return SuiteStatus.OK, "", suite.run(ctx, params), False
+    except SuiteSkipped as exc:
+        return SuiteStatus.SKIPPED, str(exc), SuiteOutput(), False
+    except AuditInputError as exc:
+        return SuiteStatus.ERROR, f"bad input: {exc}", SuiteOutput(), True
+    except Exception as exc:
+        return SuiteStatus.ERROR, f"{type(exc).__name__}: {exc}", SuiteOutput(), False
+
+
+def _scorecard(audit: Audit, results: Sequence[SuiteResult], started: str, finished: str | None,
+               input_error: bool) -> Scorecard:
+    checks = [c for r in results for c in gating.checks_for(r, audit.plan.policy)]
+    info = RunInfo(
+        model=audit.model.name, dataset=audit.data.name, preset=audit.plan.preset,
+        suites=tuple(p.name for p in audit.plan.suites), seed=audit.config.seed, device=audit.model.device,
+        started_at=started, finished_at=finished,
+    )
+    return Scorecard(
+        schema_version=SCHEMA_VERSION, run=info, provenance=audit.provenance, config=audit.config.to_dict(),
+        results=tuple(results), checks=tuple(checks), pillars=gating.pillar_summaries(results, checks),
+        verdict=gating.overall_verdict(checks), exit_code=gating.exit_code(checks, input_error),
+        complete=finished is not None,
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def default_out_dir(model_name: str) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in Path(model_name).name)
+    return Path("reports") / f"{safe}-{stamp}"
+
+
+def audit_home() -> Path:
+    return Path(os.environ.get("AUDIT_HOME") or Path.home() / ".cache" / "audit")
+
+
+__all__ = ["Audit", "RunPlan", "plan", "run", "seed_everything", "default_out_dir", "audit_home"]

@@ -1,0 +1,122 @@
+"""Classification metrics as functions of per-row weights, so one formula serves the point estimate
+(weights all 1) and every bootstrap resample (weights = multiplicities), vectorised as matrix products."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+EPS = 1e-15
+
+
+@dataclass(frozen=True)
+class Predictions:
+    y: np.ndarray  # (n,) int class indices
+    proba: np.ndarray  # (n, k) class probabilities
+
+    @property
+    def n_classes(self) -> int:
+        return self.proba.shape[1]
+
+    @property
+    def pred(self) -> np.ndarray:
+        return self.proba.argmax(axis=1)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self.proba.max(axis=1)
+
+
+def resample_weights(n: int, resamples: int, seed: int, chunk: int = 64) -> Iterator[np.ndarray]:
+    """Bootstrap multiplicities, (chunk, n) at a time; the same stream as audit.stats.bootstrap_indices."""
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(resamples, n))
+    for start in range(0, resamples, chunk):
+        block = idx[start : start + chunk]
+        offsets = block + np.arange(block.shape[0])[:, None] * n
+        yield np.bincount(offsets.ravel(), minlength=block.shape[0] * n).reshape(block.shape[0], n).astype(float)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def confusion_counts(p: Predictions, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(tp, fp, fn), each (r, k), weighted."""
+    k = p.n_classes
+    y1 = np.eye(k)[p.y]
+    p1 = np.eye(k)[p.pred]
+    tp = w @ (y1 * p1)
+    return tp, w @ p1 - tp, w @ y1 - tp
+
+
+def accuracy(p: Predictions, w: np.ndarray) -> np.ndarray:
+    return (w @ (p.pred == p.y).astype(float)) / w.sum(axis=1)
+
+
+def balanced_accuracy(p: Predictions, w: np.ndarray) -> np.ndarray:
+    tp, _, fn = confusion_counts(p, w)
+    recall = _ratio(tp, tp + fn)
+    return np.nanmean(recall, axis=1)  # sklearn: classes absent from y are ignored
+
+
+def macro_f1(p: Predictions, w: np.ndarray) -> np.ndarray:
+    tp, fp, fn = confusion_counts(p, w)
+    f1 = _ratio(2 * tp, 2 * tp + fp + fn)
+    return np.nan_to_num(f1, nan=0.0).mean(axis=1)  # sklearn's zero_division=0 convention
+
+
+def log_loss(p: Predictions, w: np.ndarray) -> np.ndarray:
+    probs = p.proba / p.proba.sum(axis=1, keepdims=True)
+    row = -np.log(np.clip(probs[np.arange(p.y.size), p.y], EPS, 1.0))
+    return (w @ row) / w.sum(axis=1)
+
+
+def brier(p: Predictions, w: np.ndarray, positive: int = 1) -> np.ndarray:
+    """Binary: squared error of P(positive) (sklearn's brier_score_loss); multiclass: summed over classes."""
+    if p.n_classes == 2:
+        row = (p.proba[:, positive] - (p.y == positive)) ** 2
+    else:
+        row = ((p.proba - np.eye(p.n_classes)[p.y]) ** 2).sum(axis=1)
+    return (w @ row) / w.sum(axis=1)
+
+
+def calibration_bins(p: Predictions, w: np.ndarray, bins: int = 15) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-bin (count, accuracy, mean confidence) of top-label confidence, equal-width bins on [0, 1]."""
+    conf = p.confidence
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    onehot = np.eye(bins)[which]
+    count = w @ onehot
+    correct = w @ (onehot * (p.pred == p.y)[:, None])
+    mean_conf = w @ (onehot * conf[:, None])
+    return count, _ratio(correct, count), _ratio(mean_conf, count)
+
+
+def expected_calibration_error(p: Predictions, w: np.ndarray, bins: int = 15) -> np.ndarray:
+    count, acc, conf = calibration_bins(p, w, bins)
+    gap = np.nan_to_num(np.abs(acc - conf), nan=0.0)
+    return (count * gap).sum(axis=1) / count.sum(axis=1)
+
+
+def _binary_auc(score: np.ndarray, is_pos: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted Mann-Whitney AUC with ties counted half, as sklearn's roc_auc_score."""
+    order = np.argsort(score, kind="stable")
+    s, pos = score[order], is_pos[order].astype(float)
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
+    ws = w[:, order]
+    pos_u = np.add.reduceat(ws * pos, starts, axis=1)
+    neg_u = np.add.reduceat(ws * (1 - pos), starts, axis=1)
+    below = np.cumsum(neg_u, axis=1) - neg_u
+    num = (pos_u * (below + 0.5 * neg_u)).sum(axis=1)
+    return _ratio(num, pos_u.sum(axis=1) * neg_u.sum(axis=1))
+
+
+def auroc(p: Predictions, w: np.ndarray, positive: int = 1) -> np.ndarray:
+    """Binary AUROC on P(positive); multiclass: macro one-vs-rest (sklearn multi_class="ovr")."""
+    if p.n_classes == 2:
+        return _binary_auc(p.proba[:, positive], p.y == positive, w)
+    per_class = np.stack([_binary_auc(p.proba[:, k], p.y == k, w) for k in range(p.n_classes)], axis=1)
+    return per_class.mean(axis=1)

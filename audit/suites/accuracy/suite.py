@@ -1,0 +1,125 @@
+"""Accuracy and calibration: headline metrics with seeded bootstrap CIs, confusion, reliability."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from audit.stats import percentile_ci, wilson_interval
+from audit.suite import SuiteContext, SuiteOutput
+from audit.suites.accuracy import metrics as mx
+from audit.suites.accuracy.report import class_tables, reliability_chart
+from audit.types import Measurement
+
+MetricFn = Callable[[mx.Predictions, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class AccuracyParams:
+    bootstrap_resamples: int = 1000
+    calibration_bins: int = 15
+    min_rows: int = 30  # fewer audited rows than this: every figure is insufficient evidence
+
+
+@dataclass(frozen=True)
+class _Metric:
+    name: str
+    fn: MetricFn
+    higher_is_better: bool
+    description: str
+
+
+def _metrics(positive: int, bins: int) -> tuple[_Metric, ...]:
+    return (
+        _Metric("accuracy", mx.accuracy, True, "Share of audited rows the model classifies correctly."),
+        _Metric("balanced_accuracy", mx.balanced_accuracy, True,
+                "Average of the per-class recall, so a rare class counts as much as a common one."),
+        _Metric("macro_f1", mx.macro_f1, True, "Average F1 score over classes (balance of precision and recall)."),
+        _Metric("auroc", lambda p, w: mx.auroc(p, w, positive), True,
+                "Probability that the model ranks a random positive above a random negative (0.5 is chance)."),
+        _Metric("log_loss", mx.log_loss, False, "Average negative log-probability given to the true class."),
+        _Metric("brier", lambda p, w: mx.brier(p, w, positive), False,
+                "Mean squared error of the predicted probabilities (lower is better calibrated and sharper)."),
+        _Metric("ece", lambda p, w: mx.expected_calibration_error(p, w, bins), False,
+                f"Expected calibration error over {bins} confidence bins: how far stated confidence is from "
+                "observed accuracy."),
+    )
+
+
+class AccuracySuite:
+    name: ClassVar[str] = "accuracy"
+    pillar: ClassVar[str] = "accuracy"
+    requires: ClassVar[frozenset[str]] = frozenset()
+    description: ClassVar[str] = "Accuracy, balanced accuracy, F1, AUROC, log loss, Brier, ECE with bootstrap CIs"
+    Params = AccuracyParams
+
+    def params_for(self, preset: str) -> AccuracyParams:
+        return AccuracyParams(bootstrap_resamples=200 if preset == "quick" else 1000)
+
+    def run(self, ctx: SuiteContext, params: AccuracyParams) -> SuiteOutput:
+        split = ctx.data.test
+        ctx.progress(0, 3, "predicting")
+        preds = mx.Predictions(y=split.y.numpy().astype(int), proba=ctx.model.predict_proba(split.x))
+        ctx.progress(1, 3, "bootstrapping")
+        headline = _headline(preds, ctx, params)
+        ctx.progress(2, 3, "per-class figures")
+        per_class = _per_class_recall(preds, ctx.data.class_names, params.min_rows)
+        tables, charts = class_tables(preds, ctx.data.class_names)
+        charts = (reliability_chart(preds, params.calibration_bins), *charts)
+        ctx.progress(3, 3, "done")
+        return SuiteOutput(
+            measurements=(*headline, *per_class), tables=tables, charts=charts, notes=_notes(headline, ctx),
+        )
+
+
+def _headline(p: mx.Predictions, ctx: SuiteContext, params: AccuracyParams) -> list[Measurement]:
+    metrics = _metrics(ctx.data.positive_class, params.calibration_bins)
+    ones = np.ones((1, p.y.size))
+    boot = {m.name: [] for m in metrics}
+    for w in mx.resample_weights(p.y.size, params.bootstrap_resamples, ctx.seed):
+        for m in metrics:
+            boot[m.name].append(m.fn(p, w))
+    details = {"bootstrap_resamples": params.bootstrap_resamples, "seed": ctx.seed, "ci_level": 0.95,
+               "calibration_bins": params.calibration_bins}
+    return [_measure(m, float(m.fn(p, ones)[0]), np.concatenate(boot[m.name]), p, params, details) for m in metrics]
+
+
+def _measure(m: _Metric, value: float, samples: np.ndarray, p: mx.Predictions, params: AccuracyParams,
+             details: dict) -> Measurement:
+    reason = None
+    if p.y.size < params.min_rows:
+        reason = f"only {p.y.size} audited rows (minimum {params.min_rows})"
+    elif not np.isfinite(value):
+        reason = "undefined on these rows (a class has no examples)"
+    ci = percentile_ci(samples) if np.isfinite(value) else None
+    return Measurement(m.name, value, ci, m.higher_is_better, int(p.y.size), m.description, details, reason)
+
+
+def _per_class_recall(p: mx.Predictions, class_names: tuple[str, ...], min_rows: int) -> list[Measurement]:
+    out = []
+    for k, label in enumerate(class_names):
+        mask = p.y == k
+        n, hits = int(mask.sum()), int((p.pred[mask] == k).sum())
+        reason = None if n >= min_rows else f"only {n} rows of class {label!r} (minimum {min_rows})"
+        out.append(Measurement(
+            f"recall[{label}]", hits / n if n else float("nan"), wilson_interval(hits, n), True, n,
+            f"Share of true '{label}' rows the model recognises (95% Wilson interval).",
+            {"class_index": k}, reason,
+        ))
+    return out
+
+
+def _notes(headline: list[Measurement], ctx: SuiteContext) -> tuple[str, ...]:
+    by = {m.name: m for m in headline}
+    acc, bal, ece = by["accuracy"], by["balanced_accuracy"], by["ece"]
+    notes = [f"Evaluated on {acc.n} held-out rows of '{ctx.data.name}'; intervals are 95% bootstrap percentiles."]
+    if acc.value - bal.value > 0.05:
+        notes.append(f"Accuracy ({acc.value:.3f}) exceeds balanced accuracy ({bal.value:.3f}): the model does "
+                     "noticeably worse on the rarer class(es).")
+    if ece.value > 0.05:
+        notes.append(f"Calibration error is {ece.value:.3f}: stated confidence should not be read as a probability "
+                     "without recalibration.")
+    return tuple(notes)

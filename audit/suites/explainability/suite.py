@@ -1,0 +1,126 @@
+"""The explainability suite: SHAP attributions, reliance on sensitive attributes, and how far to trust them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from audit.errors import AuditInputError, SuiteSkipped
+from audit.suite import SuiteContext, SuiteOutput
+from audit.suites.explainability import figures
+from audit.suites.explainability.attribution import METHODS, ExplainerSpec, explain, resolve_method
+from audit.suites.explainability.groups import feature_groups, group_sum
+from audit.suites.explainability.trust import permutation_importance
+
+_SALT_ROWS, _SALT_BG_A, _SALT_BG_B, _SALT_SEEDS, _SALT_PERM, _SALT_JITTER = 601, 602, 603, 604, 605, 606
+
+
+@dataclass(frozen=True)
+class ExplainabilityParams:
+    explainer: str = "auto"  # auto (gradient if the model has gradients, else kernel) | gradient | deep | kernel
+    n_explain: int = 300  # test rows explained (seeded sample)
+    n_background: int = 100  # background rows (seeded sample of the training data)
+    nsamples: int = 200  # expected-gradient samples (gradient) or coalitions (kernel) per row
+    kernel_background: int = 20  # k-means centroids summarising the background for KernelExplainer
+    kernel_max_rows: int = 60  # KernelExplainer is slow: explain at most this many rows with it
+    permutation_rows: int = 1000
+    permutation_repeats: int = 5
+    n_local: int = 5  # largest-loss errors explained individually
+    top_features: int = 10
+    patches_per_side: int = 7  # images: patches per side for rankings and permutation tests
+    unstable_below: float = 0.7  # Spearman under which the reviewer is told attributions are unstable
+    bootstrap_resamples: int = 1000
+
+
+QUICK = ExplainabilityParams(n_explain=100, nsamples=100, kernel_max_rows=25, permutation_rows=400,
+                             permutation_repeats=3, n_local=3, bootstrap_resamples=300)
+
+
+class ExplainabilitySuite:
+    name: ClassVar[str] = "explainability"
+    pillar: ClassVar[str] = "explainability"
+    requires: ClassVar[frozenset[str]] = frozenset()
+    description: ClassVar[str] = "SHAP feature attributions, reliance on sensitive attributes, attribution stability"
+    Params = ExplainabilityParams
+
+    def params_for(self, preset: str) -> ExplainabilityParams:
+        return QUICK if preset == "quick" else ExplainabilityParams()
+
+    def run(self, ctx: SuiteContext, params: ExplainabilityParams) -> SuiteOutput:
+        _validate(ctx, params)
+        method = resolve_method(params.explainer, ctx.model.capabilities)
+        if ctx.data.input_kind == "image" and method == "kernel":
+            raise SuiteSkipped("KernelExplainer over every pixel is intractable; an image model needs gradients")
+        spec = ExplainerSpec(method, params.nsamples, params.kernel_background)
+        rows = _explained_rows(ctx, params, method)
+        bg_a, bg_b = _backgrounds(ctx, params, rows)
+        seeds = ctx.rng(_SALT_SEEDS).integers(0, 2**31 - 1, size=3)
+        x = ctx.data.test.x[torch.from_numpy(rows)]
+        ctx.progress(0, 4, "explaining (background A)")
+        attr_a = explain(ctx.model, ctx.data.positive_class, x, bg_a, spec, int(seeds[0]))
+        ctx.progress(1, 4, "explaining (background B)")
+        attr_b = explain(ctx.model, ctx.data.positive_class, x, bg_b, spec, int(seeds[1]))
+        groups = feature_groups(ctx.data, params.patches_per_side)
+        ctx.progress(2, 4, "permutation importance")
+        perm_rows, perm_x, perm_y = _permutation_rows(ctx, params)
+        drops = permutation_importance(ctx.model.predict_proba, perm_x, perm_y, groups, params.permutation_repeats,
+                                       ctx.rng(_SALT_PERM))
+        ctx.progress(3, 4, "local explanations")
+        errors = figures.largest_loss_errors(ctx.model, perm_x, perm_y, perm_rows, params.n_local)
+        attr_err = (explain(ctx.model, ctx.data.positive_class, errors.x, bg_a, spec, int(seeds[2]))
+                    if len(errors.rows) else None)
+        evidence = figures.Evidence(
+            method=method, rows=rows, x=x, groups=groups, attr_a=attr_a, attr_b=attr_b,
+            signed=group_sum(attr_a.values, groups), signed_b=group_sum(attr_b.values, groups),
+            permutation=drops, errors=errors, attr_err=attr_err, params=params,
+            jitter=ctx.rng(_SALT_JITTER),
+        )
+        output = figures.build(ctx, evidence)
+        ctx.progress(4, 4, "done")
+        return output
+
+
+def _validate(ctx: SuiteContext, params: ExplainabilityParams) -> None:
+    if ctx.data.input_kind == "text":
+        raise SuiteSkipped("text models are explained by the text-explainability suite")
+    if params.explainer not in METHODS:
+        raise AuditInputError(f"explainability.explainer must be one of {', '.join(METHODS)}; "
+                              f"got {params.explainer!r}")
+    if params.explainer in ("gradient", "deep") and "gradients" not in ctx.model.capabilities:
+        raise AuditInputError(f"explainability.explainer={params.explainer!r} needs a model with gradients; "
+                              "use explainer = \"kernel\" or \"auto\"")
+    for field in ("n_explain", "n_background", "nsamples", "permutation_rows", "permutation_repeats",
+                  "bootstrap_resamples", "kernel_background", "kernel_max_rows", "top_features"):
+        if getattr(params, field) < 1:
+            raise AuditInputError(f"explainability.{field} must be a positive integer")
+
+
+def _explained_rows(ctx: SuiteContext, params: ExplainabilityParams, method: str) -> np.ndarray:
+    cap = params.kernel_max_rows if method == "kernel" else params.n_explain
+    n = len(ctx.data.test)
+    return np.sort(ctx.rng(_SALT_ROWS).choice(n, size=min(cap, n), replace=False))
+
+
+def _backgrounds(ctx: SuiteContext, params: ExplainabilityParams,
+                 explained: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two independent seeded background samples: training rows, else test rows not being explained."""
+    train = ctx.data.train
+    pool = train.x if train is not None and len(train) > 0 else ctx.data.test.x[
+        torch.from_numpy(np.setdiff1d(np.arange(len(ctx.data.test)), explained))]
+    if len(pool) == 0:
+        raise SuiteSkipped("no rows left to serve as a SHAP background (no training data, tiny test set)")
+    size = min(params.n_background, len(pool))
+    pick_a = ctx.rng(_SALT_BG_A).choice(len(pool), size=size, replace=False)
+    pick_b = ctx.rng(_SALT_BG_B).choice(len(pool), size=size, replace=False)
+    return pool[torch.from_numpy(pick_a)], pool[torch.from_numpy(pick_b)]
+
+
+def _permutation_rows(ctx: SuiteContext, params: ExplainabilityParams) -> tuple[np.ndarray, torch.Tensor, np.ndarray]:
+    """Seeded test rows for permutation importance (and for finding the largest-loss errors)."""
+    n = len(ctx.data.test)
+    rows = np.sort(ctx.rng(_SALT_PERM + 100).choice(n, size=min(params.permutation_rows, n), replace=False))
+    index = torch.from_numpy(rows)
+    return rows, ctx.data.test.x[index], ctx.data.test.y[index].numpy()

@@ -1,0 +1,148 @@
+"""The flip-test, proxy and mitigation parts of the report: measurements, tables and plain-language notes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from audit.data.types import Dataset
+from audit.models.types import ModelUnderAudit
+from audit.stats import clopper_pearson, percentile_ci
+from audit.suite import SuiteOutput
+from audit.suites.fairness.counterfactual import FlipResult, flip_test, flippable_values
+from audit.suites.fairness.mitigation import CONSTRAINTS, MitigationOutcome, preview
+from audit.suites.fairness.proxies import ProxyResult, candidate_features, detect_proxies
+from audit.types import Measurement, Table, ValidityCheck
+
+
+def flip_section(model: ModelUnderAudit, data: Dataset, max_values: int) -> SuiteOutput:
+    specs = [s for s in data.features if s.sensitive] if data.input_kind == "tabular" else []
+    if not specs:
+        return SuiteOutput(notes=("Counterfactual flip test not run: no sensitive attribute is a model input, so the "
+                                  "model cannot use one directly (the proxy check covers indirect use).",))
+    measurements, validity, notes, rows = [], [], [], []
+    for spec in specs:
+        values, reason = flippable_values(spec, data.test.x, max_values)
+        if reason:
+            notes.append(f"Flip test skipped for {reason}")
+            continue
+        result = flip_test(model, data.test.x, spec, values, data.positive_class)
+        measurements.append(_flip_measurement(result, values))
+        validity.append(ValidityCheck(f"flip_encoding[{spec.name}]", result.encoding_valid,
+                                      "every row encodes exactly one value of the flipped feature" if result.encoding_valid
+                                      else "some rows do not encode exactly one value (e.g. scaled one-hot columns), "
+                                           "so the swapped inputs are not valid counterfactuals"))
+        rows.extend(_flip_rows(result))
+        notes.append(_flip_note(result, data.class_names[data.positive_class]))
+    table = Table("flip_test", "Counterfactual flip test", ("feature", "from", "to", "n", "flipped", "flip_rate",
+                                                            "became_favourable"), tuple(rows),
+                  "Each row: people whose feature has value `from`, with it set to `to` and every other input kept; "
+                  "`flipped` decisions changed, `became_favourable` of them changed to the favourable outcome.")
+    return SuiteOutput(measurements=tuple(measurements), tables=(table,) if rows else (), validity=tuple(validity),
+                       notes=tuple(notes))
+
+
+def _flip_measurement(result: FlipResult, values: tuple[str, ...]) -> Measurement:
+    return Measurement(
+        name=f"flip_rate[{result.feature}]", value=result.flipped_any / result.n,
+        ci=clopper_pearson(result.flipped_any, result.n), higher_is_better=False, n=result.n,
+        description=f"Share of decisions that change when only {result.feature} is changed to another value.",
+        details={"values": list(values), "flipped": result.flipped_any, "ci_method": "Clopper-Pearson exact"},
+    )
+
+
+def _flip_rows(result: FlipResult) -> list[tuple]:
+    rows = [(result.feature, c.from_value, c.to_value, c.n, c.flipped, round(c.flipped / c.n, 4) if c.n else None,
+             c.became_favourable) for c in result.cells]
+    rows += [(result.feature, value, "any other", n, k, round(k / n, 4) if n else None, None)
+             for value, n, k in result.flipped_any_by_group]
+    return rows
+
+
+def _flip_note(result: FlipResult, favourable: str) -> str:
+    rate = result.flipped_any / result.n
+    lo, hi = clopper_pearson(result.flipped_any, result.n)
+    text = (f"Changing {result.feature} alone, everything else fixed, changes {result.flipped_any} of {result.n} "
+            f"decisions ({rate:.1%}, 95% CI {lo:.1%}-{hi:.1%}).")
+    worst = max(result.cells, key=lambda c: c.flipped, default=None)
+    if worst is not None and worst.flipped:
+        text += (f" Most changes come from {worst.from_value} to {worst.to_value}: {worst.flipped} of {worst.n}, "
+                 f"{worst.became_favourable} of them to '{favourable}'.")
+    return text
+
+
+def proxy_section(data: Dataset, columns: dict[str, np.ndarray], rng: np.random.Generator, resamples: int,
+                  top_k: int, max_rows: int) -> SuiteOutput:
+    features = candidate_features(data)
+    if data.input_kind != "tabular" or not features:
+        return SuiteOutput(notes=("Proxy check not run: it needs tabular, non-sensitive model inputs.",))
+    x = data.test.x.numpy().astype(np.float64)
+    results = [detect_proxies(x, labels, name, features, rng, resamples, max_rows) for name, labels in columns.items()]
+    rows = tuple((r.attribute, feature, round(share, 4)) for r in results for feature, share in r.importance[:top_k])
+    table = Table("proxies", "Features that predict each sensitive attribute", ("attribute", "feature", "importance"),
+                  rows, "Importance: share of a logistic regression's standardised coefficient mass, one-hot columns "
+                        "summed back to their feature.")
+    return SuiteOutput(measurements=tuple(_proxy_measurement(r) for r in results), tables=(table,),
+                       notes=tuple(_proxy_note(r, top_k) for r in results))
+
+
+def _proxy_measurement(r: ProxyResult) -> Measurement:
+    return Measurement(
+        name=f"proxy_auroc[{r.attribute}]", value=r.auroc, ci=percentile_ci(r.auroc_samples), higher_is_better=False,
+        n=r.n_eval, description=f"How well the non-sensitive inputs predict {r.attribute} on held-out rows "
+                                "(0.5 = no better than chance, 1.0 = perfectly).",
+        details={"classifier": "StandardScaler + LogisticRegression", "n_fit": r.n_fit, "n_eval": r.n_eval,
+                 "resamples": int(len(r.auroc_samples)), "auroc": "macro one-vs-rest when more than two groups",
+                 "top_features": [[f, round(s, 4)] for f, s in r.importance[:5]]},
+    )
+
+
+def _proxy_note(r: ProxyResult, top_k: int) -> str:
+    top = ", ".join(f"{f} ({s:.0%})" for f, s in r.importance[:top_k])
+    return (f"The non-sensitive inputs predict {r.attribute} with AUROC {r.auroc:.2f} (0.5 = chance); the strongest "
+            f"contributors are {top}. A model can treat groups differently through such proxies even without "
+            f"seeing {r.attribute}.")
+
+
+def mitigation_section(scores: np.ndarray, selected: np.ndarray, y_pos: np.ndarray, columns: dict[str, np.ndarray],
+                       rng: np.random.Generator, seed: int) -> SuiteOutput:
+    outcomes, notes = [], []
+    for name, groups in columns.items():
+        for constraint in CONSTRAINTS:
+            try:
+                outcomes.append(preview(scores, selected, y_pos, groups, name, constraint, rng, seed))
+            except ValueError as exc:  # fairlearn rejects degenerate groups (e.g. one label only)
+                notes.append(f"Mitigation preview for {name} ({constraint}) could not be fitted: {exc}")
+    rows = tuple((o.attribute, o.constraint, o.n_eval, round(o.accuracy_before, 4), round(o.accuracy_after, 4),
+                  round(o.dp_difference_before, 4), round(o.dp_difference_after, 4),
+                  round(o.eo_difference_before, 4), round(o.eo_difference_after, 4)) for o in outcomes)
+    table = Table("mitigation", "Mitigation preview: group-specific thresholds (fairlearn ThresholdOptimizer)",
+                  ("attribute", "constraint", "n_eval", "accuracy_before", "accuracy_after", "dp_difference_before",
+                   "dp_difference_after", "eo_difference_before", "eo_difference_after"), rows,
+                  "Thresholds fitted on half of the audit rows, evaluated on the other half; randomised thresholds "
+                  "seeded. A preview of what fixing would cost, not a fix.")
+    measurements = [m for o in outcomes for m in _mitigation_measurements(o)]
+    notes += [_mitigation_note(o) for o in outcomes]
+    return SuiteOutput(measurements=tuple(measurements), tables=(table,) if rows else (), notes=tuple(notes))
+
+
+def _mitigation_measurements(o: MitigationOutcome) -> tuple[Measurement, Measurement]:
+    key = f"{o.attribute},{o.constraint}"
+    after = o.dp_difference_after if o.constraint == "demographic_parity" else o.eo_difference_after
+    details = {"n_fit": o.n_fit, "n_eval": o.n_eval, "method": "fairlearn ThresholdOptimizer(prefit=True)"}
+    return (
+        Measurement(f"mitigation_accuracy_cost[{key}]", o.accuracy_cost, None, False, o.n_eval,
+                    f"Accuracy lost if {o.attribute}-specific thresholds enforced {o.constraint.replace('_', ' ')}.",
+                    details),
+        Measurement(f"mitigated_disparity[{key}]", after, None, False, o.n_eval,
+                    f"The {o.constraint.replace('_', ' ')} gap for {o.attribute} that would remain after that "
+                    "threshold adjustment.", details),
+    )
+
+
+def _mitigation_note(o: MitigationOutcome) -> str:
+    label = o.constraint.replace("_", " ")
+    gap_before = o.dp_difference_before if o.constraint == "demographic_parity" else o.eo_difference_before
+    gap_after = o.dp_difference_after if o.constraint == "demographic_parity" else o.eo_difference_after
+    return (f"Enforcing {label} for {o.attribute} by group-specific thresholds would move its gap from "
+            f"{gap_before:.3f} to {gap_after:.3f} at a cost of {o.accuracy_cost:+.3f} accuracy "
+            f"({o.accuracy_before:.3f} to {o.accuracy_after:.3f}).")

@@ -1,0 +1,126 @@
+"""FairnessSuite: group metrics, disparities with bootstrap CIs, flip test, proxies, mitigation preview."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from audit.errors import AuditInputError, SuiteSkipped
+from audit.suite import SuiteContext, SuiteOutput
+
+# Salts separating the suite's independent random streams.
+_SALT_BOOTSTRAP, _SALT_PROXY, _SALT_MITIGATION = 31, 32, 33
+
+
+@dataclass(frozen=True)
+class FairnessParams:
+    attributes: tuple[str, ...] = ()  # sensitive columns to audit; empty = all of the data's
+    intersections: bool = True  # also audit pairwise intersections (sex×race)
+    missing_as_group: bool = False  # NaN in a sensitive column: a "missing" group instead of an error
+    min_group_size: int = 30  # smaller groups are insufficient evidence
+    min_outcome_count: int = 10  # favourable/unfavourable labels a group needs for TPR/FPR-based figures
+    resamples: int = 1000  # bootstrap resamples for every CI
+    flip_test: bool = True
+    flip_max_values: int = 10  # numeric sensitive inputs with more distinct values are not flip-tested
+    proxies: bool = True
+    proxy_top_k: int = 5
+    proxy_max_rows: int = 20_000  # rows per side (fit / held-out) for the proxy classifier
+    mitigation: bool = True
+
+
+class FairnessSuite:
+    name: ClassVar[str] = "fairness"
+    pillar: ClassVar[str] = "fairness"
+    requires: ClassVar[frozenset[str]] = frozenset({"sensitive-attributes"})
+    description: ClassVar[str] = "Group outcome gaps with CIs, intersections, counterfactual flips, proxies, mitigation"
+    Params = FairnessParams
+
+    def params_for(self, preset: str) -> FairnessParams:
+        if preset == "quick":
+            return FairnessParams(resamples=200, proxy_max_rows=5_000, mitigation=False)
+        return FairnessParams()
+
+    def run(self, ctx: SuiteContext, params: FairnessParams) -> SuiteOutput:
+        from audit.suites.fairness.audit_groups import group_audit
+        from audit.suites.fairness.groups import attribute_columns, build_axes
+        from audit.suites.fairness.sections import flip_section, mitigation_section, proxy_section
+
+        params = _validated(params)
+        data, model = ctx.data, ctx.model
+        columns = attribute_columns(data.test.sensitive, params.attributes, params.missing_as_group)
+        axes, single = build_axes(columns, params.intersections)
+        if not axes:
+            raise SuiteSkipped(
+                "every audited sensitive attribute has a single group in the test data "
+                f"({', '.join(single)}), so there is nothing to compare"
+            )
+        usable = {name: columns[name] for name in columns if name not in single}
+        proba = _checked_probabilities(model.predict_proba(data.test.x), data.n_classes)
+        y_true = _checked_labels(data.test.y.numpy(), data.n_classes)
+        y_pred = proba.argmax(axis=1)
+        steps = 1 + params.flip_test + params.proxies + params.mitigation
+        ctx.progress(0, steps, "fairness: group metrics")
+        parts = [group_audit(data, axes, y_true, y_pred, params, ctx.rng(_SALT_BOOTSTRAP), ctx.seed)]
+        parts.append(SuiteOutput(notes=tuple(
+            f"{name} has a single group in the test data and is not compared." for name in single)))
+        if params.flip_test:
+            ctx.progress(len(parts) - 1, steps, "fairness: counterfactual flips")
+            parts.append(flip_section(model, data, params.flip_max_values))
+        if params.proxies:
+            ctx.progress(len(parts) - 1, steps, "fairness: proxies")
+            parts.append(proxy_section(data, usable, ctx.rng(_SALT_PROXY), params.resamples, params.proxy_top_k,
+                                       params.proxy_max_rows))
+        if params.mitigation and data.task == "binary":
+            ctx.progress(len(parts) - 1, steps, "fairness: mitigation preview")
+            pos = data.positive_class
+            parts.append(mitigation_section(proba[:, pos], y_pred == pos, y_true == pos, usable,
+                                            ctx.rng(_SALT_MITIGATION), ctx.seed))
+        ctx.progress(steps, steps, "fairness: done")
+        return _merge(parts)
+
+
+def _validated(params: FairnessParams) -> FairnessParams:
+    """Coerce config values (lists from TOML) and reject values that cannot work."""
+    params = dataclasses.replace(params, attributes=tuple(params.attributes))
+    for field, minimum in (("min_group_size", 1), ("min_outcome_count", 1), ("resamples", 1), ("proxy_top_k", 1),
+                           ("proxy_max_rows", 10), ("flip_max_values", 2)):
+        if getattr(params, field) < minimum:
+            raise AuditInputError(
+                f"fairness.{field} = {getattr(params, field)} is invalid; it must be at least {minimum} "
+                "(fix it under [tool.audit.suites.fairness])."
+            )
+    return params
+
+
+def _checked_probabilities(proba: np.ndarray, n_classes: int) -> np.ndarray:
+    if proba.ndim != 2 or proba.shape[1] != n_classes:
+        raise AuditInputError(
+            f"The model returns {proba.shape[1] if proba.ndim == 2 else proba.shape} outputs per row but the data "
+            f"has {n_classes} classes; use a model and data set with the same classes."
+        )
+    if not np.isfinite(proba).all():
+        raise AuditInputError("The model returns NaN or infinite outputs on the test data; fix the model or inputs.")
+    return proba
+
+
+def _checked_labels(y: np.ndarray, n_classes: int) -> np.ndarray:
+    outside = (y < 0) | (y >= n_classes)
+    if outside.any():
+        raise AuditInputError(
+            f"{int(outside.sum())} test label(s) fall outside the {n_classes} known classes "
+            f"(e.g. {int(y[outside][0])}); labels must be class indices 0..{n_classes - 1}."
+        )
+    return y
+
+
+def _merge(parts: list[SuiteOutput]) -> SuiteOutput:
+    return SuiteOutput(
+        measurements=tuple(m for p in parts for m in p.measurements),
+        tables=tuple(t for p in parts for t in p.tables),
+        charts=tuple(c for p in parts for c in p.charts),
+        validity=tuple(v for p in parts for v in p.validity),
+        notes=tuple(n for p in parts for n in p.notes),
+    )

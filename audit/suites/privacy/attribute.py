@@ -1,0 +1,94 @@
+"""Attribute inference, and a check that members and non-members come from the same distribution.
+
+Attribute inference (the set-up of ART's AttributeInferenceBlackBox vs AttributeInferenceBaseline, with
+scikit-learn classifiers): an attacker who knows a training member's non-sensitive features and true
+label tries to infer a sensitive attribute. One classifier also sees the model's predicted
+probabilities, a baseline does not; the gain in AUC is what the model's outputs leak. Both are scored
+out-of-fold (5-fold cross-validation) on the same rows, and the CI comes from paired bootstrap resamples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from audit.stats import percentile_ci
+from audit.suites.privacy.roc import bootstrap_counts, weighted_auc
+
+MIN_ROWS_PER_GROUP = 10
+FOLDS = 5
+
+
+@dataclass(frozen=True)
+class AttributeInference:
+    attribute: str
+    groups: tuple[str, ...]
+    n: int
+    attacker_auc: float
+    baseline_auc: float
+    auc_gain_ci: tuple[float, float]
+    attacker_accuracy: float
+    baseline_accuracy: float
+    dropped_rows: int  # rows of groups too small to learn (< MIN_ROWS_PER_GROUP)
+
+
+@dataclass(frozen=True)
+class ShiftCheck:
+    """Can membership be told from the features alone? Then attack figures measure data shift, not memory."""
+
+    auc: float
+    ci: tuple[float, float]
+    n: int
+
+
+def _out_of_fold_proba(features: np.ndarray, target: np.ndarray, seed: int, max_iter: int) -> np.ndarray:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    if features.shape[1] == 0:  # nothing known: the prior, the same for every row
+        return np.tile(np.bincount(target) / target.size, (target.size, 1))
+    model = HistGradientBoostingClassifier(max_iter=max_iter, random_state=seed)
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
+    return cross_val_predict(model, features, target, cv=folds, method="predict_proba")
+
+
+def _macro_auc(proba: np.ndarray, target: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """One-vs-rest macro AUC (binary: the AUC of class 1) under each bootstrap row of `counts`."""
+    classes = [1] if proba.shape[1] == 2 else range(proba.shape[1])
+    return np.mean([weighted_auc(proba[:, k], target == k, counts) for k in classes], axis=0)
+
+
+def infer_attribute(attribute: str, known: np.ndarray, outputs: np.ndarray, groups: np.ndarray,
+                    resamples: int, seed: int, max_iter: int = 100) -> AttributeInference | None:
+    """Attacker (known + outputs) vs baseline (known); None when fewer than two groups are large enough."""
+    names, codes, sizes = np.unique(groups.astype(str), return_inverse=True, return_counts=True)
+    big = sizes >= MIN_ROWS_PER_GROUP
+    rows = big[codes]
+    if big.sum() < 2:
+        return None
+    kept_names = names[big]
+    target = np.searchsorted(kept_names, names[codes[rows]])
+    known, outputs = known[rows], outputs[rows]
+    attacker = _out_of_fold_proba(np.hstack([known, outputs]), target, seed, max_iter)
+    baseline = _out_of_fold_proba(known, target, seed, max_iter)
+    ones = np.ones((1, target.size))
+    counts = np.vstack([ones, bootstrap_counts(target.size, resamples, seed)])
+    att_auc, base_auc = _macro_auc(attacker, target, counts), _macro_auc(baseline, target, counts)
+    return AttributeInference(
+        attribute=attribute, groups=tuple(str(g) for g in kept_names), n=int(target.size),
+        attacker_auc=float(att_auc[0]), baseline_auc=float(base_auc[0]),
+        auc_gain_ci=percentile_ci(att_auc[1:] - base_auc[1:]),
+        attacker_accuracy=float((attacker.argmax(1) == target).mean()),
+        baseline_accuracy=float((baseline.argmax(1) == target).mean()),
+        dropped_rows=int((~rows).sum()),
+    )
+
+
+def membership_shift(features: np.ndarray, labels: np.ndarray, resamples: int, seed: int,
+                     max_iter: int = 50) -> ShiftCheck:
+    """Out-of-fold AUC of telling members from non-members by their features only (0.5 = same distribution)."""
+    proba = _out_of_fold_proba(features, labels.astype(int), seed, max_iter)[:, 1]
+    counts = np.vstack([np.ones((1, labels.size)), bootstrap_counts(labels.size, resamples, seed)])
+    auc = weighted_auc(proba, labels, counts)
+    return ShiftCheck(auc=float(auc[0]), ci=percentile_ci(auc[1:]), n=int(labels.size))

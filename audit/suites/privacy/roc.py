@@ -1,0 +1,152 @@
+"""ROC metrics of a membership attack: AUC, best-threshold balanced accuracy, TPR at fixed low FPR.
+
+Scores are "higher means more likely a member"; labels are 1 for members, 0 for non-members.
+One engine serves the point estimate and the bootstrap: a weighted ROC over the scores sorted once,
+where a bootstrap resample is a row of per-example counts. Resamples are stratified (members and
+non-members resampled separately) so the evaluation set stays balanced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from audit.stats import bootstrap_indices, percentile_ci
+
+LOW_FPRS = (0.001, 0.01)
+# Fewer expected false positives than this at a target FPR and the TPR there is noise, not evidence.
+MIN_EXPECTED_FALSE_POSITIVES = 5
+_CHUNK = 64
+
+
+@dataclass(frozen=True)
+class RocMetrics:
+    """Metrics of one attack; `tpr_at` is aligned with `fprs`."""
+
+    auc: float
+    balanced_accuracy: float  # at the best threshold on these same rows (in-sample, hence optimistic)
+    advantage: float  # max(TPR - FPR): the membership advantage at that threshold
+    fprs: tuple[float, ...]
+    tpr_at: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class RocCurve:
+    fpr: np.ndarray
+    tpr: np.ndarray
+    thresholds: np.ndarray  # score threshold of each point: "member" when score >= threshold
+
+
+def _sorted(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Descending stable order, labels in that order, and the last index of each tied-score run."""
+    order = np.argsort(-scores, kind="stable")
+    s = scores[order]
+    ends = np.r_[np.nonzero(np.diff(s))[0], s.size - 1]
+    return order, labels[order].astype(bool), ends
+
+
+def _weighted_roc(weights: np.ndarray, is_pos: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(R, k+1) FPR and TPR for R weight rows (already in score order); the first point is (0, 0)."""
+    pos = np.cumsum(weights * is_pos, axis=1)[:, ends]
+    neg = np.cumsum(weights * ~is_pos, axis=1)[:, ends]
+    zeros = np.zeros((weights.shape[0], 1))
+    tpr = np.hstack([zeros, pos / pos[:, -1:]])
+    fpr = np.hstack([zeros, neg / neg[:, -1:]])
+    return fpr, tpr
+
+
+def _tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float) -> np.ndarray:
+    """Linear interpolation of each ROC row at `target` FPR (as np.interp; upper corner on vertical runs)."""
+    j = (fpr <= target).sum(axis=1) - 1
+    j_next = np.minimum(j + 1, fpr.shape[1] - 1)
+    rows = np.arange(fpr.shape[0])
+    x0, x1, y0, y1 = fpr[rows, j], fpr[rows, j_next], tpr[rows, j], tpr[rows, j_next]
+    span = x1 - x0
+    frac = np.divide(target - x0, span, out=np.zeros_like(span), where=span > 0)
+    return y0 + frac * (y1 - y0)
+
+
+def _metrics_rows(fpr: np.ndarray, tpr: np.ndarray, fprs: tuple[float, ...]) -> np.ndarray:
+    """(R, 3 + len(fprs)): auc, balanced accuracy, advantage, TPR at each FPR."""
+    auc = np.trapezoid(tpr, fpr, axis=1)
+    advantage = (tpr - fpr).max(axis=1)
+    cols = [auc, 0.5 + advantage / 2, advantage] + [_tpr_at_fpr(fpr, tpr, f) for f in fprs]
+    return np.stack(cols, axis=1)
+
+
+def roc_curve(scores: np.ndarray, labels: np.ndarray) -> RocCurve:
+    scores, labels = np.asarray(scores, float), np.asarray(labels)
+    order, is_pos, ends = _sorted(scores, labels)
+    fpr, tpr = _weighted_roc(np.ones((1, scores.size)), is_pos, ends)
+    thresholds = np.r_[np.inf, scores[order][ends]]
+    return RocCurve(fpr=fpr[0], tpr=tpr[0], thresholds=thresholds)
+
+
+def roc_metrics(scores: np.ndarray, labels: np.ndarray, fprs: tuple[float, ...] = LOW_FPRS) -> RocMetrics:
+    curve = roc_curve(scores, labels)
+    row = _metrics_rows(curve.fpr[None], curve.tpr[None], fprs)[0]
+    return RocMetrics(
+        auc=float(row[0]), balanced_accuracy=float(row[1]), advantage=float(row[2]),
+        fprs=tuple(fprs), tpr_at=tuple(float(v) for v in row[3:]),
+    )
+
+
+def _stratified_counts(labels: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, n) bootstrap counts, members and non-members resampled separately."""
+    counts = np.zeros((resamples, labels.size))
+    for offset, group in enumerate((np.flatnonzero(labels == 1), np.flatnonzero(labels == 0))):
+        counts[:, group] = bootstrap_counts(group.size, resamples, seed + offset)
+    return counts
+
+
+def bootstrap_roc_cis(
+    scores: np.ndarray, labels: np.ndarray, resamples: int, seed: int, fprs: tuple[float, ...] = LOW_FPRS
+) -> dict[str, tuple[float, float]]:
+    """95% percentile CIs of auc, balanced_accuracy, advantage and tpr@<fpr> from stratified resamples."""
+    scores, labels = np.asarray(scores, float), np.asarray(labels)
+    order, is_pos, ends = _sorted(scores, labels)
+    counts = _stratified_counts(labels, resamples, seed)[:, order]
+    rows = [
+        _metrics_rows(*_weighted_roc(counts[i : i + _CHUNK], is_pos, ends), fprs)
+        for i in range(0, resamples, _CHUNK)
+    ]
+    samples = np.vstack(rows)
+    names = ["auc", "balanced_accuracy", "advantage"] + [f"tpr@{f:g}" for f in fprs]
+    return {name: percentile_ci(samples[:, k]) for k, name in enumerate(names)}
+
+
+def low_fpr_insufficient(target_fpr: float, n_nonmembers: int) -> str | None:
+    """Why TPR at `target_fpr` cannot be trusted with this many non-members (None when it can)."""
+    expected = target_fpr * n_nonmembers
+    if expected >= MIN_EXPECTED_FALSE_POSITIVES:
+        return None
+    needed = int(np.ceil(MIN_EXPECTED_FALSE_POSITIVES / target_fpr))
+    return (
+        f"only {n_nonmembers} non-members: at FPR {target_fpr:g} that is {expected:.1f} expected false "
+        f"positives; at least {needed} non-members are needed"
+    )
+
+
+def log_grid_curve(curve: RocCurve, n_nonmembers: int, points: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """ROC sampled on a log-spaced FPR grid from 1/n_nonmembers to 1, for a log-log chart."""
+    grid = np.geomspace(1.0 / max(n_nonmembers, 1), 1.0, points)
+    tpr = np.interp(grid, curve.fpr, curve.tpr)
+    keep = tpr > 0
+    return grid[keep], tpr[keep]
+
+
+def weighted_auc(scores: np.ndarray, labels: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """AUC under each row of bootstrap `counts` (R, n): the same resamples serve paired comparisons."""
+    order, is_pos, ends = _sorted(np.asarray(scores, float), np.asarray(labels))
+    counts = counts[:, order]
+    parts = [np.trapezoid(*_weighted_roc(counts[i : i + _CHUNK], is_pos, ends)[::-1], axis=1)
+             for i in range(0, counts.shape[0], _CHUNK)]
+    return np.concatenate(parts)
+
+
+def bootstrap_counts(n: int, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, n) how often each row is drawn in each plain (unstratified) bootstrap resample."""
+    idx = bootstrap_indices(n, resamples, seed)
+    flat = (idx + np.arange(resamples)[:, None] * n).ravel()
+    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(float)

@@ -1,0 +1,151 @@
+"""Runner: suite isolation, skips with reasons, scorecard rewritten after every suite, determinism."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from audit import provenance, runner
+from audit.config import AuditConfig
+from audit.errors import SuiteSkipped
+from audit.policy import Policy
+from audit.suite import SuiteContext, SuiteOutput
+from audit.testing import synthetic_tabular, tabular_model
+from audit.types import Measurement, SuiteStatus, Threshold, Verdict
+
+
+@dataclass(frozen=True)
+class NoParams:
+    level: int = 1
+
+
+class _Fake:
+    pillar: ClassVar[str] = "accuracy"
+    requires: ClassVar[frozenset[str]] = frozenset()
+    description: ClassVar[str] = "test suite"
+    Params = NoParams
+
+    def params_for(self, preset: str) -> NoParams:
+        return NoParams()
+
+
+class Good(_Fake):
+    name = "good"
+
+    def run(self, ctx: SuiteContext, params: NoParams) -> SuiteOutput:
+        import numpy as np
+
+        noise = float(np.random.random())  # seeded by the runner
+        return SuiteOutput(measurements=(Measurement("score", 0.9, (0.8, 0.95)), Measurement("noise", noise)))
+
+
+class Crash(_Fake):
+    name = "crash"
+
+    def run(self, ctx: SuiteContext, params: NoParams) -> SuiteOutput:
+        raise RuntimeError("division by zero in layer 3")
+
+
+class Skips(_Fake):
+    name = "skips"
+    pillar = "privacy"
+
+    def run(self, ctx: SuiteContext, params: NoParams) -> SuiteOutput:
+        raise SuiteSkipped("no members known")
+
+
+class NeedsTrain(_Fake):
+    name = "needs"
+    pillar = "privacy"
+    requires = frozenset({"training-data"})
+
+    def run(self, ctx: SuiteContext, params: NoParams) -> SuiteOutput:  # pragma: no cover - must be skipped
+        raise AssertionError("should have been skipped")
+
+
+def make_audit(tmp_path: Path, suites: list, policy: Policy | None = None, no_train: bool = False) -> runner.Audit:
+    data = synthetic_tabular(300, seed=2)
+    model = tabular_model(data, epochs=5)
+    if no_train:
+        data = dataclasses.replace(data, train=None)
+    cfg = AuditConfig(model="synthetic")
+    planned = tuple(runner.PlannedSuite(s.name, s(), NoParams()) for s in suites)
+    return runner.Audit(
+        config=cfg, plan=runner.RunPlan("full", planned, policy or Policy(())), model=model, data=data,
+        provenance=provenance.collect(model, data, cfg.sha256()), out_dir=tmp_path, cache_dir=tmp_path / "cache",
+    )
+
+
+def test_error_is_isolated_and_others_still_run(tmp_path: Path) -> None:
+    card = runner.run(make_audit(tmp_path, [Good, Crash, Skips], Policy((Threshold("good.score", min=0.5),))))
+    status = {r.suite: r.status for r in card.results}
+    assert status == {"good": SuiteStatus.OK, "crash": SuiteStatus.ERROR, "skips": SuiteStatus.SKIPPED}
+    crash = next(r for r in card.results if r.suite == "crash")
+    assert "division by zero in layer 3" in crash.reason
+    assert card.exit_code == 3 and card.complete
+    on_disk = json.loads((tmp_path / "scorecard.json").read_text())
+    assert on_disk["complete"] is True and len(on_disk["results"]) == 3
+
+
+def test_missing_capability_is_skipped_with_reason(tmp_path: Path) -> None:
+    card = runner.run(make_audit(tmp_path, [NeedsTrain], no_train=True))
+    result = card.results[0]
+    assert result.status is SuiteStatus.SKIPPED and "--train-data" in result.reason
+    assert {p.pillar: p.verdict for p in card.pillars}["privacy"] is Verdict.SKIPPED
+
+
+def test_gate_failure_exit_code(tmp_path: Path) -> None:
+    card = runner.run(make_audit(tmp_path, [Good], Policy((Threshold("good.score", min=0.99),))))
+    assert card.exit_code == 1 and card.verdict is Verdict.FAIL
+
+
+def _strip_volatile(card: dict) -> dict:
+    card["run"].pop("started_at"), card["run"].pop("finished_at")
+    for r in card["results"]:
+        r.pop("duration_s")
+    return card
+
+
+def test_same_seed_same_scorecard(tmp_path: Path) -> None:
+    a = runner.run(make_audit(tmp_path / "a", [Good]))
+    b = runner.run(make_audit(tmp_path / "b", [Good]))
+    ja = _strip_volatile(json.loads((tmp_path / "a" / "scorecard.json").read_text()))
+    jb = _strip_volatile(json.loads((tmp_path / "b" / "scorecard.json").read_text()))
+    assert ja == jb
+    assert a.results[0].measurements[1].value == b.results[0].measurements[1].value
+
+
+KILLED_SCRIPT = textwrap.dedent(
+    """
+    import os, sys
+    sys.path.insert(0, {tests!r})
+    from pathlib import Path
+    from test_runner import Good, make_audit, _Fake
+    from audit import runner
+
+    class Killer(_Fake):
+        name = "killer"
+        def run(self, ctx, params):
+            os._exit(9)  # like SIGKILL or an OOM kill: no cleanup runs
+
+    runner.run(make_audit(Path({out!r}), [Good, Killer]))
+    """
+)
+
+
+def test_killed_run_keeps_finished_suites(tmp_path: Path) -> None:
+    script = KILLED_SCRIPT.format(tests=str(Path(__file__).parent), out=str(tmp_path))
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 9, proc.stderr
+    card = json.loads((tmp_path / "scorecard.json").read_text())
+    assert card["complete"] is False
+    assert [r["suite"] for r in card["results"]] == ["good"]
+    assert card["results"][0]["measurements"][0]["value"] == pytest.approx(0.9)
