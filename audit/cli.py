@@ -94,15 +94,15 @@ def report(
     out: Annotated[Path | None, Opt(help="file to write (default: beside the scorecard)")] = None,
 ) -> None:
     """Re-render a scorecard without recomputing anything."""
-    from audit.reports import FORMATS, load_scorecard, render
+    from audit.reports import FILE_NAMES, FORMATS, load_scorecard, render
+    from audit.reports.json_io import atomic_write_text
 
     def action() -> None:
         if format not in FORMATS:
             raise AuditInputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
         card = load_scorecard(scorecard)
-        names = {"json": "scorecard.json", "md": "scorecard.md", "html": "scorecard.html", "junit": "junit.xml"}
-        target = out or scorecard.with_name(names[format])
-        target.write_text(render(card, format), encoding="utf-8")
+        target = out or scorecard.with_name(FILE_NAMES[format])
+        atomic_write_text(target, render(card, format))
         print(target)
 
     _guard(action)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -216,7 +217,9 @@ def to_json_dict(obj: Any) -> Any:
     if isinstance(obj, (list, tuple)):
         return [to_json_dict(v) for v in obj]
     if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
-        return obj.item()
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # strict JSON (jq, JavaScript) has no NaN/Infinity; read back as NaN
     return obj
 
 
@@ -247,6 +250,8 @@ def _convert(tp: Any, data: Any) -> Any:
         hints = typing.get_type_hints(tp)
         kwargs = {f.name: _convert(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
         return tp(**kwargs)
+    if tp is float and data is None:
+        return float("nan")
     if tp is float and isinstance(data, int):
         return float(data)
     return data

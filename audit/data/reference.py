@@ -1,11 +1,12 @@
 """The bundled reference data sets: adult, compas, german (tabular) and mnist (images).
 
 Everything is read from audit/data/bundled/ (see NOTICE.md); nothing is fetched at run time.
-Parsed files are cached in-process; each call builds fresh tensors, so callers may not share state.
+Loaded sets are cached in-process; each call returns fresh copies, so callers never share state.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 from collections.abc import Callable
@@ -24,12 +25,12 @@ BUNDLED = Path(__file__).parent / "bundled"
 TEST_FRACTION = {"compas": 0.3, "german": 0.3, "mnist": 0.2}  # sets without an official test split
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _file_sha256(filename: str) -> str:
     return hashlib.sha256((BUNDLED / filename).read_bytes()).hexdigest()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _read_csv(filename: str) -> pd.DataFrame:
     return pd.read_csv(BUNDLED / filename)
 
@@ -162,12 +163,23 @@ LOADERS: dict[str, Callable[[int], Dataset]] = {
 }
 
 
+@functools.lru_cache(maxsize=8)
+def _cached(name: str, seed: int) -> Dataset:
+    return LOADERS[name](seed)
+
+
+def _copy_split(split: Split) -> Split:
+    raw = None if split.raw is None else split.raw.copy()
+    return Split(x=split.x.clone(), y=split.y.clone(), sensitive=split.sensitive.copy(), raw=raw)
+
+
 def load_reference(name: str, seed: int = 0) -> Dataset:
     """Load a bundled reference data set by name ("adult", "compas", "german", "mnist")."""
-    loader = LOADERS.get(name)
-    if loader is None:
+    if name not in LOADERS:
         raise AuditInputError(
             f"Unknown reference data set {name!r}. Choose one of: {', '.join(sorted(LOADERS))}, "
             "or pass a CSV/Parquet file path."
         )
-    return loader(seed)
+    cached = _cached(name, seed)
+    train = None if cached.train is None else _copy_split(cached.train)
+    return dataclasses.replace(cached, train=train, test=_copy_split(cached.test))

@@ -12,3 +12,5 @@ REFERENCE_DATASETS: dict[str, str] = {
 
 def reference_dataset_names() -> tuple[str, ...]:
     return tuple(REFERENCE_DATASETS)
+
+DATASETS = REFERENCE_DATASETS  # the name `audit list` (audit/catalog.py) imports

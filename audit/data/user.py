@@ -57,7 +57,9 @@ def _check_numeric(frame: pd.DataFrame, features: tuple[str, ...], path: Path) -
         )
     nan_cols = [c for c in features if frame[c].isna().any()]
     if nan_cols:
-        raise AuditInputError(f"Feature column(s) {nan_cols} in {path.name!r} contain missing values; impute them first.")
+        raise AuditInputError(
+            f"Feature column(s) {nan_cols} in {path.name!r} contain missing values; impute them first."
+        )
 
 
 def _groups(frame: pd.DataFrame, sensitive: tuple[str, ...], path: Path, missing_group: bool) -> pd.DataFrame:
@@ -99,7 +101,9 @@ def _sha256(paths: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def _validate(frame: pd.DataFrame, path: Path, label: str, sensitive: tuple[str, ...], features: tuple[str, ...]) -> None:
+def _validate(
+    frame: pd.DataFrame, path: Path, label: str, sensitive: tuple[str, ...], features: tuple[str, ...]
+) -> None:
     _require_columns(frame, (label,), "Label", path)
     _require_columns(frame, sensitive, "Sensitive", path)
     _require_columns(frame, features, "Feature", path)
@@ -127,7 +131,9 @@ def load_user_data(
         _validate(frames[1][1], frames[1][0], label, sensitive, chosen)
     classes = sorted(pd.concat([f[label] for _, f in frames]).unique().tolist())
     if len(classes) < 2:
-        raise AuditInputError(f"Label column {label!r} has a single value {classes}; an audit needs at least two classes.")
+        raise AuditInputError(
+            f"Label column {label!r} has a single value {classes}; an audit needs at least two classes."
+        )
     splits = [_split(f, chosen, label, classes, sensitive, p, missing_group) for p, f in frames]
     train = splits[1] if len(splits) > 1 else None
     if train is not None and (overlap := count_overlap(train, splits[0])):

@@ -51,7 +51,7 @@ def encode_texts(
 
 
 def _dimension(encoder: torch.nn.Module) -> int:
-    get = getattr(encoder, "get_embedding_dimension", None) or getattr(encoder, "get_sentence_embedding_dimension")
+    get = getattr(encoder, "get_embedding_dimension", None) or encoder.get_sentence_embedding_dimension
     return int(get() or 0)
 
 
@@ -91,7 +91,11 @@ class EmbeddingCache:
         keys = [d.tobytes() for d in digests]
         stored = self._load()
         known: dict[bytes, int] = {} if stored is None else {d.tobytes(): i for i, d in enumerate(stored[0])}
-        missing = sorted({k: i for i, k in enumerate(keys) if k not in known}.values())
+        first_seen: dict[bytes, int] = {}
+        for i, k in enumerate(keys):
+            if k not in known:
+                first_seen.setdefault(k, i)
+        missing = sorted(first_seen.values())
         if missing:
             fresh = encode([texts[i] for i in missing]).float().cpu()
             old_digests = np.zeros((0, 32), np.uint8) if stored is None else stored[0]

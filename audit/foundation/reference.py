@@ -69,6 +69,7 @@ def _embed(encoder: LoadedEncoder, texts: list[str], home: Path, bf16: bool, pro
 def build_text_reference(
     train: Split, test: Split, encoder: LoadedEncoder, home: Path, device: str = "cpu", seed: int = 0,
     finetune: bool = False, name: str = MODEL_NAME, progress: Progress | None = None,
+    head_recipe: Recipe = HEAD_RECIPE,
 ) -> tuple[ModelUnderAudit, Dataset]:
     """Serialise, embed (cached), train the head by its recipe, and wrap model and data."""
     from audit.models.architectures import build
@@ -77,8 +78,8 @@ def build_text_reference(
     texts = {"train": serialise_frame(train.raw), "test": serialise_frame(test.raw)}
     bf16 = device.startswith("cuda")
     recipe = dataclasses.replace(
-        HEAD_RECIPE, name=name, seed=seed,
-        arch_kwargs={**HEAD_RECIPE.arch_kwargs, "in_features": encoder.dimension, "n_classes": 2},
+        head_recipe, name=name, seed=seed,
+        arch_kwargs={**head_recipe.arch_kwargs, "in_features": encoder.dimension, "n_classes": 2},
     )
     if finetune:
         from audit.foundation.finetune import finetune as run_finetune

@@ -17,7 +17,9 @@ FIELDS = (
     "relationship", "capital", "native-country",
 )
 
-RACE_WORDS = {"White": "White", "Black": "Black", "Asian-Pac-Islander": "Asian", "Amer-Indian-Eskimo": "Native American"}
+RACE_WORDS = {
+    "White": "White", "Black": "Black", "Asian-Pac-Islander": "Asian", "Amer-Indian-Eskimo": "Native American",
+}
 SEX_NOUNS = {"Male": "man", "Female": "woman"}
 MARITAL = {
     "Never-married": "never married", "Married-civ-spouse": "married", "Divorced": "divorced",

@@ -7,6 +7,7 @@ same loader and encoding path as the real MiniLM without its 90 MB download.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import string
@@ -16,10 +17,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audit.data.types import Split
+from audit.data.types import Dataset, Split
 from audit.foundation import serialise
 from audit.models.types import ModelUnderAudit
-from audit.data.types import Dataset
 
 _SPECIAL = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 
@@ -49,7 +49,10 @@ def tiny_encoder_folder(folder: Path, seed: int = 0, hidden: int = 32) -> Path:
     config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=2, num_attention_heads=2,
                         intermediate_size=2 * hidden, max_position_embeddings=128)
     BertModel(config).save_pretrained(str(folder), safe_serialization=True)
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True).save_pretrained(str(folder))
+    tokenizer = BertTokenizerFast(vocab=str(folder / "vocab.txt"), do_lower_case=True)  # transformers >= 5
+    if len(tokenizer) <= len(_SPECIAL):
+        tokenizer = BertTokenizerFast(vocab_file=str(folder / "vocab.txt"), do_lower_case=True)  # transformers 4
+    tokenizer.save_pretrained(str(folder))
     modules = [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
@@ -75,15 +78,18 @@ def synthetic_adult_splits(n: int = 400, seed: int = 0, test_fraction: float = 0
     married = rng.random(n) < 0.5
     frame = pd.DataFrame({
         "age": rng.integers(18, 75, n), "workclass": pick(serialise.WORKCLASS),
-        "education": pick(serialise.EDUCATION), "marital-status": np.where(married, "Married-civ-spouse", "Never-married"),
+        "education": pick(serialise.EDUCATION),
+        "marital-status": np.where(married, "Married-civ-spouse", "Never-married"),
         "occupation": pick(serialise.OCCUPATION),
         "relationship": np.where(married, np.where(sex == "Male", "Husband", "Wife"), "Not-in-family"),
-        "race": rng.choice(["White", "Black", "Asian-Pac-Islander", "Amer-Indian-Eskimo"], size=n, p=[0.7, 0.15, 0.1, 0.05]),
+        "race": rng.choice(["White", "Black", "Asian-Pac-Islander", "Amer-Indian-Eskimo"], size=n,
+                           p=[0.7, 0.15, 0.1, 0.05]),
         "sex": sex, "capital-gain": np.where(rng.random(n) < 0.1, rng.integers(1000, 20000, n), 0),
         "capital-loss": 0, "hours-per-week": rng.integers(10, 70, n), "native-country": "United-States",
     })
     degree = frame["education"].isin(["Bachelors", "Masters", "Doctorate", "Prof-school"]).to_numpy()
-    logit = 2.0 * degree + 1.5 * married + 0.04 * (frame["hours-per-week"].to_numpy() - 40) + 0.8 * (sex == "Male") - 2.0
+    hours = frame["hours-per-week"].to_numpy()
+    logit = 2.0 * degree + 1.5 * married + 0.04 * (hours - 40) + 0.8 * (sex == "Male") - 2.0
     y = torch.as_tensor((rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int64))
     whole = Split(x=torch.zeros(n, 1), y=y, sensitive=frame[["sex", "race"]].copy(), raw=frame)
     cut = int(n * (1 - test_fraction))
@@ -93,10 +99,13 @@ def synthetic_adult_splits(n: int = 400, seed: int = 0, test_fraction: float = 0
 def tiny_text_reference(home: Path, n: int = 400, seed: int = 0) -> tuple[ModelUnderAudit, Dataset]:
     """A text reference model over the tiny encoder and synthetic Adult rows (cached under `home`)."""
     from audit.foundation.loader import load_encoder
-    from audit.foundation.reference import build_text_reference
+    from audit.foundation.reference import HEAD_RECIPE, build_text_reference
 
     folder = home / "tiny-encoder"
     if not (folder / "model.safetensors").is_file():
         tiny_encoder_folder(folder, seed=seed)
     train, test = synthetic_adult_splits(n, seed)
-    return build_text_reference(train, test, load_encoder(folder), home, name="tiny-text", seed=seed)
+    # Random tiny embeddings differ little between sentences: a faster-learning head than MiniLM's.
+    recipe = dataclasses.replace(HEAD_RECIPE, lr=1e-2, epochs=60, batch_size=64, description="tiny test head")
+    return build_text_reference(train, test, load_encoder(folder), home, name="tiny-text", seed=seed,
+                                head_recipe=recipe)

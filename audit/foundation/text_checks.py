@@ -82,4 +82,4 @@ def drop_words(text: str, rate: float, rng: np.random.Generator) -> str:
     keep = rng.random(len(tokens)) >= rate
     if tokens and not keep.any():
         keep[int(rng.integers(0, len(tokens)))] = True
-    return " ".join(t for t, k in zip(tokens, keep) if k)
+    return " ".join(t for t, k in zip(tokens, keep, strict=False) if k)

@@ -12,6 +12,7 @@ import json
 import os
 from pathlib import Path
 
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -64,7 +65,7 @@ def _cached_module(folder: Path, recipe: Recipe, data: Dataset) -> nn.Module | N
             return None
         module = build(recipe.architecture, **recipe.arch_kwargs)
         module.load_state_dict(load_file(weights), strict=True)
-    except (ValueError, RuntimeError, OSError):  # corrupt or stale cache: retrain rather than fail
+    except (ValueError, RuntimeError, OSError, SafetensorError):  # corrupt or stale cache: retrain rather than fail
         return None
     return module.eval()
 
@@ -126,6 +127,11 @@ def load_zoo_model(name: str = DEFAULT_ZOO_MODEL, device: str = "cpu",
 
 
 def train_zoo_model(name: str, device: str = "cpu", home: str | Path | None = None,
-                    progress: Progress | None = None) -> tuple[ModelUnderAudit, Dataset]:
-    """Train zoo model `name` again (ignoring any cache) and cache it: `audit train NAME`."""
-    return _obtain(name, device, home, retrain=True, progress=progress)
+                    progress: Progress | None = None) -> Path:
+    """Train zoo model `name` again (ignoring any cache) for `audit train NAME`; returns the cached weights file.
+
+    For the text model, which caches embeddings rather than weights, returns the cache root.
+    """
+    _obtain(name, device, home, retrain=True, progress=progress)
+    root = audit_home(home)
+    return root if name == TEXT_MODEL else root / "zoo" / name / "model.safetensors"

@@ -65,11 +65,11 @@ def fmt_number(value: float | int | None) -> str:
         return "NaN"
     if math.isinf(value):
         return "∞" if value > 0 else "−∞"
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e5 or abs(value) < 1e-3:
+    if value.is_integer() and abs(value) < 1e12:  # counts stored as floats: 11670, not 1.167e+04
+        return str(int(value))
+    if abs(value) >= 1e12 or abs(value) < 1e-3:
         return f"{value:.3e}"
-    return f"{value:.4g}"
+    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
 
 
 def fmt_ci(ci: tuple[float, float] | None) -> str:

@@ -8,15 +8,16 @@ import tempfile
 from pathlib import Path
 
 from audit.errors import AuditInputError
+from audit.reports.validate import check_types
 from audit.types import SCHEMA_VERSION, Scorecard, from_json_dict, to_json_dict
 
 
 def render_json(scorecard: Scorecard) -> str:
     """Sorted keys, two-space indent, trailing newline: the same scorecard always gives the same bytes.
 
-    Non-finite floats are written as `NaN` / `Infinity` (Python's json convention), see docs/scorecard-schema.md.
+    Non-finite floats become null (strict JSON), see docs/scorecard-schema.md.
     """
-    return json.dumps(to_json_dict(scorecard), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(to_json_dict(scorecard), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
@@ -29,6 +30,7 @@ def atomic_write_text(path: Path, text: str) -> Path:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; reports are meant to be read by CI and reviewers
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
@@ -67,6 +69,7 @@ def load_scorecard(path: Path) -> Scorecard:
                               f"version {SCHEMA_VERSION} (any {_major(SCHEMA_VERSION)}.x). Use the audit release "
                               "that wrote it, or re-run the audit.")
     try:
+        check_types(Scorecard, data)
         return from_json_dict(Scorecard, data)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise AuditInputError(f"{path} is a malformed scorecard ({type(exc).__name__}: {exc}). "

@@ -1,7 +1,8 @@
 """junit.xml: one <testsuite> per audit suite, one <testcase> per gated check, for CI dashboards.
 
 fail, unreliable-evaluation and insufficient-evidence -> <failure>; error -> <error>; skipped -> <skipped>;
-warn passes with a <system-out> note. A skipped or errored suite is also a testcase of its own.
+warn passes with a <system-out> note. A skipped or errored suite is a testcase of its own (gating's check keyed
+by the bare suite name, or one added here when the scorecard has none).
 """
 
 from __future__ import annotations
@@ -26,8 +27,12 @@ def _suite_of(check: Check) -> str:
 
 
 def _check_message(check: Check) -> str:
-    return _clean(f"{verdict_label(check.verdict)}: {check.key} = {fmt_number(check.value)} "
-                  f"(95% CI {fmt_ci(check.ci)}; threshold {fmt_threshold(check.threshold)}). {check_sentence(check)}")
+    """`FAIL: key = 0.14 (95% CI [...]; threshold ≤ 0.1 on value (fail)). sentence` — absent parts left out."""
+    figures = [f"95% CI {fmt_ci(check.ci)}"] if check.ci else []
+    figures += [f"threshold {fmt_threshold(check.threshold)}"] if check.threshold else []
+    value = f" = {fmt_number(check.value)}" if check.value is not None else ""
+    detail = f" ({'; '.join(figures)})" if figures else ""
+    return _clean(f"{verdict_label(check.verdict)}: {check.key}{value}{detail}. {check_sentence(check)}")
 
 
 def _check_case(parent: ET.Element, check: Check, suite: str) -> None:
@@ -78,9 +83,11 @@ def render_junit(scorecard: Scorecard) -> str:
     for name in _suite_names(scorecard):
         result = results.get(name)
         suite_el = ET.SubElement(root, "testsuite", name=_clean(name))
-        if result is not None and result.status is not SuiteStatus.OK:
+        own_checks = [c for c in scorecard.checks if _suite_of(c) == name]
+        # Gating already records a skipped/errored suite as a check keyed by the bare suite name.
+        if result is not None and result.status is not SuiteStatus.OK and all(c.key != name for c in own_checks):
             _status_case(suite_el, result)
-        for check in (c for c in scorecard.checks if _suite_of(c) == name):
+        for check in own_checks:
             _check_case(suite_el, check, name)
         counts = [len(suite_el.findall("testcase"))] + [_count(suite_el, t) for t in ("failure", "error", "skipped")]
         _set_counts(suite_el, *counts, time=result.duration_s if result else 0.0)

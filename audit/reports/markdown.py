@@ -49,9 +49,9 @@ def _hard_truncate(text: str) -> str:
     return text[:cut] + note
 
 
-def _verdict(verdict: Verdict | None, none_label: str = "NOT RUN") -> str:
+def _verdict(verdict: Verdict | None) -> str:
     marker = "➖" if verdict is None else _MARKER[verdict]
-    return f"{marker} **{verdict_label(verdict, none_label)}**"
+    return f"{marker} **{verdict_label(verdict)}**"
 
 
 def _document(sc: Scorecard, max_rows: int | None) -> list[str]:
@@ -69,7 +69,7 @@ def _banner(sc: Scorecard) -> list[str]:
     lines = [
         f"> {_verdict(sc.verdict)} — {VERDICT_MEANING[sc.verdict]}",
         ">",
-        f"> Exit code **{sc.exit_code}**: {exit_code_meaning(sc.exit_code)}.",
+        f"> Exit code **{md_escape(sc.exit_code)}**: {exit_code_meaning(sc.exit_code)}.",
     ]
     if not sc.complete:
         lines += [">", "> ⚠️ **Incomplete run**: suites were still running or the run was stopped; "
@@ -81,7 +81,7 @@ def _run_line(sc: Scorecard) -> list[str]:
     run = sc.run
     suites = ", ".join(md_escape(s) for s in run.suites) or "none"
     finished = md_escape(run.finished_at) if run.finished_at else "not finished"
-    return [f"Preset **{md_escape(run.preset)}** · seed {run.seed} · device {md_escape(run.device)} · "
+    return [f"Preset **{md_escape(run.preset)}** · seed {md_escape(run.seed)} · device {md_escape(run.device)} · "
             f"suites: {suites} · started {md_escape(run.started_at)} · finished {finished}", ""]
 
 
@@ -154,7 +154,7 @@ def _measurement_value(m: Measurement) -> str:
 def _measurements(measurements: tuple[Measurement, ...], max_rows: int | None) -> list[str]:
     if not measurements:
         return []
-    rows = [[md_escape(m.name), _measurement_value(m), fmt_ci(m.ci), str(m.n), md_escape(m.description)]
+    rows = [[md_escape(m.name), _measurement_value(m), fmt_ci(m.ci), md_escape(m.n), md_escape(m.description)]
             for m in measurements]
     header = ["Measurement", "Value", "95% CI", "n", "Description"]
     return ["**Measurements**", ""] + md_table(header, rows, max_rows) + [""]

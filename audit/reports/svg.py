@@ -202,6 +202,7 @@ def _category_labels(chart: Chart, categories: list[float], group: float, bar: f
     """Numeric x under each group; with a single group, the series labels under their own bars."""
     y = HEIGHT - BOTTOM_MARGIN + 16
     if len(categories) == 1:
-        return [text(LEFT + group * 0.1 + bar * (i + 0.5), y, short(s.label, 14), full=s.label)
+        fits = max(3, int(bar / 6.5))  # about 6.5 px per character at font-size 11
+        return [text(LEFT + group * 0.1 + bar * (i + 0.5), y, short(s.label, fits), full=s.label)
                 for i, s in enumerate(chart.series)]
     return [text(LEFT + group * (i + 0.5), y, fmt_number(x)) for i, x in enumerate(categories)]

@@ -41,13 +41,17 @@ def render_heatmap(chart: Chart) -> str:
     cell_w = max(14.0, min(64.0, 480.0 / max(cols, 1)))
     cell_h = max(12.0, min(28.0, 420.0 / max(len(grid.values), 1)))
     width = _LABEL_WIDTH + cols * cell_w + _COLOURBAR_WIDTH
-    height = _HEADER_HEIGHT + len(grid.values) * cell_h + 40
+    bar_height = max(len(grid.values) * cell_h, 100.0)
+    height = _HEADER_HEIGHT + bar_height + 40
     out = open_svg(width, height, chart.title) + _heatmap_labels(grid, cell_w, cell_h)
+    if chart.y_label:  # rows' meaning, top left above the row labels
+        out.append(text(4, 16, "rows: " + short(chart.y_label, 40), "start", ' fill="#555555"', full=chart.y_label))
     for r, row in enumerate(grid.values):
         for c, value in enumerate(row):
             out += _heatmap_cell(value, _LABEL_WIDTH + c * cell_w, _HEADER_HEIGHT + r * cell_h, cell_w, cell_h, colour)
-    out += _colour_bar(colour, lo, hi, _LABEL_WIDTH + cols * cell_w + 20, _HEADER_HEIGHT)
-    out.append(text(_LABEL_WIDTH + cols * cell_w / 2, height - 12, short(chart.x_label, 70), full=chart.x_label))
+    out += _colour_bar(colour, lo, hi, _LABEL_WIDTH + cols * cell_w + 20, _HEADER_HEIGHT, bar_height)
+    below_grid = _HEADER_HEIGHT + len(grid.values) * cell_h + 24
+    out.append(text(_LABEL_WIDTH + cols * cell_w / 2, below_grid, short(chart.x_label, 70), full=chart.x_label))
     return "\n".join(out + ["</svg>"])
 
 
@@ -75,13 +79,16 @@ def _heatmap_cell(value: float | None, x: float, y: float, w: float, h: float, c
     return cell
 
 
-def _colour_bar(colour: ColourMap, lo: float, hi: float, x: float, y: float, steps: int = 10) -> list[str]:
+def _colour_bar(colour: ColourMap, lo: float, hi: float, x: float, y: float, height: float) -> list[str]:
+    """Ten colour steps from the top (max) down to the bottom (min), labelled at both ends."""
+    steps, step_h = 10, height / 10
     out = []
     for i in range(steps):
         value = hi - (hi - lo) * (i + 0.5) / steps
-        out.append(f'<rect x="{px(x)}" y="{px(y + i * 12)}" width="14" height="12" fill="{_hex(colour(value))}"/>')
+        out.append(f'<rect x="{px(x)}" y="{px(y + i * step_h)}" width="14" height="{px(step_h)}" '
+                   f'fill="{_hex(colour(value))}"/>')
     out.append(text(x + 18, y + 9, fmt_number(hi), "start"))
-    out.append(text(x + 18, y + steps * 12, fmt_number(lo), "start"))
+    out.append(text(x + 18, y + height, fmt_number(lo), "start"))
     return out
 
 
@@ -95,7 +102,7 @@ def render_images(chart: Chart) -> str:
     cell_w, cell_h = cols_px * scale + 8, rows_px * scale + 8
     n_cols = max(len(row) for row in grid.images)
     label_w = 110.0
-    width, height = label_w + n_cols * cell_w + 10, 28 + len(grid.images) * cell_h + 24
+    width, height = max(label_w + n_cols * cell_w + 10, 420.0), 28 + len(grid.images) * cell_h + 24
     out = open_svg(width, height, chart.title)
     for c, label in enumerate(grid.col_labels):
         out.append(text(label_w + (c + 0.5) * cell_w, 18, short(label, 12), full=label))
@@ -104,7 +111,7 @@ def render_images(chart: Chart) -> str:
         out.append(text(label_w - 6, 28 + (r + 0.5) * cell_h, short(label, 16), "end", full=label))
         for c, pixels in enumerate(row):
             out.append(_image(grid, pixels, label_w + c * cell_w + 4, 28 + r * cell_h + 4, scale))
-    out.append(text(width / 2, height - 8, _cmap_note(grid), extra=' fill="#555555"'))
+    out.append(text(4, height - 8, _cmap_note(grid), "start", ' fill="#555555" font-size="10"'))
     return "\n".join(out + ["</svg>"])
 
 
@@ -119,5 +126,5 @@ def _image(grid: ImageGrid, pixels: Pixels, x: float, y: float, scale: float) ->
 
 def _cmap_note(grid: ImageGrid) -> str:
     if grid.cmap == "diverging":
-        return "Red: positive, blue: negative, white: zero; each image scaled to its largest magnitude."
+        return "Red positive, blue negative, white zero; each image scaled to its own maximum."
     return "Grey scale: black 0, white 1."

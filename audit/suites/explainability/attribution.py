@@ -85,7 +85,8 @@ def _torch_explainer(head: nn.Module, x: torch.Tensor, background: torch.Tensor,
         explainer = shap.DeepExplainer(head, background)
         out = explainer.shap_values(x, ranked_outputs=ranked, check_additivity=False)
     else:
-        explainer = shap.GradientExplainer(head, background)
+        # One batch per explained row (shap's default is 50 samples per batch): fewer, larger calls.
+        explainer = shap.GradientExplainer(head, background, batch_size=max(spec.nsamples, 1))
         out = explainer.shap_values(x, nsamples=spec.nsamples, ranked_outputs=ranked, rseed=seed)
     values = out[0] if isinstance(out, tuple) else out
     return np.asarray(values, dtype=float)[..., 0].reshape(len(x), -1)

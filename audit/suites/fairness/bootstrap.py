@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 
-# Rows of the index matrix drawn at once; bounds memory at ~chunk * n * 16 bytes.
+# Rows of the index matrix drawn at once; bounds the temporary index memory at chunk * n * 8 bytes.
 _CHUNK = 100
 
 
 def resample_weights(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """(resamples, n) draw counts: row i of the result counts how often each row was resampled."""
-    weights = np.empty((resamples, n), dtype=np.float64)
+    """(resamples, n) draw counts: row i of the result counts how often each row was resampled.
+
+    float32 holds the integer counts and group sums exactly while n < 2**24 (half the memory of float64).
+    """
+    weights = np.empty((resamples, n), dtype=np.float32 if n < 2**24 else np.float64)
     for start in range(0, resamples, _CHUNK):
         stop = min(start + _CHUNK, resamples)
         index = rng.integers(0, n, size=(stop - start, n))
@@ -28,4 +31,5 @@ def resampled_group_sums(weights: np.ndarray, indicators: np.ndarray, membership
     """(resamples, groups, k) indicator sums of every group in every resample."""
     groups, k = membership.shape[0], indicators.shape[1]
     per_group = (membership.T[:, :, None] * indicators[:, None, :]).reshape(indicators.shape[0], groups * k)
-    return (weights @ per_group).reshape(weights.shape[0], groups, k)
+    sums = weights @ per_group.astype(weights.dtype)
+    return sums.reshape(weights.shape[0], groups, k).astype(np.float64)

@@ -71,16 +71,18 @@ def _set_value(spec: FeatureSpec, x: torch.Tensor, values: tuple[str, ...], targ
     return out
 
 
-def flip_test(model: ModelUnderAudit, x: torch.Tensor, spec: FeatureSpec, values: tuple[str, ...],
-              positive_class: int) -> FlipResult:
-    """Swap `spec` to every other value in `values` for every row and compare the model's decisions."""
-    base = model.predict(x)
+def flip_test(model: ModelUnderAudit, x: torch.Tensor, base: np.ndarray, spec: FeatureSpec,
+              values: tuple[str, ...], positive_class: int) -> FlipResult:
+    """Swap `spec` to every other value in `values` for every row and compare with the decisions `base`."""
     current, valid = _current_values(spec, x, values)
     flipped_any = np.zeros(len(base), dtype=bool)
     cells = []
     for target in range(len(values)):
-        counter = model.predict(_set_value(spec, x, values, target))
-        changed = (counter != base) & (current != target)  # a row already at `target` is not a counterfactual
+        movable = current != target  # a row already at `target` is not a counterfactual
+        counter = base.copy()
+        if movable.any():
+            counter[movable] = model.predict(_set_value(spec, x[torch.from_numpy(movable)], values, target))
+        changed = counter != base
         flipped_any |= changed
         favourable = changed & (counter == positive_class)
         for source in range(len(values)):

@@ -6,11 +6,10 @@ Everything works on count arrays with any leading batch shape, so the point esti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 

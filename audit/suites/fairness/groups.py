@@ -45,7 +45,8 @@ def attribute_columns(
     for name in names:
         if name not in sensitive.columns:
             raise AuditInputError(
-                f"Sensitive attribute '{name}' is not in the data; available: {', '.join(map(str, available)) or 'none'}. "
+                f"Sensitive attribute '{name}' is not in the data; "
+                f"available: {', '.join(map(str, available)) or 'none'}. "
                 "Fix `attributes` under [tool.audit.suites.fairness] or the data's sensitive columns."
             )
         columns[name] = _labels_of(sensitive[name], name, missing_as_group)
@@ -56,8 +57,9 @@ def _labels_of(column: pd.Series, name: str, missing_as_group: bool) -> np.ndarr
     missing = column.isna().to_numpy()
     if missing.any() and not missing_as_group:
         raise AuditInputError(
-            f"Sensitive attribute '{name}' has {int(missing.sum())} missing value(s) (NaN). Drop or fill those rows, "
-            f"or set `missing_as_group = true` under [tool.audit.suites.fairness] to report them as a '{MISSING_GROUP}' group."
+            f"Sensitive attribute '{name}' has {int(missing.sum())} missing value(s) (NaN). Drop or fill those "
+            "rows, or set `missing_as_group = true` under [tool.audit.suites.fairness] to report them as a "
+            f"'{MISSING_GROUP}' group."
         )
     labels = column.astype(object).where(~missing, MISSING_GROUP).astype(str).to_numpy()
     return labels

@@ -86,13 +86,19 @@ def insufficient_reason(est: AxisEstimate, needs: tuple[str, ...], min_group_siz
                         min_outcome_count: int) -> str | None:
     problems: dict[str, str] = {}
     for need in needs:
-        for label, why in zip(est.axis.labels, group_shortfalls(est.counts, need, min_group_size, min_outcome_count)):
+        shortfalls = group_shortfalls(est.counts, need, min_group_size, min_outcome_count)
+        for label, why in zip(est.axis.labels, shortfalls, strict=True):
             if why and label not in problems:
                 problems[label] = why
     if not problems:
         return None
     listed = "; ".join(f"{label}: {why}" for label, why in problems.items())
     return f"too little data in {len(problems)} {est.axis.name} group(s) ({listed})"
+
+
+def measurement_name(metric: str, axis: GroupAxis) -> str:
+    """`dp_difference[sex]`; intersections get their own prefix so a policy can gate them apart."""
+    return f"{'intersectional_' if axis.is_intersection else ''}{metric}[{axis.name}]"
 
 
 def disparity_measurement(spec: DisparitySpec, est: AxisEstimate, min_group_size: int, min_outcome_count: int,
@@ -102,7 +108,7 @@ def disparity_measurement(spec: DisparitySpec, est: AxisEstimate, min_group_size
     if not np.isfinite(value):
         reason = reason or "undefined for these predictions (no group has a non-zero rate)"
     return Measurement(
-        name=f"{spec.metric}[{est.axis.name}]",
+        name=measurement_name(spec.metric, est.axis),
         value=value,
         ci=percentile_ci(spec.compute(est.boot_rates)),
         higher_is_better=spec.higher_is_better,

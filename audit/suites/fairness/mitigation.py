@@ -10,7 +10,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.suites.fairness.proxies import stratified_halves
+from audit.suites.fairness.disparity import (
+    GroupCounts,
+    GroupRates,
+    dp_difference,
+    equalized_odds_difference,
+    group_sums,
+    indicator_matrix,
+)
 
 CONSTRAINTS = ("demographic_parity", "equalized_odds")
 
@@ -33,40 +40,57 @@ class MitigationOutcome:
         return self.accuracy_before - self.accuracy_after
 
 
-class _ScoresAsInput:
-    """A 'prefit' estimator whose input is already the model's favourable-class score."""
+def _scores_as_input() -> object:
+    """A fitted sklearn regressor whose single input column is already the model's favourable-class score."""
+    from sklearn.base import BaseEstimator, RegressorMixin
 
-    fitted_ = True
+    class ScoresAsInput(RegressorMixin, BaseEstimator):
+        def fit(self, x: np.ndarray, y: np.ndarray) -> ScoresAsInput:
+            self.fitted_ = True
+            return self
 
-    def fit(self, x: np.ndarray, y: np.ndarray) -> _ScoresAsInput:
-        return self
+        def predict(self, x: np.ndarray) -> np.ndarray:
+            return np.asarray(x)[:, 0]
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(x)[:, 0]
+    return ScoresAsInput().fit(np.zeros((1, 1)), np.zeros(1))
 
 
-def preview(scores: np.ndarray, selected: np.ndarray, y_pos: np.ndarray, groups: np.ndarray, attribute: str,
-            constraint: str, rng: np.random.Generator, seed: int) -> MitigationOutcome:
-    """Fit group thresholds for `constraint` on half the rows; compare before/after on the other half.
+@dataclass(frozen=True, eq=False)
+class BinaryOutcomes:
+    """The model's favourable-class scores and decisions, and the true labels, per audit row."""
 
-    `scores`: the model's favourable-class probability; `selected`: its actual favourable decisions.
-    """
-    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+    scores: np.ndarray
+    selected: np.ndarray
+    y_pos: np.ndarray
+
+
+def preview(outcomes: BinaryOutcomes, groups: np.ndarray, attribute: str, constraint: str,
+            halves: tuple[np.ndarray, np.ndarray], seed: int) -> MitigationOutcome:
+    """Fit group thresholds for `constraint` on the first half of rows; compare before/after on the second."""
     from fairlearn.postprocessing import ThresholdOptimizer
 
-    fit_rows, eval_rows = stratified_halves(groups, rng, max_rows=len(groups))
-    optimizer = ThresholdOptimizer(estimator=_ScoresAsInput(), constraints=constraint, prefit=True,
+    fit_rows, eval_rows = halves
+    scores, selected, y_pos = outcomes.scores, outcomes.selected, outcomes.y_pos
+    optimizer = ThresholdOptimizer(estimator=_scores_as_input(), constraints=constraint, prefit=True,
                                    predict_method="predict")
     inputs = scores[:, None]
     optimizer.fit(inputs[fit_rows], y_pos[fit_rows].astype(int), sensitive_features=groups[fit_rows])
     y_eval, g_eval = y_pos[eval_rows].astype(int), groups[eval_rows]
     before = selected[eval_rows].astype(int)
     after = np.asarray(optimizer.predict(inputs[eval_rows], sensitive_features=g_eval, random_state=seed)).astype(int)
+    rates_before, rates_after = _rates(y_eval, before, g_eval), _rates(y_eval, after, g_eval)
     return MitigationOutcome(
         attribute=attribute, constraint=constraint, n_fit=len(fit_rows), n_eval=len(eval_rows),
         accuracy_before=float((before == y_eval).mean()), accuracy_after=float((after == y_eval).mean()),
-        dp_difference_before=float(demographic_parity_difference(y_eval, before, sensitive_features=g_eval)),
-        dp_difference_after=float(demographic_parity_difference(y_eval, after, sensitive_features=g_eval)),
-        eo_difference_before=float(equalized_odds_difference(y_eval, before, sensitive_features=g_eval)),
-        eo_difference_after=float(equalized_odds_difference(y_eval, after, sensitive_features=g_eval)),
+        dp_difference_before=float(dp_difference(rates_before)), dp_difference_after=float(dp_difference(rates_after)),
+        eo_difference_before=float(equalized_odds_difference(rates_before)),
+        eo_difference_after=float(equalized_odds_difference(rates_after)),
     )
+
+
+def _rates(y: np.ndarray, decisions: np.ndarray, groups: np.ndarray) -> GroupRates:
+    """Binary (0/1) labels and decisions -> per-group rates (fairlearn's definitions; tested against it)."""
+    labels, codes = np.unique(groups, return_inverse=True)
+    membership = codes[None, :] == np.arange(len(labels))[:, None]
+    indicators = indicator_matrix(y, decisions, positive_class=1, n_classes=2)
+    return GroupRates.of(GroupCounts.from_sums(group_sums(indicators, membership)))

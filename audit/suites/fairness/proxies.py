@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -92,9 +91,10 @@ def detect_proxies(x: np.ndarray, labels: np.ndarray, attribute: str, features: 
                        len(fit_rows), len(eval_rows))
 
 
-def _importance(coef: np.ndarray, features: tuple[FeatureSpec, ...], columns: list[int]) -> tuple[tuple[str, float], ...]:
+def _importance(coef: np.ndarray, features: tuple[FeatureSpec, ...],
+                columns: list[int]) -> tuple[tuple[str, float], ...]:
     """Mean |standardised coefficient| per input column, summed back to its original feature, as shares."""
-    per_column = dict(zip(columns, np.abs(coef).mean(axis=0)))
+    per_column = dict(zip(columns, np.abs(coef).mean(axis=0), strict=True))
     totals = {spec.name: float(sum(per_column[c] for c in spec.columns)) for spec in features}
     mass = sum(totals.values()) or 1.0
     return tuple(sorted(((name, value / mass) for name, value in totals.items()), key=lambda kv: -kv[1]))

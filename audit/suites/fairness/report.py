@@ -98,7 +98,8 @@ def intersection_heatmap(est: AxisEstimate, binary: bool, min_group_size: int) -
     )
     what = "selection rate" if binary else "accuracy"
     small = [label for g, label in enumerate(est.axis.labels) if est.counts.n[g] < min_group_size]
-    caption = f"{what.capitalize()} for each combination of {est.axis.parts[0]} (rows) and {est.axis.parts[1]} (columns)."
+    caption = (f"{what.capitalize()} for each combination of {est.axis.parts[0]} (rows) and "
+               f"{est.axis.parts[1]} (columns).")
     if small:
         caption += f" Fewer than {min_group_size} rows (insufficient evidence): {', '.join(small)}."
     return Chart(f"intersection[{est.axis.name}]", f"{what.capitalize()} by {est.axis.name}", "heatmap",

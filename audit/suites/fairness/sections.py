@@ -9,12 +9,13 @@ from audit.models.types import ModelUnderAudit
 from audit.stats import clopper_pearson, percentile_ci
 from audit.suite import SuiteOutput
 from audit.suites.fairness.counterfactual import FlipResult, flip_test, flippable_values
-from audit.suites.fairness.mitigation import CONSTRAINTS, MitigationOutcome, preview
-from audit.suites.fairness.proxies import ProxyResult, candidate_features, detect_proxies
+from audit.suites.fairness.mitigation import CONSTRAINTS, BinaryOutcomes, MitigationOutcome, preview
+from audit.suites.fairness.proxies import ProxyResult, candidate_features, detect_proxies, stratified_halves
 from audit.types import Measurement, Table, ValidityCheck
 
 
-def flip_section(model: ModelUnderAudit, data: Dataset, max_values: int) -> SuiteOutput:
+def flip_section(model: ModelUnderAudit, data: Dataset, decisions: np.ndarray, max_values: int) -> SuiteOutput:
+    """`decisions`: the model's predicted class for every test row, unchanged inputs."""
     specs = [s for s in data.features if s.sensitive] if data.input_kind == "tabular" else []
     if not specs:
         return SuiteOutput(notes=("Counterfactual flip test not run: no sensitive attribute is a model input, so the "
@@ -25,12 +26,9 @@ def flip_section(model: ModelUnderAudit, data: Dataset, max_values: int) -> Suit
         if reason:
             notes.append(f"Flip test skipped for {reason}")
             continue
-        result = flip_test(model, data.test.x, spec, values, data.positive_class)
+        result = flip_test(model, data.test.x, decisions, spec, values, data.positive_class)
         measurements.append(_flip_measurement(result, values))
-        validity.append(ValidityCheck(f"flip_encoding[{spec.name}]", result.encoding_valid,
-                                      "every row encodes exactly one value of the flipped feature" if result.encoding_valid
-                                      else "some rows do not encode exactly one value (e.g. scaled one-hot columns), "
-                                           "so the swapped inputs are not valid counterfactuals"))
+        validity.append(_encoding_check(spec.name, result.encoding_valid))
         rows.extend(_flip_rows(result))
         notes.append(_flip_note(result, data.class_names[data.positive_class]))
     table = Table("flip_test", "Counterfactual flip test", ("feature", "from", "to", "n", "flipped", "flip_rate",
@@ -39,6 +37,13 @@ def flip_section(model: ModelUnderAudit, data: Dataset, max_values: int) -> Suit
                   "`flipped` decisions changed, `became_favourable` of them changed to the favourable outcome.")
     return SuiteOutput(measurements=tuple(measurements), tables=(table,) if rows else (), validity=tuple(validity),
                        notes=tuple(notes))
+
+
+def _encoding_check(feature: str, valid: bool) -> ValidityCheck:
+    detail = ("every row encodes exactly one value of the flipped feature" if valid else
+              "some rows do not encode exactly one value (e.g. scaled one-hot columns), so the swapped inputs are "
+              "not valid counterfactuals")
+    return ValidityCheck(f"flip_encoding[{feature}]", valid, detail)
 
 
 def _flip_measurement(result: FlipResult, values: tuple[str, ...]) -> Measurement:
@@ -65,8 +70,8 @@ def _flip_note(result: FlipResult, favourable: str) -> str:
             f"decisions ({rate:.1%}, 95% CI {lo:.1%}-{hi:.1%}).")
     worst = max(result.cells, key=lambda c: c.flipped, default=None)
     if worst is not None and worst.flipped:
-        text += (f" Most changes come from {worst.from_value} to {worst.to_value}: {worst.flipped} of {worst.n}, "
-                 f"{worst.became_favourable} of them to '{favourable}'.")
+        text += (f" Most changes come from setting {worst.from_value} to {worst.to_value}: {worst.flipped} of "
+                 f"{worst.n} decisions change, {worst.became_favourable} of them to '{favourable}'.")
     return text
 
 
@@ -98,18 +103,20 @@ def _proxy_measurement(r: ProxyResult) -> Measurement:
 
 def _proxy_note(r: ProxyResult, top_k: int) -> str:
     top = ", ".join(f"{f} ({s:.0%})" for f, s in r.importance[:top_k])
-    return (f"The non-sensitive inputs predict {r.attribute} with AUROC {r.auroc:.2f} (0.5 = chance); the strongest "
-            f"contributors are {top}. A model can treat groups differently through such proxies even without "
-            f"seeing {r.attribute}.")
+    strength = "little" if r.auroc < 0.6 else "some" if r.auroc < 0.75 else "strong"
+    return (f"The non-sensitive inputs predict {r.attribute} with AUROC {r.auroc:.2f} (0.5 = chance): {strength} proxy "
+            f"signal; the largest contributors are {top}. A model can treat groups differently through proxies "
+            f"even without seeing {r.attribute}.")
 
 
-def mitigation_section(scores: np.ndarray, selected: np.ndarray, y_pos: np.ndarray, columns: dict[str, np.ndarray],
-                       rng: np.random.Generator, seed: int) -> SuiteOutput:
+def mitigation_section(model_outcomes: BinaryOutcomes, columns: dict[str, np.ndarray], rng: np.random.Generator,
+                       seed: int) -> SuiteOutput:
     outcomes, notes = [], []
     for name, groups in columns.items():
+        halves = stratified_halves(groups, rng, max_rows=len(groups))  # one split per attribute: same "before"
         for constraint in CONSTRAINTS:
             try:
-                outcomes.append(preview(scores, selected, y_pos, groups, name, constraint, rng, seed))
+                outcomes.append(preview(model_outcomes, groups, name, constraint, halves, seed))
             except ValueError as exc:  # fairlearn rejects degenerate groups (e.g. one label only)
                 notes.append(f"Mitigation preview for {name} ({constraint}) could not be fitted: {exc}")
     rows = tuple((o.attribute, o.constraint, o.n_eval, round(o.accuracy_before, 4), round(o.accuracy_after, 4),
@@ -144,5 +151,5 @@ def _mitigation_note(o: MitigationOutcome) -> str:
     gap_before = o.dp_difference_before if o.constraint == "demographic_parity" else o.eo_difference_before
     gap_after = o.dp_difference_after if o.constraint == "demographic_parity" else o.eo_difference_after
     return (f"Enforcing {label} for {o.attribute} by group-specific thresholds would move its gap from "
-            f"{gap_before:.3f} to {gap_after:.3f} at a cost of {o.accuracy_cost:+.3f} accuracy "
-            f"({o.accuracy_before:.3f} to {o.accuracy_after:.3f}).")
+            f"{gap_before:.3f} to {gap_after:.3f}, with accuracy going from {o.accuracy_before:.3f} to "
+            f"{o.accuracy_after:.3f} on held-out rows.")

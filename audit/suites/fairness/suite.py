@@ -44,8 +44,17 @@ class FairnessSuite:
         return FairnessParams()
 
     def run(self, ctx: SuiteContext, params: FairnessParams) -> SuiteOutput:
+        from threadpoolctl import threadpool_limits  # ships with scikit-learn
+
+        # Our BLAS work is many small products; multi-threaded OpenBLAS on a busy 2-core runner spins
+        # (measured: a proxy fit took 23 s with 2 threads, 0.4 s with 1).
+        with threadpool_limits(limits=1, user_api="blas"):
+            return self._run(ctx, params)
+
+    def _run(self, ctx: SuiteContext, params: FairnessParams) -> SuiteOutput:
         from audit.suites.fairness.audit_groups import group_audit
         from audit.suites.fairness.groups import attribute_columns, build_axes
+        from audit.suites.fairness.mitigation import BinaryOutcomes
         from audit.suites.fairness.sections import flip_section, mitigation_section, proxy_section
 
         params = _validated(params)
@@ -68,7 +77,7 @@ class FairnessSuite:
             f"{name} has a single group in the test data and is not compared." for name in single)))
         if params.flip_test:
             ctx.progress(len(parts) - 1, steps, "fairness: counterfactual flips")
-            parts.append(flip_section(model, data, params.flip_max_values))
+            parts.append(flip_section(model, data, y_pred, params.flip_max_values))
         if params.proxies:
             ctx.progress(len(parts) - 1, steps, "fairness: proxies")
             parts.append(proxy_section(data, usable, ctx.rng(_SALT_PROXY), params.resamples, params.proxy_top_k,
@@ -76,8 +85,8 @@ class FairnessSuite:
         if params.mitigation and data.task == "binary":
             ctx.progress(len(parts) - 1, steps, "fairness: mitigation preview")
             pos = data.positive_class
-            parts.append(mitigation_section(proba[:, pos], y_pred == pos, y_true == pos, usable,
-                                            ctx.rng(_SALT_MITIGATION), ctx.seed))
+            outcomes = BinaryOutcomes(scores=proba[:, pos], selected=y_pred == pos, y_pos=y_true == pos)
+            parts.append(mitigation_section(outcomes, usable, ctx.rng(_SALT_MITIGATION), ctx.seed))
         ctx.progress(steps, steps, "fairness: done")
         return _merge(parts)
 

@@ -15,6 +15,7 @@ import numpy as np
 class HeldOutScores:
     scores: np.ndarray  # attack's member probability on the held-out half
     labels: np.ndarray  # 1 member, 0 non-member
+    held_out: np.ndarray  # mask over the input rows: which rows `scores` belong to
     n_train: int  # rows the attack model was trained on
 
 
@@ -47,4 +48,4 @@ def art_blackbox_scores(probs: np.ndarray, y: np.ndarray, labels: np.ndarray, n_
     inferred = attack.infer(None, y[~train], pred=probs[~train].astype(np.float32), probabilities=True)
     inferred = np.asarray(inferred, float)
     member_prob = inferred[:, -1] if inferred.ndim == 2 else inferred
-    return HeldOutScores(scores=member_prob, labels=labels[~train], n_train=int(train.sum()))
+    return HeldOutScores(scores=member_prob, labels=labels[~train], held_out=~train, n_train=int(train.sum()))

@@ -10,7 +10,12 @@ from dataclasses import dataclass
 
 import torch
 
+from audit.stats import bootstrap_mean_ci
+from audit.suites.robustness.findings import Findings
+from audit.suites.robustness.report import share_measurement
+from audit.suites.robustness.sweep import AttackSetup
 from audit.suites.robustness.threat import ThreatSpace
+from audit.types import Chart, Measurement, Series
 
 
 @dataclass(frozen=True)
@@ -65,3 +70,38 @@ def corrupt(u: torch.Tensor, c: Corruption, space: ThreatSpace, gen: torch.Gener
     else:
         raise ValueError(f"unknown corruption {c.kind!r}")
     return torch.maximum(torch.minimum(out, space.u_hi.to(u.device)), space.u_lo.to(u.device))
+
+
+def natural_findings(setup: AttackSetup, seed: int, f: Findings) -> None:
+    """Accuracy under each corruption, the drop from clean accuracy (paired bootstrap CI), and a chart."""
+    clean = setup.clean_correct
+    curves: dict[str, list[tuple[float, float]]] = {}
+    corruptions = default_corruptions("image" if setup.is_image else "tabular", setup.params.noise_sigmas)
+    for salt, c in enumerate(corruptions):
+        corrupted = corrupt(setup.u, c, setup.space, torch.Generator().manual_seed(seed * 1_000_003 + 100 + salt))
+        correct = setup.predict(corrupted) == setup.y.numpy()
+        details = {"corruption": c.kind, "level": c.level, "seed": seed}
+        f.measurements.append(share_measurement(
+            f"accuracy_under_corruption[{c.label}]", correct,
+            f"Share of audited rows classified correctly after {_describe(c, setup.is_image)}.", details))
+        drop = clean.astype(float) - correct.astype(float)
+        f.measurements.append(Measurement(
+            name=f"accuracy_drop[{c.label}]", value=float(drop.mean()), ci=bootstrap_mean_ci(drop, 1000, seed + salt),
+            higher_is_better=False, n=int(drop.size),
+            description=f"Clean accuracy minus accuracy after {_describe(c, setup.is_image)}.",
+            details={**details, "resamples": 1000}))
+        curves.setdefault(c.kind, []).append((c.level, float(correct.mean())))
+    f.charts.append(Chart(
+        id="natural_corruptions", title="Accuracy under natural corruptions", kind="line",
+        x_label="corruption level", y_label="accuracy",
+        series=tuple(Series(kind, tuple(x for x, _ in pts), tuple(y for _, y in pts)) for kind, pts in curves.items()),
+    ))
+
+
+def _describe(c: Corruption, is_image: bool) -> str:
+    if c.kind == "noise":
+        unit = "pixel units" if is_image else "standard deviations, on mutable numeric features"
+        return f"adding Gaussian noise of σ={c.level:g} ({unit})"
+    if c.kind == "blur":
+        return f"a Gaussian blur of σ={c.level:g} pixels"
+    return f"shifting brightness by {c.level:+g}"

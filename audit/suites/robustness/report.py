@@ -36,8 +36,8 @@ def robust_accuracy(o: Outcome, unit: str, is_image: bool, variant: str | None =
     details = {"attack": o.attack, "norm": o.norm, "eps": o.eps, "eps_unit": unit, **o.details}
     return share_measurement(
         f"robust_accuracy[{label},eps={eps_label(o.eps, is_image)}]", o.correct,
-        f"Share of audited rows still classified correctly under a {o.attack} attack of size {eps_label(o.eps, is_image)} "
-        f"({o.norm}, {unit}).", details,
+        f"Share of audited rows still classified correctly under a {o.attack} attack of size "
+        f"{eps_label(o.eps, is_image)} ({o.norm}, {unit}).", details,
     )
 
 
@@ -84,7 +84,7 @@ def outcome_table(outcomes: Sequence[Outcome], is_image: bool) -> Table:
 def image_grid(clean: torch.Tensor, adversarial: Mapping[float, torch.Tensor]) -> Chart:
     """Row per ε (first row: clean), one column per example image (first channel)."""
     def pixels(batch: torch.Tensor) -> tuple:
-        return tuple(tuple(tuple(float(v) for v in row) for row in img[0]) for img in batch)
+        return tuple(tuple(tuple(round(float(v), 4) for v in row) for row in img[0]) for img in batch)
 
     labels = ["clean"] + [f"ε={eps_label(e, True)}" for e in adversarial]
     images = (pixels(clean),) + tuple(pixels(adv) for adv in adversarial.values())
@@ -106,6 +106,7 @@ def shift_chart(shifts: Sequence[tuple[str, float]], eps: float) -> Chart:
 
 def switch_table(group_names: Sequence[str], changed: torch.Tensor) -> Table:
     counts = changed.float().mean(dim=0) if changed.numel() else torch.zeros(len(group_names))
-    rows = sorted(((name, round(float(c), 4)) for name, c in zip(group_names, counts)), key=lambda r: -r[1])
+    shares = [(name, round(float(c), 4)) for name, c in zip(group_names, counts, strict=True)]
+    rows = sorted(shares, key=lambda r: -r[1])
     return Table("categorical_switches", "Categorical features switched by the attack",
                  ("feature", "share of rows switched"), tuple(rows))

@@ -110,7 +110,7 @@ def white_box_attacks(setup: AttackSetup, norm: str, eps: float) -> tuple[list[O
     outcomes = [fgsm(setup, norm, eps)]
     pgd_outcome, u_adv = pgd_attack(setup, norm, eps, p.pgd_steps, p.pgd_restarts)
     outcomes.append(pgd_outcome)
-    if p.run_apgd:
+    if p.run_apgd and norm == "linf":  # AutoAttack's standard L∞ pairing; L2 keeps FGSM + PGD
         outcomes.append(art_attack(setup, "apgd-ce", norm, eps, p.apgd_steps))
         if setup.n_classes > 2:  # the DLR loss needs a third-largest logit
             outcomes.append(art_attack(setup, "apgd-dlr", norm, eps, p.apgd_steps))

@@ -48,12 +48,15 @@ def categorical_search(model: nn.Module, u0: torch.Tensor, y: torch.Tensor, spac
             break
         u, best = round_u, round_best
         changed[moved, round_group[moved]] = True
+    failed = best > 0  # switches that did not overturn the prediction gain the attacker nothing: undo them
+    u[failed], changed[failed] = u0[failed], False
     return u, changed
 
 
-def feature_shift(space: ThreatSpace, u0: torch.Tensor, u_adv: torch.Tensor, names: tuple[str, ...]) -> list[tuple[str, float]]:
-    """Mean absolute change per movable numeric column in standard deviations, largest first."""
-    delta = (u_adv - u0).abs().mean(dim=0)
+def feature_shift(space: ThreatSpace, u0: torch.Tensor, u_adv: torch.Tensor, names: tuple[str, ...],
+                  fooled: torch.Tensor) -> list[tuple[str, float]]:
+    """Mean absolute change per movable numeric column over the fooled rows, in standard deviations, largest first."""
+    delta = (u_adv - u0)[fooled].abs().mean(dim=0) if bool(fooled.any()) else torch.zeros(u0.shape[1])
     movable = [i for i in range(delta.shape[0]) if float(space.mask[0, i]) > 0]
     shifts = [(names[i] if i < len(names) else f"x{i}", float(delta[i])) for i in movable]
     return sorted(shifts, key=lambda item: -item[1])

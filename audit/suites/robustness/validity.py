@@ -18,16 +18,15 @@ from audit.types import ValidityCheck
 
 def outputs_are_logits(declared: str, scores: torch.Tensor) -> ValidityCheck:
     """Attacks on probabilities lose their gradient where the softmax saturates."""
-    looks_like_probs = bool(
-        (scores >= 0).all() and (scores <= 1).all() and torch.allclose(scores.sum(1), torch.ones(len(scores)), atol=1e-3)
-    )
+    sums_to_one = torch.allclose(scores.sum(1), torch.ones(len(scores)), atol=1e-3)
+    looks_like_probs = bool((scores >= 0).all() and (scores <= 1).all() and sums_to_one)
     passed = declared == "logits" and not looks_like_probs
     if passed:
         detail = "The model returns logits (scores are not rows of probabilities)."
     elif declared != "logits":
-        detail = "The model declares probability outputs; gradient attacks through a saturated softmax can fail silently."
+        detail = "The model declares probability outputs; attacks through a saturated softmax can fail silently."
     else:
-        detail = "The model says it returns logits, but every row is non-negative and sums to 1: these are probabilities."
+        detail = "The model says it returns logits, but every row is non-negative and sums to 1: probabilities."
     return ValidityCheck("outputs_are_logits", passed, detail)
 
 
@@ -36,7 +35,7 @@ def non_increasing_in_eps(curves: dict[str, Sequence[tuple[float, float]]], tol:
     rises = []
     for label, points in curves.items():
         ordered = sorted(points)
-        for (e1, a1), (e2, a2) in zip(ordered, ordered[1:]):
+        for (e1, a1), (e2, a2) in zip(ordered, ordered[1:], strict=False):
             if a2 > a1 + tol:
                 rises.append(f"{label}: {a1:.3f} at ε={e1:g} -> {a2:.3f} at ε={e2:g}")
     detail = "Robust accuracy never rises with ε." if not rises else "Robust accuracy rises with ε: " + "; ".join(rises)
@@ -48,7 +47,7 @@ def eps_zero_matches_clean(correct_at_zero: np.ndarray, clean_correct: np.ndarra
     k0, k = int(correct_at_zero.sum()), int(clean_correct.sum())
     passed = bool(np.array_equal(correct_at_zero, clean_correct))
     detail = f"PGD at ε=0 is right on {k0} rows, the clean model on {k}" + (
-        "." if passed else "; the model's predictions change without any perturbation (randomness or state in forward).")
+        "." if passed else "; predictions change without any perturbation (randomness or state in forward).")
     return ValidityCheck("eps_zero_equals_clean_accuracy", passed, detail)
 
 
@@ -56,7 +55,8 @@ def pgd_no_weaker_than_fgsm(pairs: Sequence[tuple[str, float, float, float]], to
     """(norm, ε, PGD accuracy, FGSM accuracy): an iterative attack weaker than one step signals masked gradients."""
     weaker = [f"{norm} ε={eps:g}: PGD {a_pgd:.3f} > FGSM {a_fgsm:.3f}" for norm, eps, a_pgd, a_fgsm in pairs
               if a_pgd > a_fgsm + tol]
-    detail = "PGD is at least as strong as FGSM at every ε." if not weaker else "PGD weaker than FGSM: " + "; ".join(weaker)
+    detail = "PGD is at least as strong as FGSM at every ε." if not weaker else "PGD weaker than FGSM: " + "; ".join(
+        weaker)
     return ValidityCheck("pgd_no_weaker_than_fgsm", not weaker, detail)
 
 
@@ -68,7 +68,8 @@ def attack_converged(acc: float, acc_stronger: float, tol: float, what: str) -> 
     return ValidityCheck("attack_converged", passed, detail)
 
 
-def blackbox_not_stronger(bb_correct: np.ndarray, wb_correct: np.ndarray, clean: np.ndarray, tol: float) -> ValidityCheck:
+def blackbox_not_stronger(bb_correct: np.ndarray, wb_correct: np.ndarray, clean: np.ndarray,
+                          tol: float) -> ValidityCheck:
     """Per example: rows the query-only attack breaks but every gradient attack misses suggest gradient masking."""
     only_bb = clean & ~bb_correct & wb_correct
     share = float(only_bb.mean()) if only_bb.size else 0.0
@@ -109,7 +110,8 @@ def gradients_informative(share: float, tol: float) -> ValidityCheck:
     return ValidityCheck("gradients_nonzero", passed, detail)
 
 
-def constraints_respected(u0: torch.Tensor, u_adv: torch.Tensor, immutable: Sequence[int], one_hot_ok: bool) -> ValidityCheck:
+def constraints_respected(u0: torch.Tensor, u_adv: torch.Tensor, immutable: Sequence[int],
+                          one_hot_ok: bool) -> ValidityCheck:
     moved = [c for c in immutable if not torch.equal(u0[:, c], u_adv[:, c])]
     passed = not moved and one_hot_ok
     detail = "No attack moved an immutable feature or broke a one-hot group." if passed else (

@@ -1,0 +1,86 @@
+"""What a variant costs to store and to hold in memory: bytes on disk, parameters, non-zeros, peak memory."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Footprint:
+    size_bytes: int  # state dict serialised with torch.save (tensors only)
+    parameters: int  # weight and bias elements, packed quantized weights included
+    nonzero: int
+    weight_dtypes: tuple[str, ...]
+
+
+def _tensors(value: object) -> Iterator[torch.Tensor]:
+    """Tensors inside a state-dict value (quantized Linear layers pack (weight, bias) tuples)."""
+    if isinstance(value, torch.Tensor):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            yield from _tensors(item)
+
+
+def _is_weight(key: str) -> bool:
+    return not key.endswith(("scale", "zero_point"))
+
+
+def footprint(module: nn.Module) -> Footprint:
+    state = module.state_dict()
+    weights = [t for key, value in state.items() if _is_weight(key) for t in _tensors(value)]
+    dense = [t.dequantize() if t.is_quantized else t for t in weights]
+    return Footprint(
+        size_bytes=_saved_size(state),
+        parameters=int(sum(t.numel() for t in dense)),
+        nonzero=int(sum(int(torch.count_nonzero(t)) for t in dense)),
+        weight_dtypes=tuple(sorted({str(t.dtype).removeprefix("torch.") for t in weights if t.dim() > 1})),
+    )
+
+
+def _saved_size(state: dict) -> int:
+    handle, path = tempfile.mkstemp(suffix=".pt")
+    os.close(handle)
+    try:
+        torch.save(state, path)
+        return os.path.getsize(path)
+    finally:
+        os.unlink(path)
+
+
+def peak_memory_bytes(module: nn.Module, x: torch.Tensor, device: str) -> int:
+    """Peak bytes the forward pass allocates beyond what existed before it (weights and input excluded).
+
+    CUDA: the caching allocator's peak counter. CPU: the profiler's allocation timeline (tracemalloc
+    cannot see tensor memory, and process RSS only ever grows).
+    """
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        with torch.no_grad():
+            module(x)
+        torch.cuda.synchronize()
+        return int(torch.cuda.max_memory_allocated() - before)
+    return _cpu_peak(module, x)
+
+
+def _cpu_peak(module: nn.Module, x: torch.Tensor) -> int:
+    from torch.profiler import ProfilerActivity, profile
+
+    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        module(x)
+    # Each event's *self* allocation (net of its own frees), in time order; "[memory]" rows are frees.
+    timeline = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events()
+                      if e.self_cpu_memory_usage)
+    live, peak = 0, 0
+    for _, delta in timeline:
+        live += delta
+        peak = max(peak, live)
+    return int(peak)

@@ -1,0 +1,98 @@
+"""Re-audit of a compressed variant against the baseline: accuracy, group fairness, robust accuracy."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from audit.stats import bootstrap_indices, percentile_ci
+
+
+def predict(module: nn.Module, x: torch.Tensor, device: str, batch: int = 4096) -> np.ndarray:
+    with torch.no_grad():
+        parts = [module(x[i : i + batch].to(device)).float().argmax(dim=1).cpu() for i in range(0, len(x), batch)]
+    return torch.cat(parts).numpy()
+
+
+def paired_mean_diff(base: np.ndarray, other: np.ndarray, resamples: int, seed: int) -> tuple[float, tuple]:
+    """mean(base) - mean(other) over the same rows, with a paired bootstrap CI."""
+    diff = base.astype(float) - other.astype(float)
+    idx = bootstrap_indices(len(diff), resamples, seed)
+    return float(diff.mean()), percentile_ci(diff[idx].mean(axis=1))
+
+
+# ---- group fairness ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FairnessGaps:
+    dp: float  # demographic parity difference (fairlearn)
+    eo: float  # equalized odds difference, worst case of TPR and FPR gaps (fairlearn)
+
+
+def fairlearn_gaps(y: np.ndarray, pred: np.ndarray, groups: pd.Series, positive: int) -> FairnessGaps:
+    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+
+    y_bin, p_bin = (y == positive).astype(int), (pred == positive).astype(int)
+    return FairnessGaps(float(demographic_parity_difference(y_bin, p_bin, sensitive_features=groups)),
+                        float(equalized_odds_difference(y_bin, p_bin, sensitive_features=groups)))
+
+
+def _group_sums(codes: np.ndarray, weights: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
+    """(R, k) per-group sums of `weights` over each bootstrap resample of rows."""
+    resamples = idx.shape[0]
+    flat = (codes[idx] + k * np.arange(resamples)[:, None]).ravel()
+    return np.bincount(flat, weights=weights[idx].ravel(), minlength=resamples * k).reshape(resamples, k)
+
+
+def _gap(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """max - min over groups of a per-group rate; groups absent from a resample are ignored."""
+    rate = np.where(denominator > 0, numerator / np.maximum(denominator, 1), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample where every group is empty -> NaN
+        return np.nanmax(rate, axis=1) - np.nanmin(rate, axis=1)
+
+
+def bootstrap_gaps(y: np.ndarray, pred: np.ndarray, codes: np.ndarray, k: int, positive: int,
+                   idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dp, eo) per resample, the same definitions as fairlearn's, vectorised over resamples."""
+    truth, chosen = (y == positive).astype(float), (pred == positive).astype(float)
+    count, sel = _group_sums(codes, np.ones_like(truth), idx, k), _group_sums(codes, chosen, idx, k)
+    pos, tp = _group_sums(codes, truth, idx, k), _group_sums(codes, chosen * truth, idx, k)
+    fp = sel - tp
+    dp = _gap(sel, count)
+    eo = np.fmax(_gap(tp, pos), _gap(fp, count - pos))
+    return dp, eo
+
+
+# ---- robust accuracy ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttackSpec:
+    epsilon: float  # L-infinity budget, in input units
+    steps: int
+    mask: torch.Tensor | None  # 1 where a column may be perturbed (flattened input), None: all
+    clamp: tuple[float, float] | None  # valid input range (images), None: unbounded
+
+
+def pgd(module: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec, outputs: str) -> torch.Tensor:
+    """L-infinity PGD without random start (deterministic): steps of 2.5 * eps / steps along sign(grad)."""
+    step = 2.5 * spec.epsilon / max(spec.steps, 1)
+    mask = 1.0 if spec.mask is None else spec.mask.reshape(x.shape[1:]).to(x.dtype)
+    adv = x.clone()
+    for _ in range(spec.steps):
+        adv.requires_grad_(True)
+        scores = module(adv).float()
+        logp = torch.log(scores.clamp_min(1e-12)) if outputs == "probabilities" else scores.log_softmax(dim=1)
+        grad, = torch.autograd.grad(nn.functional.nll_loss(logp, y), adv)
+        adv = adv.detach() + step * grad.sign() * mask
+        adv = x + (adv - x).clamp(-spec.epsilon, spec.epsilon)
+        if spec.clamp is not None:
+            adv = adv.clamp(*spec.clamp)
+    return adv.detach()

@@ -1,0 +1,149 @@
+"""The efficiency suite: compressed variants measured for cost and speed, then re-audited against fp32."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from audit.errors import AuditInputError, SuiteSkipped
+from audit.suite import SuiteContext, SuiteOutput
+from audit.suites.efficiency import figures, report
+from audit.suites.efficiency.measure import VariantResult, Workload, adversarial, first_call, measure
+from audit.suites.efficiency.reaudit import AttackSpec
+from audit.suites.efficiency.timing import TimingPlan
+from audit.suites.efficiency.variants import VARIANTS, Variant, build
+
+_SALT_ATTACK = 701
+
+
+@dataclass(frozen=True)
+class EfficiencyParams:
+    variants: tuple[str, ...] = VARIANTS
+    deployable: str = "int8"  # the variant the gates judge ("accuracy_drop[deployable]", ...)
+    batch_sizes: tuple[int, ...] = (1, 32, 256, 4096)
+    reference_batch: int = 256  # speed-up and peak memory are compared at this batch size
+    warmup: int = 3
+    min_repeats: int = 5
+    max_repeats: int = 200
+    timing_budget_s: float = 0.25  # per variant and batch size, after the minimum repeats
+    epsilon: float = 0.1  # L-infinity budget of the robustness re-audit, in input units
+    attack_steps: int = 10
+    attack_rows: int = 500
+    bootstrap_resamples: int = 1000
+    min_group_size: int = 30
+
+
+QUICK = EfficiencyParams(variants=tuple(v for v in VARIANTS if v != "compiled"), min_repeats=3, max_repeats=50,
+                         timing_budget_s=0.05, attack_steps=5, attack_rows=200, bootstrap_resamples=300)
+
+
+class EfficiencySuite:
+    name: ClassVar[str] = "efficiency"
+    pillar: ClassVar[str] = "efficiency"
+    requires: ClassVar[frozenset[str]] = frozenset()
+    description: ClassVar[str] = "int8/bf16/pruned/compiled variants: size, latency, throughput, re-audited"
+    Params = EfficiencyParams
+
+    def params_for(self, preset: str) -> EfficiencyParams:
+        return QUICK if preset == "quick" else EfficiencyParams()
+
+    def run(self, ctx: SuiteContext, params: EfficiencyParams) -> SuiteOutput:
+        _validate(ctx, params)
+        work = _workload(ctx, params)
+        results, skipped = _measure_all(ctx, params, work)
+        if not results or results[0].variant.name != "fp32":
+            raise SuiteSkipped("the fp32 baseline could not be run, so nothing can be compared")
+        ref = _reference(ctx, params)
+        by_name = {r.variant.name: r for r in results}
+        fairness = figures.fairness_by_variant(results, ref)
+        measurements = [figures.accuracy(results[0], ref), *figures.robust_accuracy(results[0], ref)]
+        for r in results:
+            measurements += figures.footprint_and_speed(r, ref)
+            if r is not results[0]:
+                measurements += [figures.accuracy(r, ref),
+                                 *figures.changes(results[0], r, ref, r.variant.name, fairness.get(r.variant.name, []))]
+        notes = report.notes(results, skipped, ref, report.conv_layer_count(results))
+        if params.deployable in by_name:
+            measurements += figures.changes(results[0], by_name[params.deployable], ref, figures.DEPLOYABLE,
+                                            fairness.get(params.deployable, []))
+        else:
+            notes.insert(0, f"The deployable variant '{params.deployable}' could not be measured here, "
+                            "so its gates have nothing to judge.")
+        tables = [t for t in (report.variants_table(results, ref), report.fairness_table(fairness)) if t]
+        charts = (report.throughput_chart(results), report.change_chart(results, ref, fairness))
+        return SuiteOutput(measurements=tuple(measurements), tables=tuple(tables), charts=charts, notes=tuple(notes))
+
+
+def _validate(ctx: SuiteContext, params: EfficiencyParams) -> None:
+    if ctx.data.input_kind == "text":
+        raise SuiteSkipped("text models are measured by the text-efficiency suite")
+    unknown = [v for v in params.variants if v not in VARIANTS]
+    if unknown:
+        raise AuditInputError(f"efficiency.variants has unknown name(s) {unknown}; choose from {', '.join(VARIANTS)}")
+    if params.deployable not in params.variants or params.deployable == "fp32":
+        raise AuditInputError(f"efficiency.deployable = {params.deployable!r} must be one of the compressed "
+                              f"variants listed in efficiency.variants ({', '.join(params.variants)})")
+    if not params.batch_sizes or min(params.batch_sizes) < 1 or params.reference_batch < 1:
+        raise AuditInputError("efficiency.batch_sizes and reference_batch must be positive integers")
+    if params.epsilon < 0 or params.min_repeats < 1 or params.max_repeats < params.min_repeats:
+        raise AuditInputError("efficiency: epsilon must be >= 0 and 1 <= min_repeats <= max_repeats")
+
+
+def _workload(ctx: SuiteContext, params: EfficiencyParams) -> Workload:
+    test = ctx.data.test
+    n = min(params.attack_rows, len(test))
+    rows = torch.from_numpy(np.sort(ctx.rng(_SALT_ATTACK).choice(len(test), size=n, replace=False)))
+    return Workload(
+        x_test=test.x, x_attack=test.x[rows], y_attack=test.y[rows], batch_sizes=tuple(sorted(params.batch_sizes)),
+        reference_batch=params.reference_batch,
+        plan=TimingPlan(params.warmup, params.min_repeats, params.max_repeats, params.timing_budget_s),
+        attack=_attack_spec(ctx, params), outputs=ctx.model.outputs, device=ctx.device,
+    )
+
+
+def _attack_spec(ctx: SuiteContext, params: EfficiencyParams) -> AttackSpec | None:
+    """Images: every pixel within [0, 1]. Tabular: mutable numeric features only (one-hot codes stay valid)."""
+    if params.epsilon == 0 or params.attack_steps < 1:
+        return None
+    if ctx.data.input_kind == "image":
+        return AttackSpec(params.epsilon, params.attack_steps, None, (0.0, 1.0))
+    width = int(np.prod(ctx.data.input_shape))
+    mask = torch.zeros(width) if ctx.data.features else torch.ones(width)
+    for spec in ctx.data.features:
+        if spec.kind == "numeric" and spec.mutable:
+            mask[list(spec.columns)] = 1.0
+    return AttackSpec(params.epsilon, params.attack_steps, mask, None) if mask.any() else None
+
+
+def _measure_all(ctx: SuiteContext, params: EfficiencyParams,
+                 work: Workload) -> tuple[list[VariantResult], list[Variant]]:
+    names = ["fp32", *[v for v in params.variants if v != "fp32"]]  # the baseline always runs first
+    results: list[VariantResult] = []
+    skipped: list[Variant] = []
+    baseline_adv = None
+    for i, name in enumerate(names):
+        ctx.progress(i, len(names), f"variant {name}")
+        variant = build(name, ctx.model.module, ctx.device)
+        if variant.module is not None:
+            first_s, failure = first_call(variant, work)
+            if failure is None:
+                if name == "fp32":
+                    baseline_adv = adversarial(variant, work)
+                results.append(measure(variant, work, first_s, baseline_adv))
+                continue
+            variant = Variant(name, None, variant.how, skipped=failure)
+        skipped.append(variant)
+    ctx.progress(len(names), len(names), "done")
+    return results, skipped
+
+
+def _reference(ctx: SuiteContext, params: EfficiencyParams) -> figures.Reference:
+    return figures.Reference(
+        y_test=ctx.data.test.y.numpy(), sensitive=ctx.data.test.sensitive, positive=ctx.data.positive_class,
+        binary=ctx.data.task == "binary", epsilon=params.epsilon, attack_steps=params.attack_steps,
+        reference_batch=params.reference_batch, resamples=params.bootstrap_resamples,
+        min_group_size=params.min_group_size, seed=ctx.seed,
+    )

@@ -1,0 +1,1 @@
+"""Text-specific suites for models over sentence embeddings (`ModelUnderAudit.encoder` + raw text)."""

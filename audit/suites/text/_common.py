@@ -1,0 +1,69 @@
+"""What the text suites share: a seeded sample of test rows with their text, and text -> prediction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from audit.errors import SuiteSkipped
+from audit.suite import SuiteContext
+
+TEXT_COLUMN = "text"
+ROW_SALT = 7001  # all text suites audit the same sampled rows
+
+
+@dataclass(frozen=True)
+class TextSample:
+    """Sampled test rows: their text, labels, sensitive groups and original fields."""
+
+    texts: tuple[str, ...]
+    y: np.ndarray
+    groups: pd.DataFrame
+    raw: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+def sample_text_rows(ctx: SuiteContext, n_rows: int) -> TextSample:
+    """Up to `n_rows` seeded test rows; skips the suite when the model has no encoder or no raw text."""
+    raw = ctx.data.test.raw
+    if ctx.model.encoder is None:
+        raise SuiteSkipped("the model has no text encoder (ModelUnderAudit.encoder); text checks need one")
+    if raw is None or TEXT_COLUMN not in raw.columns:
+        raise SuiteSkipped("the data set keeps no raw 'text' column for its test rows")
+    n = len(ctx.data.test)
+    pick = np.arange(n) if n <= n_rows else np.sort(ctx.rng(ROW_SALT).choice(n, size=n_rows, replace=False))
+    return TextSample(
+        texts=tuple(str(t) for t in raw[TEXT_COLUMN].iloc[pick]),
+        y=ctx.data.test.y.numpy()[pick],
+        groups=ctx.data.test.sensitive.iloc[pick].reset_index(drop=True),
+        raw=raw.iloc[pick].reset_index(drop=True),
+    )
+
+
+def embed(
+    ctx: SuiteContext, texts: Sequence[str], batch_size: int = 64, encoder: torch.nn.Module | None = None
+) -> torch.Tensor:
+    """Sentence embeddings (float32, CPU) from the model's encoder (or `encoder`); bf16 autocast on CUDA."""
+    from audit.foundation.embeddings import encode_texts
+
+    chosen = encoder if encoder is not None else ctx.model.encoder
+    assert chosen is not None
+    return encode_texts(chosen, texts, batch_size=batch_size, bf16=ctx.device.startswith("cuda"))
+
+
+def positive_proba(ctx: SuiteContext, embeddings: torch.Tensor) -> np.ndarray:
+    """P(positive class) from the model's head for each embedding row."""
+    return ctx.model.predict_proba(embeddings)[:, ctx.data.positive_class]
+
+
+def predict_texts(ctx: SuiteContext, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """(predicted class, P(positive class)) for raw texts through encoder and head."""
+    emb = embed(ctx, texts, batch_size)
+    probs = ctx.model.predict_proba(emb)
+    return probs.argmax(axis=1), probs[:, ctx.data.positive_class]

@@ -1,0 +1,52 @@
+"""Speed targets of the robustness suite (run: pytest benchmarks/bench_robustness.py --benchmark-only).
+
+Targets on a 2-core CPU: PGD-20 at one ε on 2,000 Adult test rows < 5 s; PGD-40 on 1,000 MNIST images
+with mnist-cnn < 60 s. ART's PGD runs on the same inputs for comparison; both robust accuracies are
+written to `extra_info` (they must agree within a point, see tests/suites/test_robustness_parts.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from audit.models.zoo import load_zoo_model
+from audit.suites.robustness.attacks import ArtSettings, run_art
+from audit.suites.robustness.threat import LogitView, build_space
+from audit.suites.robustness.torch_pgd import PGDConfig, pgd
+
+
+def _setup(name: str, rows: int):
+    model, data = load_zoo_model(name)  # trains and caches under $AUDIT_HOME on first use
+    space = build_space(data, ("sex", "race", "age"))
+    view = LogitView(model.module, space.scale, False).eval()
+    return view, space, space.to_u(data.test.x[:rows]), data.test.y[:rows], model.n_classes
+
+
+def _accuracy(view, u, y) -> float:
+    with torch.no_grad():
+        return float((view(u).argmax(1) == y).float().mean())
+
+
+def _bench(benchmark, name: str, rows: int, eps: float, steps: int, implementation: str) -> None:
+    view, space, u, y, n_classes = _setup(name, rows)
+    if implementation == "torch":
+        def attack():
+            return pgd(view, u, y, space, PGDConfig("linf", eps, steps, 1), torch.Generator().manual_seed(0), 1024)
+    else:
+        def attack():
+            return run_art(view, space, u, y, n_classes, ArtSettings("pgd", "linf", eps, steps, 1, 1024))
+    adv = benchmark.pedantic(attack, rounds=1, iterations=1, warmup_rounds=0)
+    benchmark.extra_info.update({"rows": rows, "eps": eps, "steps": steps, "implementation": implementation,
+                                 "clean_accuracy": _accuracy(view, u, y), "robust_accuracy": _accuracy(view, adv, y),
+                                 "threads": torch.get_num_threads()})
+
+
+@pytest.mark.parametrize("implementation", ["torch", "art"])
+def test_pgd20_adult_2000_rows(benchmark, implementation):
+    _bench(benchmark, "adult-mlp", 2000, 0.25, 20, implementation)
+
+
+@pytest.mark.parametrize("implementation", ["torch", "art"])
+def test_pgd40_mnist_1000_images(benchmark, implementation):
+    _bench(benchmark, "mnist-cnn", 1000, 0.1, 40, implementation)

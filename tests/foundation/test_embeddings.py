@@ -1,0 +1,37 @@
+import torch
+
+from audit.foundation.embeddings import EmbeddingCache, encode_texts, text_digests
+from audit.foundation.loader import load_encoder
+
+
+def test_digests_are_sha256_of_the_text():
+    import hashlib
+
+    assert text_digests(["abc"])[0].tobytes() == hashlib.sha256(b"abc").digest()
+
+
+def test_cache_encodes_only_new_texts_and_preserves_order(tmp_path):
+    calls: list[list[str]] = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return torch.tensor([[float(len(t)), float(t.count("a"))] for t in texts])
+
+    cache = EmbeddingCache(tmp_path, "enc/1")
+    first = cache.get_or_encode(["aa", "b", "aa"], encode)
+    assert calls == [["aa", "b"]]  # duplicates encoded once
+    assert first.tolist() == [[2.0, 2.0], [1.0, 0.0], [2.0, 2.0]]
+    again = EmbeddingCache(tmp_path, "enc/1").get_or_encode(["b", "ccc", "aa"], encode)  # a fresh instance: on disk
+    assert calls[1] == ["ccc"]
+    assert again.tolist() == [[1.0, 0.0], [3.0, 0.0], [2.0, 2.0]]
+    assert EmbeddingCache(tmp_path, "enc/2").path != cache.path  # keyed by encoder id
+    assert cache.path.suffix == ".safetensors"
+
+
+def test_batched_encoding_matches_one_call(tiny_folder):
+    encoder = load_encoder(tiny_folder).module
+    texts = [f"A {n}-year-old White man, married." for n in range(20, 45)]
+    batched = encode_texts(encoder, texts, batch_size=4)
+    whole = torch.as_tensor(encoder.encode(texts, convert_to_tensor=True)).float()
+    assert batched.dtype == torch.float32 and batched.shape == (25, 32)
+    assert torch.allclose(batched, whole, atol=1e-5)

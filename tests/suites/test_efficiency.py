@@ -1,0 +1,127 @@
+"""The efficiency suite end to end on a synthetic model; re-audit figures against fairlearn, sklearn and ART."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+from sklearn.metrics import accuracy_score
+
+from audit.errors import AuditInputError
+from audit.stats import bootstrap_indices
+from audit.suite import SuiteContext
+from audit.suites.efficiency import EfficiencyParams, EfficiencySuite
+from audit.suites.efficiency.reaudit import AttackSpec, bootstrap_gaps, pgd, predict
+from audit.suites.efficiency.variants import build
+from audit.testing import synthetic_tabular, tabular_model
+
+SMALL = EfficiencyParams(variants=("fp32", "int8", "prune90"), batch_sizes=(1, 32), reference_batch=32,
+                         warmup=1, min_repeats=3, max_repeats=10, timing_budget_s=0.01, attack_steps=3,
+                         attack_rows=150, bootstrap_resamples=200)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    data = synthetic_tabular(n=1000, seed=5)
+    model = tabular_model(data, seed=5, hidden=(32,))
+    ctx = SuiteContext(model=model, data=data, seed=0, preset="quick", cache_dir=Path("."))
+    return data, model, ctx, EfficiencySuite().run(ctx, SMALL)
+
+
+def _by_name(output) -> dict:
+    return {m.name: m for m in output.measurements}
+
+
+def test_fairness_changes_equal_fairlearn_on_the_same_predictions(setup):
+    data, model, _, output = setup
+    figures = _by_name(output)
+    y = data.test.y.numpy()
+    base = predict(model.module, data.test.x, "cpu")
+    pruned = predict(build("prune90", model.module, "cpu").module, data.test.x, "cpu")
+    for attribute in ("sex", "race"):
+        groups = data.test.sensitive[attribute]
+        dp = [demographic_parity_difference(y, p, sensitive_features=groups) for p in (base, pruned)]
+        eo = [equalized_odds_difference(y, p, sensitive_features=groups) for p in (base, pruned)]
+        assert figures[f"dp_difference_change[prune90,{attribute}]"].value == pytest.approx(dp[1] - dp[0], abs=1e-12)
+        assert figures[f"eo_difference_change[prune90,{attribute}]"].value == pytest.approx(eo[1] - eo[0], abs=1e-12)
+    drop = accuracy_score(y, base) - accuracy_score(y, pruned)
+    assert figures["accuracy_drop[prune90]"].value == pytest.approx(drop, abs=1e-12)
+
+
+def test_vectorised_bootstrap_gaps_match_fairlearn_on_each_resample():
+    rng = np.random.default_rng(0)
+    y, pred = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
+    groups = rng.choice(["a", "b", "c"], 300)
+    codes = np.unique(groups, return_inverse=True)[1]
+    idx = bootstrap_indices(300, 4, seed=1)
+    dp, eo = bootstrap_gaps(y, pred, codes, 3, 1, idx)
+    for r in range(4):
+        rows = idx[r]
+        by = groups[rows]
+        assert dp[r] == pytest.approx(demographic_parity_difference(y[rows], pred[rows], sensitive_features=by))
+        assert eo[r] == pytest.approx(equalized_odds_difference(y[rows], pred[rows], sensitive_features=by))
+
+
+def test_deployable_aliases_and_gated_figures(setup):
+    _, _, _, output = setup
+    figures = _by_name(output)
+    for name in ("accuracy_drop", "fairness_regression", "throughput_speedup", "prediction_agreement"):
+        assert figures[f"{name}[deployable]"].value == figures[f"{name}[int8]"].value
+    assert figures["accuracy_drop[prune90]"].value > figures["accuracy_drop[int8]"].value  # 90% pruning hurts
+    for name, m in figures.items():
+        if name.startswith(("throughput_rows_per_s", "throughput_speedup")):
+            assert m.value > 0
+    robust = figures["robust_accuracy[fp32,linf,eps=0.1]"]
+    assert robust.value <= figures["accuracy[fp32]"].value + 0.05
+    assert figures["robust_accuracy_change[int8,linf,eps=0.1]"].details["attack"] == "PGD, transfer from fp32"
+    assert {c.id for c in output.charts} == {"throughput_by_batch", "change_by_variant"}
+    assert any("torch.ao.quantization.quantize_dynamic" in note for note in output.notes)
+
+
+def test_everything_but_timings_is_deterministic(setup):
+    _, _, ctx, output = setup
+    again = EfficiencySuite().run(ctx, SMALL)
+    timing = ("latency_", "throughput_", "peak_memory")
+
+    def stable(out):
+        return [m for m in out.measurements if not m.name.startswith(timing)]
+
+    assert stable(again) == stable(output)
+
+
+def test_pgd_agrees_with_art(setup):
+    from art.attacks.evasion import ProjectedGradientDescent
+    from art.estimators.classification import PyTorchClassifier
+
+    data, model, _, _ = setup
+    x, y = data.test.x[:100], data.test.y[:100]
+    ours = pgd(model.module, x, y, AttackSpec(0.2, 5, None, None), "logits")
+    classifier = PyTorchClassifier(model.module, loss=torch.nn.CrossEntropyLoss(), input_shape=(x.shape[1],),
+                                   nb_classes=2)
+    attack = ProjectedGradientDescent(classifier, norm=np.inf, eps=0.2, eps_step=0.1, max_iter=5,
+                                      num_random_init=0, batch_size=100, verbose=False)
+    theirs = torch.tensor(attack.generate(x.numpy(), y=y.numpy()))
+    assert (ours - x).abs().max() <= 0.2 + 1e-6
+    ours_acc = (predict(model.module, ours, "cpu") == y.numpy()).mean()
+    theirs_acc = (predict(model.module, theirs, "cpu") == y.numpy()).mean()
+    assert ours_acc == pytest.approx(theirs_acc, abs=0.03)
+
+
+def test_attack_mask_leaves_categorical_columns_alone(setup):
+    data, model, _, _ = setup
+    mask = torch.tensor([1.0, 1.0, 0, 0, 0, 0, 0])
+    x = data.test.x[:50]
+    adv = pgd(model.module, x, data.test.y[:50], AttackSpec(0.3, 3, mask, None), "logits")
+    assert torch.equal(adv[:, 2:], x[:, 2:])
+
+
+def test_bad_params_are_input_errors(setup):
+    _, _, ctx, _ = setup
+    with pytest.raises(AuditInputError, match="deployable"):
+        EfficiencySuite().run(ctx, dataclasses.replace(SMALL, deployable="bf16"))
+    with pytest.raises(AuditInputError, match="unknown"):
+        EfficiencySuite().run(ctx, dataclasses.replace(SMALL, variants=("fp32", "int4")))

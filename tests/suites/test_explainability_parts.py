@@ -1,0 +1,110 @@
+"""Building blocks of the explainability suite checked against shap, scipy and scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shap
+import torch
+from scipy.stats import spearmanr
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.inspection import permutation_importance as sk_permutation_importance
+
+from audit.suites.explainability.attribution import DecisionOutput, ExplainerSpec, explain
+from audit.suites.explainability.groups import FeatureGroup, feature_groups, group_sum, image_patches
+from audit.suites.explainability.reliance import mask_of, share
+from audit.suites.explainability.trust import permutation_importance, spearman_rows
+from audit.testing import synthetic_tabular, tabular_model
+
+
+@pytest.fixture(scope="module")
+def setup():
+    data = synthetic_tabular(n=700, seed=4)
+    return data, tabular_model(data, seed=4)
+
+
+def test_gradient_attributions_match_shap_called_directly(setup):
+    data, model = setup
+    x, background = data.test.x[:30], data.train.x[:50]
+    ours = explain(model, data.positive_class, x, background, ExplainerSpec("gradient", 50, 10), seed=7)
+    head = DecisionOutput(model.module, "binary", "logits", data.positive_class)
+    reference = shap.GradientExplainer(head, background).shap_values(x, nsamples=50, rseed=7)
+    np.testing.assert_allclose(ours.values, np.asarray(reference)[..., 0], rtol=1e-6, atol=1e-8)
+    # An independent explainer (DeepLIFT, exact additivity) ranks the features the same way.
+    deep = explain(model, data.positive_class, x, background, ExplainerSpec("deep", 0, 0), seed=0)
+    groups = feature_groups(data)
+    grad_rank = np.abs(group_sum(ours.values, groups)).mean(axis=0)
+    deep_rank = np.abs(group_sum(deep.values, groups)).mean(axis=0)
+    assert spearmanr(grad_rank, deep_rank).statistic > 0.7
+    np.testing.assert_allclose(deep.values.sum(axis=1), deep.explained - deep.baseline, atol=1e-4)
+
+
+def test_decision_output_is_the_log_odds_of_the_positive_class(setup):
+    data, model = setup
+    x = data.test.x[:20]
+    proba = model.predict_proba(x)
+    head = DecisionOutput(model.module, "binary", "logits", data.positive_class)
+    expected = np.log(proba[:, 1] / proba[:, 0])
+    np.testing.assert_allclose(head(x).detach().numpy()[:, 0], expected, rtol=1e-4, atol=1e-4)
+
+
+def test_one_hot_columns_sum_back_to_their_feature(setup):
+    data, _ = setup
+    groups = feature_groups(data)
+    values = np.arange(2 * 7, dtype=float).reshape(2, 7)
+    summed = group_sum(values, groups)
+    job = [g.name for g in groups].index("job")
+    assert summed[0, job] == values[0, 2] + values[0, 3] + values[0, 4]
+    assert summed.sum() == pytest.approx(values.sum())
+    assert [g.sensitive for g in groups] == [False, False, False, True]
+
+
+def test_image_patches_tile_every_pixel_once():
+    patches = image_patches((1, 28, 28), 7)
+    columns = sorted(c for p in patches for c in p.columns)
+    assert len(patches) == 49 and columns == list(range(784))
+
+
+def test_spearman_rows_matches_scipy():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(5, 9)), rng.normal(size=(5, 9))
+    a[0, :3] = 1.0  # ties
+    expected = [spearmanr(a[i], b[i]).statistic for i in range(5)]
+    np.testing.assert_allclose(spearman_rows(a, b), expected, rtol=1e-10)
+
+
+class _SklearnView(BaseEstimator, ClassifierMixin):
+    """A fitted scikit-learn facade over the torch model so sklearn can permute and score it."""
+
+    def __init__(self, model=None):
+        self.model = model
+
+    def fit(self, x, y):
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, x):
+        return self.model.predict_proba(torch.as_tensor(np.asarray(x), dtype=torch.float32))
+
+    def predict(self, x):
+        return self.predict_proba(x).argmax(axis=1)
+
+
+@pytest.mark.filterwarnings("ignore:The y_prob values do not sum to one")
+def test_permutation_importance_agrees_with_scikit_learn(setup):
+    data, model = setup
+    x, y = data.test.x, data.test.y.numpy()
+    columns = tuple(FeatureGroup(name, (i,)) for i, name in enumerate(data.feature_names))
+    ours = permutation_importance(model.predict_proba, x, y, columns, 20, np.random.default_rng(0)).mean(axis=1)
+    view = _SklearnView(model).fit(x.numpy(), y)
+    theirs = sk_permutation_importance(view, x.numpy(), y, scoring="neg_log_loss", n_repeats=20,
+                                       random_state=0).importances_mean
+    np.testing.assert_allclose(ours, theirs, atol=0.02)
+    assert np.argmax(ours) == np.argmax(theirs)
+
+
+def test_share_is_the_ratio_of_mean_absolute_attributions():
+    rows = np.array([[1.0, 3.0], [3.0, 1.0], [0.0, 4.0]])
+    value, (lo, hi) = share(rows, mask_of([0], 2), resamples=200, seed=0)
+    assert value == pytest.approx(4.0 / 12.0)
+    assert 0.0 <= lo <= value <= hi <= 1.0

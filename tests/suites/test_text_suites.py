@@ -1,0 +1,153 @@
+"""Text suites on the tiny encoder: figures re-derived independently (scikit-learn, fairlearn, direct loops)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("sentence_transformers")
+
+from audit.foundation.text_checks import swap_gender  # noqa: E402
+from audit.suite import SuiteContext  # noqa: E402
+from audit.suites.text.efficiency import TextEfficiencySuite  # noqa: E402
+from audit.suites.text.explainability import TextExplainabilitySuite  # noqa: E402
+from audit.suites.text.fairness import TextFairnessSuite  # noqa: E402
+from audit.suites.text.robustness import TextRobustnessSuite  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ctx() -> SuiteContext:
+    from audit.foundation.testing import tiny_text_reference
+
+    home = Path(os.environ["AUDIT_HOME"]) / "tiny-text"
+    home.mkdir(parents=True, exist_ok=True)
+    model, data = tiny_text_reference(home)
+    return SuiteContext(model=model, data=data, seed=0, preset="quick", cache_dir=home)
+
+
+def _by_name(output):
+    return {m.name: m for m in output.measurements}
+
+
+def _direct_predictions(ctx, texts):
+    emb = ctx.model.encoder.encode(list(texts), convert_to_tensor=True).float()
+    return ctx.model.predict(emb)
+
+
+def test_gender_flip_rate_matches_direct_computation(ctx):
+    suite = TextFairnessSuite()
+    params = dataclasses.replace(suite.params_for("quick"), seat=False, n_rows=80)
+    out = _by_name(suite.run(ctx, params))
+    texts = list(ctx.data.test.raw["text"])[:80]  # 160 test rows; the sample is 80 of them
+    from audit.suites.text._common import sample_text_rows
+
+    rows = sample_text_rows(ctx, 80)
+    before, after = _direct_predictions(ctx, rows.texts), _direct_predictions(ctx, [swap_gender(t) for t in rows.texts])
+    flips = before != after
+    assert out["counterfactual_flip_rate[sex]"].value == pytest.approx(flips.mean())
+    male = rows.groups["sex"].to_numpy() == "Male"
+    assert out["counterfactual_flip_rate[sex=Male]"].value == pytest.approx(flips[male].mean())
+    assert out["counterfactual_flip_rate[sex=Male]"].n == male.sum()
+    lo, hi = out["counterfactual_flip_rate[sex]"].ci
+    assert lo <= flips.mean() <= hi
+    assert out["counterfactual_flip_rate[race]"].n == 80
+    assert out["counterfactual_flip_rate[race=Asian]"].insufficient_reason  # too few rows in this sample
+    assert len(texts) == 80
+
+
+def test_fairness_suite_reports_seat_and_is_deterministic(ctx):
+    suite = TextFairnessSuite()
+    params = dataclasses.replace(suite.params_for("quick"), n_rows=40, seat_permutations=300, seat_resamples=50)
+    first, second = suite.run(ctx, params), suite.run(ctx, params)
+    assert first == second
+    seat = {m.name: m for m in first.measurements if m.name.startswith("seat_effect_size")}
+    assert set(seat) == {"seat_effect_size[gender_career]", "seat_effect_size[gender_science]",
+                         "seat_effect_size[race_pleasantness]"}
+    assert all(0 < m.details["p_value"] <= 1 for m in seat.values())
+    assert first.charts[0].heatmap.row_labels == ("White", "Black", "Asian", "Native American")
+    assert all(v.passed for v in first.validity)
+
+
+def test_robustness_accuracy_matches_sklearn(ctx):
+    from sklearn.metrics import accuracy_score
+
+    from audit.suites.text._common import sample_text_rows
+
+    suite = TextRobustnessSuite()
+    out = suite.run(ctx, dataclasses.replace(suite.params_for("quick"), n_rows=60))
+    m = _by_name(out)
+    rows = sample_text_rows(ctx, 60)
+    assert m["accuracy[clean]"].value == pytest.approx(accuracy_score(rows.y, _direct_predictions(ctx, rows.texts)))
+    drop = m["accuracy_drop[typos,rate=0.1]"].value
+    assert drop == pytest.approx(m["accuracy[clean]"].value - m["accuracy[typos,rate=0.1]"].value)
+    assert 0 < m["prediction_flip_rate[word_drops,rate=0.1]"].value < 1  # the tiny model does react
+    assert out.charts[0].series[0].x == (0.0, 0.1)
+
+
+def test_explainability_occlusion_matches_direct_computation(ctx):
+    from audit.foundation.serialise import serialise_frame
+    from audit.suites.text._common import sample_text_rows
+
+    suite = TextExplainabilitySuite()
+    out = suite.run(ctx, dataclasses.replace(suite.params_for("quick"), n_rows=30))
+    m = _by_name(out)
+    rows = sample_text_rows(ctx, 30)
+
+    def p_pos(texts):
+        emb = ctx.model.encoder.encode(list(texts), convert_to_tensor=True).float()
+        return ctx.model.predict_proba(emb)[:, 1]
+
+    effect = p_pos(rows.texts) - p_pos(serialise_frame(rows.raw, omit=["education"]))
+    assert m["field_importance[education]"].value == pytest.approx(np.abs(effect).mean(), abs=1e-6)
+    assert m["field_direction[education]"].value == pytest.approx(effect.mean(), abs=1e-6)
+    assert out.validity[0].passed
+    assert {r[0] for r in out.tables[0].rows} >= {"age", "sex", "race", "education", "capital"}
+
+
+def test_efficiency_fidelity_matches_sklearn_and_fairlearn(ctx):
+    import torch
+    from fairlearn.metrics import demographic_parity_difference
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    from audit.suites.text._common import sample_text_rows
+    from audit.suites.text._variants import make_variant
+
+    suite = TextEfficiencySuite()
+    params = dataclasses.replace(suite.params_for("quick"), n_rows=50, n_timing=16, variants=("bf16",))
+    m = _by_name(suite.run(ctx, params))
+    rows = sample_text_rows(ctx, 50)
+    base = ctx.model.encoder.encode(list(rows.texts), convert_to_tensor=True).float()
+    low = make_variant(ctx.model.encoder, "bf16").encode(list(rows.texts), convert_to_tensor=True).float()
+    cos = np.diag(cosine_similarity(low.numpy(), base.numpy()))
+    assert m["embedding_cosine[bf16]"].value == pytest.approx(cos.mean(), abs=1e-5)
+    sex = rows.groups["sex"].to_numpy()
+    expected = (demographic_parity_difference(rows.y, ctx.model.predict(low), sensitive_features=sex)
+                - demographic_parity_difference(rows.y, ctx.model.predict(base), sensitive_features=sex))
+    assert m["dp_difference_drift[bf16,sex]"].value == pytest.approx(expected)
+    assert m["throughput[fp32]"].value > 0 and m["encoder_size_mb[bf16]"].value < m["encoder_size_mb[fp32]"].value
+    assert isinstance(base, torch.Tensor)
+
+
+def test_int8_variant_quantises_linear_layers(ctx):
+    from audit.suites.text._variants import make_variant
+
+    int8 = make_variant(ctx.model.encoder, "int8")
+    kinds = {type(m).__module__ for m in int8.modules()}
+    assert any("quantized" in k for k in kinds)
+    assert any(type(m).__name__ == "Linear" and "quantized" in type(m).__module__ for m in int8.modules())
+
+
+def test_text_suites_skip_models_without_an_encoder():
+    from audit.errors import SuiteSkipped
+    from audit.testing import synthetic_tabular, tabular_model
+
+    data = synthetic_tabular(200)
+    plain = SuiteContext(model=tabular_model(data, epochs=5), data=data, seed=0, preset="quick", cache_dir=Path("."))
+    for suite in (TextFairnessSuite(), TextRobustnessSuite(), TextExplainabilitySuite(), TextEfficiencySuite()):
+        assert "input:text" in suite.requires
+        with pytest.raises(SuiteSkipped):
+            suite.run(plain, suite.params_for("quick"))
