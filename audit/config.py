@@ -50,7 +50,9 @@ class AuditConfig:
         return json.loads(json.dumps(asdict(self), default=list))
 
     def sha256(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()
+        """Hash of what determines the figures; the output folder does not."""
+        inputs = {k: v for k, v in self.to_dict().items() if k != "out"}
+        return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
 _FIELDS = {f.name for f in fields(AuditConfig)}

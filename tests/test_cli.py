@@ -40,7 +40,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     frame.to_csv(root / "data.csv", index=False)
     x = torch.tensor(frame[["a", "b", XSS_COLUMN]].to_numpy(), dtype=torch.float32)
     model = train_classifier(Net(), x, torch.tensor(frame["y"].to_numpy()), epochs=100)
-    torch.export.save(torch.export.export(model, (x[:2],)), root / "model.pt2")
+    batch = torch.export.Dim("batch")
+    program = torch.export.export(model, (x[:8],), dynamic_shapes={"x": {0: batch}})
+    torch.export.save(program, root / "model.pt2")
     return root
 
 

@@ -40,9 +40,15 @@ def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], role: str, p
         )
 
 
-def _feature_columns(frame: pd.DataFrame, label: str, features: tuple[str, ...] | None) -> tuple[str, ...]:
+def _feature_columns(frame: pd.DataFrame, label: str, features: tuple[str, ...] | None,
+                     sensitive: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Default: every column but the label. A sensitive column joins only if numeric: a text group label
+    ("Female") cannot be a model input, while a numeric one often is; --features overrides either way."""
     if features is None:
-        return tuple(c for c in frame.columns if c != label)
+        return tuple(
+            c for c in frame.columns
+            if c != label and (c not in sensitive or pd.api.types.is_numeric_dtype(frame[c]))
+        )
     if label in features:
         raise AuditInputError(f"The label column {label!r} cannot also be a feature: remove it from --features.")
     return features
@@ -123,7 +129,7 @@ def load_user_data(
     del seed
     test_path = Path(path)
     test_frame = read_table(test_path)
-    chosen = _feature_columns(test_frame, label, features)
+    chosen = _feature_columns(test_frame, label, features, tuple(sensitive))
     _validate(test_frame, test_path, label, sensitive, chosen)
     frames = [(test_path, test_frame)]
     if train_path is not None:

@@ -10,7 +10,8 @@ from torch import nn
 
 def encoder_forward(encoder: nn.Module, texts: Sequence[str], device: str) -> torch.Tensor:
     """Differentiable sentence embeddings (the sentence-transformers module pipeline, with autograd)."""
-    features = encoder.tokenize(list(texts))
+    prepare = getattr(encoder, "preprocess", None) or encoder.tokenize  # renamed in sentence-transformers 6
+    features = prepare(list(texts))
     features = {k: v.to(device) for k, v in features.items() if isinstance(v, torch.Tensor)}
     return encoder(features)["sentence_embedding"]
 

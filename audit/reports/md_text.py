@@ -9,8 +9,9 @@ from typing import Any
 from audit.reports.formatting import fmt_json_value
 
 # Characters with Markdown or HTML meaning. `&<>` become entities so no raw tag or entity survives;
-# the rest are backslash-escaped (GitHub renders `\*` as `*`). `@`, `#` and `:` are harmless mid-line.
-_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+# the rest are backslash-escaped (GitHub renders `\*` as `*`). `@` becomes an entity so a data value
+# posted in a PR comment cannot notify (@mention) anyone. `#` and `:` are harmless mid-line.
+_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "@": "&#64;"}
 _BACKSLASHED = set("\\`*_[]|~$")
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n|\u2028|\u2029")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

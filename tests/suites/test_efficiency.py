@@ -80,6 +80,7 @@ def test_deployable_aliases_and_gated_figures(setup):
     assert figures["robust_accuracy_change[int8,linf,eps=0.1]"].details["attack"] == "PGD, transfer from fp32"
     assert {c.id for c in output.charts} == {"throughput_by_batch", "change_by_variant"}
     assert any("torch.ao.quantization.quantize_dynamic" in note for note in output.notes)
+    assert [(v.name, v.passed) for v in output.validity] == [("fairness_matches_fairlearn", True)]
 
 
 def test_everything_but_timings_is_deterministic(setup):

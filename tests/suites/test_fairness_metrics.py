@@ -103,11 +103,11 @@ def test_vectorised_resamples_equal_fairlearn_on_the_same_resampled_rows():
     groups = rng.choice(["F", "M", "X"], n, p=[0.45, 0.45, 0.1])
     codes = np.unique(groups, return_inverse=True)[1]
     membership = codes[None, :] == np.arange(3)[:, None]
-    weights = resample_weights(n, 40, np.random.default_rng(7))
-    index = np.random.default_rng(7).integers(0, n, size=(40, n))  # the same draws, as row indices
+    weights = resample_weights(n, 20, np.random.default_rng(7))
+    index = np.random.default_rng(7).integers(0, n, size=(20, n))  # the same draws, as row indices
     boot = GroupRates.of(GroupCounts.from_sums(resampled_group_sums(weights, indicator_matrix(y, pred, 1, 2),
                                                                     membership)))
-    for r in range(40):
+    for r in range(20):
         rows = index[r]
         kw = dict(y_true=y[rows], y_pred=pred[rows], sensitive_features=groups[rows])
         assert dp_difference(boot)[r] == pytest.approx(flm.demographic_parity_difference(**kw), rel=1e-12)
@@ -117,11 +117,11 @@ def test_vectorised_resamples_equal_fairlearn_on_the_same_resampled_rows():
 def test_bootstrap_ci_close_to_fairlearn_bootstrap():
     data = synthetic_tabular(n=5000, seed=4)
     model = tabular_model(data, seed=4, epochs=40)
-    out = run_suite(model, data, seed=0, **{**FAST, "resamples": 400, "intersections": False})
+    out = run_suite(model, data, seed=0, **{**FAST, "resamples": 200, "intersections": False})
     y, pred = _predictions(data, model)
     sex = data.test.sensitive["sex"]
     frame = flm.MetricFrame(metrics={"sel": flm.selection_rate}, y_true=y, y_pred=pred, sensitive_features=sex,
-                            n_boot=400, ci_quantiles=[0.025, 0.975], random_state=0)
+                            n_boot=200, ci_quantiles=[0.025, 0.975], random_state=0)
     ours = by_name(out)["dp_difference[sex]"]
     assert ours.value == pytest.approx(frame.difference()["sel"], rel=1e-12)
     lo, hi = (frame.difference_ci()[i]["sel"] for i in (0, 1))

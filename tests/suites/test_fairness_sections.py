@@ -77,7 +77,8 @@ def test_proxy_feature_is_found(data):
     top = next(r for r in table(out, "proxies").rows if r[0] == "sex")
     assert top[1] == "spouse_role"
     race_auroc = by_name(out)["proxy_auroc[race]"].value
-    assert race_auroc < auroc.value  # race has no planted proxy
+    assert race_auroc < auroc.value  # race has no planted proxy ...
+    assert not any(r[0] == "race" for r in table(out, "proxies").rows)  # ... so none is listed for it
 
 
 def test_mitigation_preview_narrows_the_gap_it_targets(data):

@@ -161,3 +161,20 @@ def test_multiclass_task_reports_accuracy_and_class_rates():
     assert {"dp_difference[sex]", "accuracy_gap[sex]", "worst_group_accuracy[race]"} <= names
     assert "selection_rate[c]" in table(out, "groups").columns
     assert pd.notna(by_name(out)["dp_difference[sex]"].value)
+
+
+@pytest.mark.slow
+def test_german_zoo_model_full_preset_gets_verdicts_from_default_policy():
+    from audit.models.zoo import load_zoo_model
+
+    model, data = load_zoo_model("german-mlp")
+    suite = FairnessSuite()
+    params = dataclasses.replace(suite.params_for("full"), resamples=200)
+    out = run_suite(model, data, **dataclasses.asdict(params))
+    m = by_name(out)
+    for name in ("dp_difference[sex]", "disparate_impact_ratio[age_group]", "equalized_odds_difference[sex]"):
+        assert m[name].ci is not None and m[name].ci[0] <= m[name].ci[1]
+    assert "flip_rate[sex]" in m and "proxy_auroc[sex]" in m
+    checks = _checks(out)
+    assert checks["fairness.disparate_impact_ratio[sex]"].verdict in {Verdict.PASS, Verdict.FAIL}
+    assert all(v.passed for v in out.validity)

@@ -66,15 +66,20 @@ class EfficiencySuite:
                 measurements += [figures.accuracy(r, ref),
                                  *figures.changes(results[0], r, ref, r.variant.name, fairness.get(r.variant.name, []))]
         notes = report.notes(results, skipped, ref, report.conv_layer_count(results))
+        validity = []
         if params.deployable in by_name:
+            deployable = fairness.get(params.deployable, [])
             measurements += figures.changes(results[0], by_name[params.deployable], ref, figures.DEPLOYABLE,
-                                            fairness.get(params.deployable, []))
+                                            deployable)
+            if deployable:
+                validity.append(figures.fairlearn_check(results[0], by_name[params.deployable], deployable, ref))
         else:
             notes.insert(0, f"The deployable variant '{params.deployable}' could not be measured here, "
                             "so its gates have nothing to judge.")
         tables = [t for t in (report.variants_table(results, ref), report.fairness_table(fairness)) if t]
         charts = (report.throughput_chart(results), report.change_chart(results, ref, fairness))
-        return SuiteOutput(measurements=tuple(measurements), tables=tuple(tables), charts=charts, notes=tuple(notes))
+        return SuiteOutput(measurements=tuple(measurements), tables=tuple(tables), charts=charts,
+                           validity=tuple(validity), notes=tuple(notes))
 
 
 def _validate(ctx: SuiteContext, params: EfficiencyParams) -> None:

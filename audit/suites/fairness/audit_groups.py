@@ -17,6 +17,7 @@ from audit.suites.fairness.measures import (
     disparity_measurement,
     insufficient_reason,
 )
+from audit.suites.fairness.params import FairnessParams
 from audit.suites.fairness.report import group_charts, group_table, intersection_heatmap
 
 
@@ -31,7 +32,7 @@ def estimate_axes(axes: list[GroupAxis], indicators: np.ndarray, weights: np.nda
     return estimates
 
 
-def group_audit(data: Dataset, axes: list[GroupAxis], y_true: np.ndarray, y_pred: np.ndarray, params,
+def group_audit(data: Dataset, axes: list[GroupAxis], y_true: np.ndarray, y_pred: np.ndarray, params: FairnessParams,
                 rng: np.random.Generator, seed: int) -> SuiteOutput:
     binary = data.task == "binary"
     indicators = indicator_matrix(y_true, y_pred, data.positive_class, data.n_classes)

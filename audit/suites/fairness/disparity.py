@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Indicator columns per row; the class-selection columns follow them.
-_N, _POS, _SEL, _TP, _FP, _CORRECT = range(6)
+# Indicator columns per row: n, label+, decision+, TP, FP, correct; then one decision column per class.
 _FIXED = 6
 
 

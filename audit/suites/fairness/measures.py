@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -102,7 +103,7 @@ def measurement_name(metric: str, axis: GroupAxis) -> str:
 
 
 def disparity_measurement(spec: DisparitySpec, est: AxisEstimate, min_group_size: int, min_outcome_count: int,
-                          details: dict) -> Measurement:
+                          details: Mapping[str, Any]) -> Measurement:
     value = float(spec.compute(est.rates))
     reason = insufficient_reason(est, spec.needs, min_group_size, min_outcome_count)
     if not np.isfinite(value):

@@ -10,6 +10,7 @@ from audit.stats import clopper_pearson, percentile_ci
 from audit.suite import SuiteOutput
 from audit.suites.fairness.counterfactual import FlipResult, flip_test, flippable_values
 from audit.suites.fairness.mitigation import CONSTRAINTS, BinaryOutcomes, MitigationOutcome, preview
+from audit.suites.fairness.params import FairnessParams
 from audit.suites.fairness.proxies import ProxyResult, candidate_features, detect_proxies, stratified_halves
 from audit.types import Measurement, Table, ValidityCheck
 
@@ -75,19 +76,31 @@ def _flip_note(result: FlipResult, favourable: str) -> str:
     return text
 
 
-def proxy_section(data: Dataset, columns: dict[str, np.ndarray], rng: np.random.Generator, resamples: int,
-                  top_k: int, max_rows: int) -> SuiteOutput:
+def proxy_section(data: Dataset, columns: dict[str, np.ndarray], rng: np.random.Generator,
+                  params: FairnessParams) -> SuiteOutput:
     features = candidate_features(data)
     if data.input_kind != "tabular" or not features:
         return SuiteOutput(notes=("Proxy check not run: it needs tabular, non-sensitive model inputs.",))
     x = data.test.x.numpy().astype(np.float64)
-    results = [detect_proxies(x, labels, name, features, rng, resamples, max_rows) for name, labels in columns.items()]
-    rows = tuple((r.attribute, feature, round(share, 4)) for r in results for feature, share in r.importance[:top_k])
-    table = Table("proxies", "Features that predict each sensitive attribute", ("attribute", "feature", "importance"),
-                  rows, "Importance: share of a logistic regression's standardised coefficient mass, one-hot columns "
-                        "summed back to their feature.")
+    results = [detect_proxies(x, labels, name, features, rng, params.resamples, params.proxy_max_rows)
+               for name, labels in columns.items()]
+    rows = tuple((r.attribute, feature, round(share, 4))
+                 for r in results for feature, share in _proxies_found(r, params))
+    caption = (f"Listed for attributes the non-sensitive inputs predict with AUROC >= {params.proxy_min_auroc} "
+               "(lower end of the 95% CI): "
+               f"their features with at least {params.proxy_min_share:.0%} of a logistic regression's standardised "
+               f"coefficient mass (one-hot columns summed back to their feature), at most {params.proxy_top_k} each.")
+    table = Table("proxies", "Proxies: features that predict a sensitive attribute",
+                  ("attribute", "feature", "importance"), rows, caption)
     return SuiteOutput(measurements=tuple(_proxy_measurement(r) for r in results), tables=(table,),
-                       notes=tuple(_proxy_note(r, top_k) for r in results))
+                       notes=tuple(_proxy_note(r, params) for r in results))
+
+
+def _proxies_found(r: ProxyResult, params: FairnessParams) -> list[tuple[str, float]]:
+    """Features that carry the attribute, if the inputs predict it better than `proxy_min_auroc` (95% CI low end)."""
+    if not percentile_ci(r.auroc_samples)[0] >= params.proxy_min_auroc:
+        return []
+    return [(f, s) for f, s in r.importance[: params.proxy_top_k] if s >= params.proxy_min_share]
 
 
 def _proxy_measurement(r: ProxyResult) -> Measurement:
@@ -101,11 +114,13 @@ def _proxy_measurement(r: ProxyResult) -> Measurement:
     )
 
 
-def _proxy_note(r: ProxyResult, top_k: int) -> str:
-    top = ", ".join(f"{f} ({s:.0%})" for f, s in r.importance[:top_k])
-    strength = "little" if r.auroc < 0.6 else "some" if r.auroc < 0.75 else "strong"
-    return (f"The non-sensitive inputs predict {r.attribute} with AUROC {r.auroc:.2f} (0.5 = chance): {strength} proxy "
-            f"signal; the largest contributors are {top}. A model can treat groups differently through proxies "
+def _proxy_note(r: ProxyResult, params: FairnessParams) -> str:
+    found = _proxies_found(r, params)
+    head = f"The non-sensitive inputs predict {r.attribute} with AUROC {r.auroc:.2f} (0.5 = chance)"
+    if not found:
+        return f"{head}: no feature stands out as a proxy for it."
+    top = ", ".join(f"{f} ({s:.0%})" for f, s in found)
+    return (f"{head}. Proxies: {top}. A model can treat {r.attribute} groups differently through such features "
             f"even without seeing {r.attribute}.")
 
 

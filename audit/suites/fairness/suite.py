@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
 from audit.errors import AuditInputError, SuiteSkipped
 from audit.suite import SuiteContext, SuiteOutput
+from audit.suites.fairness.params import FairnessParams
 
 # Salts separating the suite's independent random streams.
 _SALT_BOOTSTRAP, _SALT_PROXY, _SALT_MITIGATION = 31, 32, 33
-
-
-@dataclass(frozen=True)
-class FairnessParams:
-    attributes: tuple[str, ...] = ()  # sensitive columns to audit; empty = all of the data's
-    intersections: bool = True  # also audit pairwise intersections (sex×race)
-    missing_as_group: bool = False  # NaN in a sensitive column: a "missing" group instead of an error
-    min_group_size: int = 30  # smaller groups are insufficient evidence
-    min_outcome_count: int = 10  # favourable/unfavourable labels a group needs for TPR/FPR-based figures
-    resamples: int = 1000  # bootstrap resamples for every CI
-    flip_test: bool = True
-    flip_max_values: int = 10  # numeric sensitive inputs with more distinct values are not flip-tested
-    proxies: bool = True
-    proxy_top_k: int = 5
-    proxy_max_rows: int = 20_000  # rows per side (fit / held-out) for the proxy classifier
-    mitigation: bool = True
 
 
 class FairnessSuite:
@@ -80,8 +64,7 @@ class FairnessSuite:
             parts.append(flip_section(model, data, y_pred, params.flip_max_values))
         if params.proxies:
             ctx.progress(len(parts) - 1, steps, "fairness: proxies")
-            parts.append(proxy_section(data, usable, ctx.rng(_SALT_PROXY), params.resamples, params.proxy_top_k,
-                                       params.proxy_max_rows))
+            parts.append(proxy_section(data, usable, ctx.rng(_SALT_PROXY), params))
         if params.mitigation and data.task == "binary":
             ctx.progress(len(parts) - 1, steps, "fairness: mitigation preview")
             pos = data.positive_class
@@ -95,7 +78,7 @@ def _validated(params: FairnessParams) -> FairnessParams:
     """Coerce config values (lists from TOML) and reject values that cannot work."""
     params = dataclasses.replace(params, attributes=tuple(params.attributes))
     for field, minimum in (("min_group_size", 1), ("min_outcome_count", 1), ("resamples", 1), ("proxy_top_k", 1),
-                           ("proxy_max_rows", 10), ("flip_max_values", 2)):
+                           ("proxy_max_rows", 10), ("flip_max_values", 2), ("proxy_min_share", 0.0)):
         if getattr(params, field) < minimum:
             raise AuditInputError(
                 f"fairness.{field} = {getattr(params, field)} is invalid; it must be at least {minimum} "

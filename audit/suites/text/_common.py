@@ -47,14 +47,19 @@ def sample_text_rows(ctx: SuiteContext, n_rows: int) -> TextSample:
 
 
 def embed(
-    ctx: SuiteContext, texts: Sequence[str], batch_size: int = 64, encoder: torch.nn.Module | None = None
+    ctx: SuiteContext, texts: Sequence[str], batch_size: int = 64, encoder: torch.nn.Module | None = None,
+    autocast: bool = True,
 ) -> torch.Tensor:
-    """Sentence embeddings (float32, CPU) from the model's encoder (or `encoder`); bf16 autocast on CUDA."""
+    """Sentence embeddings (float32, CPU) from the model's encoder (or `encoder`).
+
+    On CUDA they are computed under bf16 autocast, as the reference model's cached embeddings are,
+    unless `autocast` is False (the efficiency suite's exact fp32 baseline).
+    """
     from audit.foundation.embeddings import encode_texts
 
     chosen = encoder if encoder is not None else ctx.model.encoder
     assert chosen is not None
-    return encode_texts(chosen, texts, batch_size=batch_size, bf16=ctx.device.startswith("cuda"))
+    return encode_texts(chosen, texts, batch_size=batch_size, bf16=autocast and ctx.device.startswith("cuda"))
 
 
 def positive_proba(ctx: SuiteContext, embeddings: torch.Tensor) -> np.ndarray:

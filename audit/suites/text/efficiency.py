@@ -46,7 +46,7 @@ class TextEfficiencySuite:
         timing_texts = list(rows.texts[: params.n_timing])
         assert ctx.model.encoder is not None
         base = ctx.model.encoder
-        base_emb = embed(ctx, rows.texts, params.batch_size)
+        base_emb = embed(ctx, rows.texts, params.batch_size, autocast=False)  # exact fp32 reference
         base_time = time_encoder(base, timing_texts, params.batch_size, params.repeats)
         measurements = [_throughput("fp32", base_time), _size("fp32", size_mb(base))]
         notes = []
@@ -55,7 +55,7 @@ class TextEfficiencySuite:
             ctx.progress(step, len(runnable), f"text efficiency: {kind} encoder")
             variant = make_variant(base, kind)
             timing = time_encoder(variant, timing_texts, params.batch_size, params.repeats)
-            emb = embed(ctx, rows.texts, params.batch_size, encoder=variant)
+            emb = embed(ctx, rows.texts, params.batch_size, encoder=variant, autocast=False)
             measurements += [_throughput(kind, timing), _size(kind, size_mb(variant)),
                              _speedup(kind, timing, base_time)]
             measurements += _fidelity(ctx, kind, base_emb, emb, rows, params.resamples)

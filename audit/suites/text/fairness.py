@@ -13,7 +13,7 @@ from audit.types import Chart, Measurement, Table, ValidityCheck
 class TextFairnessParams:
     n_rows: int = 2000  # test rows whose descriptions are substituted
     resamples: int = 1000  # bootstrap resamples for CIs
-    seat: bool = True  # run the encoder association tests
+    seat_tests: tuple[str, ...] = ("gender_career", "gender_science", "race_pleasantness")  # () to skip SEAT
     seat_permutations: int = 10_000
     seat_resamples: int = 1000
     batch_size: int = 64
@@ -35,6 +35,7 @@ class TextFairnessSuite:
         from audit.suites.text._common import predict_texts, sample_text_rows
         from audit.suites.text._counterfactual import gender_flips, race_flips
 
+        _check_seat_names(params.seat_tests)
         rows = sample_text_rows(ctx, params.n_rows)
         ctx.progress(0, 4, "text fairness: clean predictions")
         clean_pred, clean_p = predict_texts(ctx, rows.texts, params.batch_size)
@@ -43,7 +44,7 @@ class TextFairnessSuite:
         ctx.progress(2, 4, "text fairness: race swaps")
         race = race_flips(ctx, rows, clean_pred, params.resamples, params.batch_size)
         ctx.progress(3, 4, "text fairness: SEAT")
-        seat = _seat_measurements(ctx, params) if params.seat else ()
+        seat = _seat_measurements(ctx, params)
         ctx.progress(4, 4, "text fairness: done")
         measurements = (*gender.measurements, *race.measurements, *seat)
         charts = () if race.heatmap is None else (Chart(
@@ -60,12 +61,23 @@ class TextFairnessSuite:
                            validity=validity, notes=_notes(measurements))
 
 
+def _check_seat_names(names: tuple[str, ...]) -> None:
+    from audit.errors import AuditInputError
+    from audit.foundation.seat import load_seat_tests
+
+    known = {t.name for t in load_seat_tests()}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise AuditInputError(f"text-fairness seat_tests {unknown} are unknown; choose from {sorted(known)}")
+
+
 def _seat_measurements(ctx: SuiteContext, params: TextFairnessParams) -> tuple[Measurement, ...]:
     from audit.foundation.seat import load_seat_tests, run_seat
     from audit.suites.text._common import embed
 
+    tests = {t.name: t for t in load_seat_tests()}
     out = []
-    for test in load_seat_tests():
+    for test in (tests[name] for name in params.seat_tests):
         result = run_seat(test, lambda texts: embed(ctx, texts, params.batch_size), params.seat_permutations,
                           params.seat_resamples, ctx.seed)
         x, y, a, b = test.labels

