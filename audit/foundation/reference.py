@@ -27,7 +27,7 @@ CPU_DEFAULT_SUBSET = 8000  # rows (train + test); enough for stable group metric
 SENSITIVE = ("sex", "race")
 HEAD_RECIPE = Recipe(
     name=MODEL_NAME, dataset="adult-text", architecture="tabular-mlp", arch_kwargs={"hidden": [64]},
-    optimizer="adam", lr=1e-3, weight_decay=1e-4, epochs=30, batch_size=128, seed=0,
+    optimizer="adam", lr=1e-3, weight_decay=1e-4, epochs=20, batch_size=256, seed=0,
     description="MLP head (64) over frozen all-MiniLM-L6-v2 embeddings of serialised UCI Adult rows",
 )
 Progress = Callable[[int, int], None]

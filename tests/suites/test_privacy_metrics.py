@@ -33,7 +33,7 @@ def test_roc_metrics_match_sklearn(seed: int) -> None:
     assert m.auc == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
     assert m.advantage == pytest.approx((tpr - fpr).max(), abs=1e-12)
     assert m.balanced_accuracy == pytest.approx(0.5 + (tpr - fpr).max() / 2, abs=1e-12)
-    for target, value in zip((0.001, 0.01, 0.1), m.tpr_at):
+    for target, value in zip((0.001, 0.01, 0.1), m.tpr_at, strict=True):
         assert value == pytest.approx(np.interp(target, fpr, tpr), abs=1e-12)
 
 
@@ -41,7 +41,7 @@ def test_weighted_auc_equals_sklearn_on_resampled_rows() -> None:
     scores, labels = _scores(150, 250, 0.5, 3)
     counts = bootstrap_counts(labels.size, 5, seed=7)
     aucs = weighted_auc(scores, labels, counts)
-    for row, auc in zip(counts, aucs):
+    for row, auc in zip(counts, aucs, strict=True):
         idx = np.repeat(np.arange(labels.size), row.astype(int))
         assert auc == pytest.approx(roc_auc_score(labels[idx], scores[idx]), abs=1e-12)
 

@@ -118,9 +118,10 @@ def test_efficiency_fidelity_matches_sklearn_and_fairlearn(ctx):
     from audit.suites.text._variants import make_variant
 
     suite = TextEfficiencySuite()
-    params = dataclasses.replace(suite.params_for("quick"), n_rows=50, n_timing=16, variants=("bf16",))
+    params = dataclasses.replace(suite.params_for("quick"), n_rows=160, n_timing=16, variants=("bf16",))
     m = _by_name(suite.run(ctx, params))
-    rows = sample_text_rows(ctx, 50)
+    rows = sample_text_rows(ctx, 160)
+    assert min(rows.groups["sex"].value_counts()) >= 30  # both groups enter the parity gap
     base = ctx.model.encoder.encode(list(rows.texts), convert_to_tensor=True).float()
     low = make_variant(ctx.model.encoder, "bf16").encode(list(rows.texts), convert_to_tensor=True).float()
     cos = np.diag(cosine_similarity(low.numpy(), base.numpy()))
@@ -152,3 +153,21 @@ def test_text_suites_skip_models_without_an_encoder():
         assert "input:text" in suite.requires
         with pytest.raises(SuiteSkipped):
             suite.run(plain, suite.params_for("quick"))
+
+
+def test_default_text_policy_gates_measurements_the_suites_produce(ctx):
+    import tomllib
+    from importlib import resources
+
+    from audit.policy import Policy, parse_thresholds
+
+    table = tomllib.loads(resources.files("audit.policy").joinpath("text.toml").read_text())
+    policy = Policy(tuple(t for t in parse_thresholds(table, "value", "text.toml").values() if t is not None))
+    suite = TextRobustnessSuite()
+    out = suite.run(ctx, dataclasses.replace(suite.params_for("quick"), n_rows=20, resamples=20))
+    gated = [m.name for m in out.measurements if policy.match(f"text-robustness.{m.name}") is not None]
+    assert sorted(gated) == ["accuracy_drop[typos,rate=0.1]", "accuracy_drop[word_drops,rate=0.1]"]
+    assert policy.match("text-fairness.counterfactual_flip_rate[sex]").severity == "fail"
+    assert policy.match("text-fairness.counterfactual_flip_rate[sex=Male]").max == 0.05
+    assert policy.match("text-fairness.seat_effect_size[gender_career]").severity == "warn"
+    assert policy.match("text-efficiency.accuracy_drift[int8]").min == -0.02

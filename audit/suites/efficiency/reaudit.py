@@ -84,7 +84,7 @@ class AttackSpec:
 def pgd(module: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec, outputs: str) -> torch.Tensor:
     """L-infinity PGD without random start (deterministic): steps of 2.5 * eps / steps along sign(grad)."""
     step = 2.5 * spec.epsilon / max(spec.steps, 1)
-    mask = 1.0 if spec.mask is None else spec.mask.reshape(x.shape[1:]).to(x.dtype)
+    mask = 1.0 if spec.mask is None else spec.mask.reshape(x.shape[1:]).to(device=x.device, dtype=x.dtype)
     adv = x.clone()
     for _ in range(spec.steps):
         adv.requires_grad_(True)

@@ -34,6 +34,7 @@ class EfficiencyParams:
     attack_rows: int = 500
     bootstrap_resamples: int = 1000
     min_group_size: int = 30
+    compile_on_cpu: bool = False  # torch.compile's first compilation takes tens of seconds on a small CPU
 
 
 QUICK = EfficiencyParams(variants=tuple(v for v in VARIANTS if v != "compiled"), min_repeats=3, max_repeats=50,
@@ -131,7 +132,7 @@ def _measure_all(ctx: SuiteContext, params: EfficiencyParams,
     baseline_adv = None
     for i, name in enumerate(names):
         ctx.progress(i, len(names), f"variant {name}")
-        variant = build(name, ctx.model.module, ctx.device)
+        variant = _build(name, ctx, params)
         if variant.module is not None:
             first_s, failure = first_call(variant, work)
             if failure is None:
@@ -143,6 +144,13 @@ def _measure_all(ctx: SuiteContext, params: EfficiencyParams,
         skipped.append(variant)
     ctx.progress(len(names), len(names), "done")
     return results, skipped
+
+
+def _build(name: str, ctx: SuiteContext, params: EfficiencyParams) -> Variant:
+    if name == "compiled" and ctx.device == "cpu" and not params.compile_on_cpu:
+        return Variant(name, None, "torch.compile(module)", skipped="torch.compile is not measured on CPU by "
+                       "default: its first compilation takes tens of seconds; set efficiency.compile_on_cpu = true")
+    return build(name, ctx.model.module, ctx.device)
 
 
 def _reference(ctx: SuiteContext, params: EfficiencyParams) -> figures.Reference:

@@ -67,7 +67,7 @@ def explain(model: ModelUnderAudit, positive_class: int, x: torch.Tensor, backgr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # shap's deprecation chatter; failures still raise
         if spec.method == "kernel":
-            values = _kernel(head, x, background, classes, spec, seed)
+            values = _kernel(head, x, background, classes, spec, seed, model.device)
         else:
             values = _torch_explainer(head, x, background, spec, seed)
     rows = np.arange(len(x))
@@ -93,13 +93,13 @@ def _torch_explainer(head: nn.Module, x: torch.Tensor, background: torch.Tensor,
 
 
 def _kernel(head: nn.Module, x: torch.Tensor, background: torch.Tensor, classes: np.ndarray,
-            spec: ExplainerSpec, seed: int) -> np.ndarray:
+            spec: ExplainerSpec, seed: int, device: str) -> np.ndarray:
     import shap
 
     flat_shape = tuple(x.shape[1:])
 
     def predict(rows: np.ndarray) -> np.ndarray:
-        batch = torch.as_tensor(rows, dtype=torch.float32).reshape(-1, *flat_shape)
+        batch = torch.as_tensor(rows, dtype=torch.float32).reshape(-1, *flat_shape).to(device)
         with torch.no_grad():
             return head(batch).cpu().numpy()
 

@@ -69,7 +69,7 @@ def _details(ev: Evidence) -> dict:
     p = ev.params
     return {"explainer": ev.method, "explained_rows": len(ev.rows), "background_rows": p.n_background,
             "nsamples": p.nsamples, "bootstrap_resamples": p.bootstrap_resamples,
-            "units": "image patches" if len(ev.groups) and ev.groups[0].name.startswith("r0c") else "features"}
+            "units": "image patches" if ev.x.dim() > 2 else "features"}
 
 
 def _too_few(ev: Evidence) -> str | None:
@@ -127,12 +127,14 @@ def _reliance(ctx: SuiteContext, ev: Evidence, abs_rows: np.ndarray) -> list[Mea
                                f"Share of the model's total attribution that falls on the input '{name}'.",
                                _details(ev), too_few))
     proxies = reliance.proxy_groups(ctx.previous, ev.groups, ctx.data.feature_names)
+    strength = {m.name: m.value for m in ctx.previous["fairness"].measurements} if proxies else {}
     for attribute, idx in sorted((proxies or {}).items()):
         value, ci = reliance.share(abs_rows, reliance.mask_of(idx, n_groups), p.bootstrap_resamples, ctx.seed)
         out.append(Measurement(
             f"proxy_reliance[{attribute}]", value, ci, False, len(ev.rows),
-            f"Share of the model's total attribution on features the fairness suite flagged as proxies "
-            f"for '{attribute}'.", {**_details(ev), "proxies": [ev.groups[i].name for i in idx]}, too_few))
+            f"Share of the model's total attribution on the features the fairness suite found most predictive "
+            f"of '{attribute}'.", {**_details(ev), "proxies": [ev.groups[i].name for i in idx],
+                                   "proxy_auroc": strength.get(f"proxy_auroc[{attribute}]")}, too_few))
     return out
 
 

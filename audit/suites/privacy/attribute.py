@@ -85,7 +85,7 @@ def infer_attribute(attribute: str, known: np.ndarray, outputs: np.ndarray, grou
     known, outputs = known[rows], outputs[rows]
     attacker = _out_of_fold_proba(np.hstack([known, _logits(outputs)]), target, seed)
     baseline = _out_of_fold_proba(known, target, seed)
-    ones = np.ones((1, target.size))
+    ones = np.ones((1, target.size), np.int32)
     counts = np.vstack([ones, bootstrap_counts(target.size, resamples, seed)])
     att_auc, base_auc = _macro_auc(attacker, target, counts), _macro_auc(baseline, target, counts)
     return AttributeInference(
@@ -101,7 +101,7 @@ def infer_attribute(attribute: str, known: np.ndarray, outputs: np.ndarray, grou
 def membership_shift(features: np.ndarray, labels: np.ndarray, resamples: int, seed: int) -> ShiftCheck:
     """Out-of-fold AUC of telling members from non-members by their features only (0.5 = same distribution)."""
     proba = _out_of_fold_proba(features, labels.astype(int), seed)[:, 1]
-    counts = np.vstack([np.ones((1, labels.size)), bootstrap_counts(labels.size, resamples, seed)])
+    counts = np.vstack([np.ones((1, labels.size), np.int32), bootstrap_counts(labels.size, resamples, seed)])
     auc = weighted_auc(proba, labels, counts)
     return ShiftCheck(auc=float(auc[0]), ci=percentile_ci(auc[1:]), n=int(labels.size))
 

@@ -67,7 +67,8 @@ def group_leakage(scores: np.ndarray, labels: np.ndarray, sensitive: dict[str, n
     return leaks
 
 
-def group_measurements(attack_key: str, attack_title: str, threshold: float, leaks: list[GroupLeak]) -> list[Measurement]:
+def group_measurements(attack_key: str, attack_title: str, threshold: float,
+                       leaks: list[GroupLeak]) -> list[Measurement]:
     return [
         Measurement(
             f"membership_advantage[{attack_key},{g.attribute}={g.group}]", g.advantage, g.advantage_ci, False,

@@ -117,7 +117,7 @@ def _headline(primary: report.AttackSummary) -> tuple[Measurement, str]:
         f"{m.auc:.3f} and finds {m.tpr_at[1]:.1%} of training rows at a 1% false-positive rate. "
         f"Empirically, ε ≥ {e.value:.2f} at δ = {e.delta:g} with 95% confidence"
         + (" (no evidence against a privacy claim)." if e.value == 0 else
-           f": no differential-privacy guarantee with a smaller ε can hold for this model.")
+           ": no differential-privacy guarantee with a smaller ε can hold for this model.")
     )
     return report.epsilon_measurement("epsilon_lower_bound", primary), note
 
@@ -127,7 +127,8 @@ def run_privacy(ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
     notes: list[str] = []
     if ev.overlap:
         notes.append(f"{ev.overlap} held-out rows are identical to training rows; they were excluded from the "
-                     "non-members (the model has seen those inputs).")
+                     f"non-members (the model has seen those inputs), and the {ev.overlap_members} training rows "
+                     "sharing those inputs from the members, so both sides stay alike.")
     outputs = ctx.model.scores(ev.x)
     probs = _probabilities(outputs, ctx.model.outputs)
     outcomes = attacks.threshold_attacks(outputs, ctx.model.outputs, ev)

@@ -62,7 +62,7 @@ def attack_measurements(s: AttackSummary, resamples: int) -> list[Measurement]:
                     "threshold, chosen on these same rows so slightly optimistic (0.5 is guessing).",
                     {**details, "threshold": "best on the evaluation rows (maximises TPR - FPR)"}),
     ]
-    for fpr, tpr in zip(s.metrics.fprs, s.metrics.tpr_at):
+    for fpr, tpr in zip(s.metrics.fprs, s.metrics.tpr_at, strict=True):
         out.append(Measurement(
             f"membership_tpr[{key},fpr={fpr:g}]", tpr, s.cis[f"tpr@{fpr:g}"], False, n,
             f"Share of training rows the {title} attack identifies while wrongly flagging only {_fmt_fpr(fpr)} "

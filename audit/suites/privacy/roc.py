@@ -46,10 +46,18 @@ def _sorted(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndar
     return order, labels[order].astype(bool), ends
 
 
+def _class_cumsum(counts: np.ndarray, in_class: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """(R, k) weight of `in_class` rows among the first ends[j] + 1 sorted rows, for each run end j."""
+    upto = np.cumsum(in_class)[ends]  # rows of the class up to each run end (same for every resample)
+    cum = np.cumsum(counts[:, in_class], axis=1, dtype=np.int64)
+    cum = np.hstack([np.zeros((counts.shape[0], 1), np.int64), cum])
+    return cum[:, upto].astype(float)
+
+
 def _weighted_roc(weights: np.ndarray, is_pos: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(R, k+1) FPR and TPR for R weight rows (already in score order); the first point is (0, 0)."""
-    pos = np.cumsum(weights * is_pos, axis=1)[:, ends]
-    neg = np.cumsum(weights * ~is_pos, axis=1)[:, ends]
+    """(R, k+1) FPR and TPR for R rows of integer counts (already in score order); the first point is (0, 0)."""
+    pos = _class_cumsum(weights, is_pos, ends)
+    neg = _class_cumsum(weights, ~is_pos, ends)
     zeros = np.zeros((weights.shape[0], 1))
     tpr = np.hstack([zeros, pos / pos[:, -1:]])
     fpr = np.hstack([zeros, neg / neg[:, -1:]])
@@ -78,7 +86,7 @@ def _metrics_rows(fpr: np.ndarray, tpr: np.ndarray, fprs: tuple[float, ...]) -> 
 def roc_curve(scores: np.ndarray, labels: np.ndarray) -> RocCurve:
     scores, labels = np.asarray(scores, float), np.asarray(labels)
     order, is_pos, ends = _sorted(scores, labels)
-    fpr, tpr = _weighted_roc(np.ones((1, scores.size)), is_pos, ends)
+    fpr, tpr = _weighted_roc(np.ones((1, scores.size), np.int64), is_pos, ends)
     thresholds = np.r_[np.inf, scores[order][ends]]
     return RocCurve(fpr=fpr[0], tpr=tpr[0], thresholds=thresholds)
 
@@ -94,7 +102,7 @@ def roc_metrics(scores: np.ndarray, labels: np.ndarray, fprs: tuple[float, ...] 
 
 def _stratified_counts(labels: np.ndarray, resamples: int, seed: int) -> np.ndarray:
     """(resamples, n) bootstrap counts, members and non-members resampled separately."""
-    counts = np.zeros((resamples, labels.size))
+    counts = np.zeros((resamples, labels.size), np.int32)
     for offset, group in enumerate((np.flatnonzero(labels == 1), np.flatnonzero(labels == 0))):
         counts[:, group] = bootstrap_counts(group.size, resamples, seed + offset)
     return counts
@@ -149,4 +157,4 @@ def bootstrap_counts(n: int, resamples: int, seed: int) -> np.ndarray:
     """(resamples, n) how often each row is drawn in each plain (unstratified) bootstrap resample."""
     idx = bootstrap_indices(n, resamples, seed)
     flat = (idx + np.arange(resamples)[:, None] * n).ravel()
-    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(float)
+    return np.bincount(flat, minlength=resamples * n).astype(np.int32).reshape(resamples, n)

@@ -1,7 +1,9 @@
 """The balanced evaluation set: equal numbers of members (training rows) and non-members (held-out rows).
 
 Held-out rows whose features exactly equal some training row are members in all but name (the model
-saw that input), so they are counted, reported and excluded from the non-members.
+saw that input), so they are counted, reported and excluded. The training rows with those same features
+are excluded too: dropping common feature vectors from one side only would make the two sides differ in
+distribution, and the attacks would pick up that difference instead of memorisation.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ class EvaluationSet:
     sensitive: pd.DataFrame
     n_per_side: int
     overlap: int  # held-out rows identical to a training row (excluded)
+    overlap_members: int  # training rows identical to a held-out row (excluded likewise)
     members_available: int
     nonmembers_available: int
 
@@ -39,10 +42,14 @@ def _row_keys(x: torch.Tensor) -> list[bytes]:
     return [row.tobytes() for row in x.reshape(x.shape[0], -1).numpy()]
 
 
-def overlap_mask(train: Split, test: Split) -> np.ndarray:
-    """True for each held-out row whose feature vector equals some training row (exact match)."""
-    seen = set(_row_keys(train.x))
-    return np.array([key in seen for key in _row_keys(test.x)], dtype=bool)
+def _in_other(keys: list[bytes], other: set[bytes]) -> np.ndarray:
+    return np.array([key in other for key in keys], dtype=bool)
+
+
+def overlap_masks(train: Split, test: Split) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of train, and of test, whose feature vector also occurs in the other split (exact match)."""
+    train_keys, test_keys = _row_keys(train.x), _row_keys(test.x)
+    return _in_other(train_keys, set(test_keys)), _in_other(test_keys, set(train_keys))
 
 
 def _check_overlap(overlap: int, n_test: int) -> None:
@@ -58,16 +65,16 @@ def balanced_evaluation_set(data: Dataset, max_per_side: int, rng: np.random.Gen
     """A seeded sample of n members and n non-members, n = min(available, max_per_side), n even."""
     if data.train is None or len(data.train) == 0:
         raise SuiteSkipped(NO_TRAINING_DATA)
-    duplicated = overlap_mask(data.train, data.test)
-    _check_overlap(int(duplicated.sum()), len(data.test))
-    clean_test = np.flatnonzero(~duplicated)
-    n = min(len(data.train), clean_test.size, max_per_side) // 2 * 2
+    train_dup, test_dup = overlap_masks(data.train, data.test)
+    _check_overlap(int(test_dup.sum()), len(data.test))
+    clean_train, clean_test = np.flatnonzero(~train_dup), np.flatnonzero(~test_dup)
+    n = min(clean_train.size, clean_test.size, max_per_side) // 2 * 2
     if n < MIN_PER_SIDE:
         raise SuiteSkipped(
-            f"too few rows to measure membership leakage: {len(data.train)} members and {clean_test.size} "
+            f"too few rows to measure membership leakage: {clean_train.size} members and {clean_test.size} "
             f"non-members (after removing duplicates); at least {MIN_PER_SIDE} of each are needed"
         )
-    members = np.sort(rng.choice(len(data.train), n, replace=False))
+    members = np.sort(rng.choice(clean_train, n, replace=False))
     nonmembers = np.sort(rng.choice(clean_test, n, replace=False))
     train_part = data.train.subset(torch.as_tensor(members))
     test_part = data.test.subset(torch.as_tensor(nonmembers))
@@ -76,6 +83,6 @@ def balanced_evaluation_set(data: Dataset, max_per_side: int, rng: np.random.Gen
         y=torch.cat([train_part.y, test_part.y]),
         labels=np.r_[np.ones(n, int), np.zeros(n, int)],
         sensitive=pd.concat([train_part.sensitive, test_part.sensitive], ignore_index=True),
-        n_per_side=n, overlap=int(duplicated.sum()),
+        n_per_side=n, overlap=int(test_dup.sum()), overlap_members=int(train_dup.sum()),
         members_available=len(data.train), nonmembers_available=int(clean_test.size),
     )

@@ -17,7 +17,7 @@ class RobustnessParams:
     pgd_restarts: int = 1
     run_l2: bool = True
     run_apgd: bool = True  # APGD-CE (and APGD-DLR for 3+ classes), via ART
-    apgd_steps: int = 50
+    apgd_steps: int = 25
     n_blackbox: int = 200  # rows given to the query-only attack
     blackbox_queries: int = 500
     n_deepfool: int = 200
