@@ -30,6 +30,11 @@ _NEEDS = {
     "recipe": "a training recipe to retrain the model (zoo models have one)",
     "training-data": "the model's training rows (pass --train-data PATH)",
     "sensitive-attributes": "sensitive attributes (pass --sensitive COL[,COL])",
+    "input:text": "a text model (e.g. --model adult-text-minilm); this model's input is not text",
+    "input:image": "an image model (e.g. --model mnist-cnn); this model's input is not images",
+    "input:tabular": "a tabular model; this model's input is not tabular",
+    "task:binary": "a binary classifier",
+    "task:multiclass": "a multiclass classifier",
 }
 
 

@@ -79,7 +79,9 @@ def test_footprint_counts_parameters_and_zeros(mlp):
 
 def test_cpu_peak_memory_covers_the_activations(mlp):
     rows = 1024
-    peak = peak_memory_bytes(mlp, torch.randn(rows, 40), "cpu")
+    peaks = peak_memory_bytes({"a": mlp, "b": build("prune50", mlp, "cpu").module}, torch.randn(rows, 40), "cpu")
+    assert peaks["a"] == peaks["b"]  # same shapes, same allocations
+    peak = peaks["a"]
     largest_activation = rows * 64 * 4  # float32 output of the first layer
     assert largest_activation <= peak <= 4 * rows * (64 + 64 + 32 + 32 + 2) * 4
 

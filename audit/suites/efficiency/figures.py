@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import torch
 
 from audit.stats import bootstrap_indices, bootstrap_mean_ci, clopper_pearson, percentile_ci
 from audit.suites.efficiency.measure import VariantResult
-from audit.suites.efficiency.reaudit import bootstrap_gaps, fairlearn_gaps, paired_mean_diff
+from audit.suites.efficiency.reaudit import bootstrap_gaps, fairlearn_gaps, paired_mean_diff, resample_counts
 from audit.suites.efficiency.timing import quantile_ci
 from audit.types import Measurement, ValidityCheck
 
@@ -53,8 +54,9 @@ def fairness_by_variant(results: list[VariantResult], ref: Reference) -> dict[st
     if not ref.binary or not results:
         return {}
     out: dict[str, list[FairnessChange]] = {r.variant.name: [] for r in results[1:]}
-    idx = bootstrap_indices(len(ref.y_test), ref.resamples, ref.seed + 7)
-    every_row = np.arange(len(ref.y_test))[None, :]
+    n = len(ref.y_test)
+    idx = resample_counts(bootstrap_indices(n, ref.resamples, ref.seed + 7), n)
+    every_row = np.ones((1, n), dtype=np.float32)
     for attribute in ref.sensitive.columns:
         codes, names = pd.factorize(ref.sensitive[attribute].astype(str))
         k = len(names)
@@ -89,7 +91,7 @@ def _ms(seconds: float) -> float:
 
 def footprint_and_speed(r: VariantResult, ref: Reference) -> list[Measurement]:
     v, details = r.variant.name, {"how": r.variant.how, "weight_dtypes": list(r.footprint.weight_dtypes)}
-    timing = {"calls": len(r.latency.seconds)}
+    timing = {"calls": len(r.latency.seconds), "cpu_threads": torch.get_num_threads()}
     out = [
         Measurement(f"size_bytes[{v}]", float(r.footprint.size_bytes), None, False, 1,
                     f"Bytes of the {v} model's weights saved to disk (dense torch.save of its state dict).",
@@ -109,7 +111,7 @@ def footprint_and_speed(r: VariantResult, ref: Reference) -> list[Measurement]:
         out.append(Measurement(
             f"throughput_rows_per_s[{v},batch={t.batch}]", t.rows_per_s(), (t.batch / hi, t.batch / lo), True,
             len(t.seconds), f"Rows per second the {v} model processes in batches of {t.batch} (median call).",
-            {"batch": t.batch, "calls": len(t.seconds), "iqr_rows_per_s": list(t.rows_per_s_spread())}))
+            {**timing, "batch": t.batch, "calls": len(t.seconds), "iqr_rows_per_s": list(t.rows_per_s_spread())}))
     return out
 
 

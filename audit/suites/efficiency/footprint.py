@@ -54,26 +54,30 @@ def _saved_size(state: dict) -> int:
         os.unlink(path)
 
 
-def peak_memory_bytes(module: nn.Module, x: torch.Tensor, device: str) -> int:
-    """Peak bytes the forward pass allocates beyond what existed before it (weights and input excluded).
+def peak_memory_bytes(modules: dict[str, nn.Module], x: torch.Tensor, device: str) -> dict[str, int]:
+    """Per module, the peak bytes its forward pass over `x` allocates beyond what existed before it.
 
     CUDA: the caching allocator's peak counter. CPU: the profiler's allocation timeline (tracemalloc
     cannot see tensor memory, and process RSS only ever grows).
     """
-    if device.startswith("cuda"):
-        torch.cuda.synchronize()
-        before = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        with torch.no_grad():
-            module(x)
-        torch.cuda.synchronize()
-        return int(torch.cuda.max_memory_allocated() - before)
-    return _cpu_peak(module, x)
+    measure = _cuda_peak if device.startswith("cuda") else _cpu_peak
+    return {name: measure(module, x) for name, module in modules.items()}
+
+
+def _cuda_peak(module: nn.Module, x: torch.Tensor) -> int:
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    torch.cuda.reset_peak_memory_stats()
+    with torch.no_grad():
+        module(x)
+    torch.cuda.synchronize()
+    return int(torch.cuda.max_memory_allocated() - before)
 
 
 def _cpu_peak(module: nn.Module, x: torch.Tensor) -> int:
     from torch.profiler import ProfilerActivity, profile
 
+    # One session per module: frees inside a record_function span lose their timing.
     with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         module(x)
     # Each event's *self* allocation (net of its own frees), in time order; "[memory]" rows are frees.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 
@@ -36,10 +37,10 @@ class VariantResult:
     first_call_s: float  # includes compilation for torch.compile
     latency: Timings  # batch 1
     throughput: tuple[Timings, ...]  # one per batch size
-    peak_memory: int  # bytes allocated by a forward pass at the reference batch
     pred: np.ndarray  # predicted classes on the test split
     robust_correct: np.ndarray | None  # per attacked row: still correct under attack
     attack_mode: str  # "white-box" | "transfer from fp32" | ""
+    peak_memory: int = 0  # bytes allocated by a forward pass at the reference batch (filled in by `with_memory`)
 
 
 def first_call(variant: Variant, work: Workload) -> tuple[float, str | None]:
@@ -61,13 +62,18 @@ def measure(variant: Variant, work: Workload, first_s: float, baseline_adv: torc
     throughput = tuple(time_forward(module, batches[size], work.plan, work.device) for size in work.batch_sizes)
     latency = throughput[work.batch_sizes.index(1)] if 1 in work.batch_sizes else time_forward(
         module, batch_of(work.x_test, 1).to(work.device), work.plan, work.device)
-    memory_batch = batch_of(work.x_test, work.reference_batch).to(work.device)
     robust, mode = _robust(variant, work, baseline_adv)
     return VariantResult(
         variant=variant, footprint=footprint(module), first_call_s=first_s, latency=latency, throughput=throughput,
-        peak_memory=peak_memory_bytes(module, memory_batch, work.device),
         pred=predict(module, work.x_test, work.device), robust_correct=robust, attack_mode=mode,
     )
+
+
+def with_memory(results: list[VariantResult], work: Workload) -> list[VariantResult]:
+    """Fill in each variant's peak forward-pass memory at the reference batch."""
+    modules = {r.variant.name: r.variant.module for r in results if r.variant.module is not None}
+    peaks = peak_memory_bytes(modules, batch_of(work.x_test, work.reference_batch).to(work.device), work.device)
+    return [dataclasses.replace(r, peak_memory=peaks.get(r.variant.name, 0)) for r in results]
 
 
 def adversarial(variant: Variant, work: Workload) -> torch.Tensor | None:

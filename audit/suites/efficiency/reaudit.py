@@ -43,11 +43,11 @@ def fairlearn_gaps(y: np.ndarray, pred: np.ndarray, groups: pd.Series, positive:
                         float(equalized_odds_difference(y_bin, p_bin, sensitive_features=groups)))
 
 
-def _group_sums(codes: np.ndarray, weights: np.ndarray, idx: np.ndarray, k: int) -> np.ndarray:
-    """(R, k) per-group sums of `weights` over each bootstrap resample of rows."""
+def resample_counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """(R, n) multiplicity of each row in each bootstrap resample (one row of ones: the plain estimate)."""
     resamples = idx.shape[0]
-    flat = (codes[idx] + k * np.arange(resamples)[:, None]).ravel()
-    return np.bincount(flat, weights=weights[idx].ravel(), minlength=resamples * k).reshape(resamples, k)
+    flat = (idx + n * np.arange(resamples)[:, None]).ravel()
+    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(np.float32)
 
 
 def _gap(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -59,14 +59,19 @@ def _gap(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def bootstrap_gaps(y: np.ndarray, pred: np.ndarray, codes: np.ndarray, k: int, positive: int,
-                   idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(dp, eo) per resample, the same definitions as fairlearn's, vectorised over resamples."""
-    truth, chosen = (y == positive).astype(float), (pred == positive).astype(float)
-    count, sel = _group_sums(codes, np.ones_like(truth), idx, k), _group_sums(codes, chosen, idx, k)
-    pos, tp = _group_sums(codes, truth, idx, k), _group_sums(codes, chosen * truth, idx, k)
-    fp = sel - tp
+                   counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(dp, eo) per resample with fairlearn's definitions; `counts` from `resample_counts`.
+
+    Per-group sums for every resample are one matrix product: counts (R, n) @ per-row values (n, 4k).
+    """
+    truth, chosen = (y == positive).astype(np.float32), (pred == positive).astype(np.float32)
+    onehot = np.eye(k, dtype=np.float32)[codes]
+    per_row = np.concatenate([onehot, onehot * chosen[:, None], onehot * truth[:, None],
+                              onehot * (chosen * truth)[:, None]], axis=1)
+    sums = (counts @ per_row).astype(np.float64)
+    count, sel, pos, tp = (sums[:, i * k : (i + 1) * k] for i in range(4))
     dp = _gap(sel, count)
-    eo = np.fmax(_gap(tp, pos), _gap(fp, count - pos))
+    eo = np.fmax(_gap(tp, pos), _gap(sel - tp, count - pos))
     return dp, eo
 
 

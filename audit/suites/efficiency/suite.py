@@ -11,7 +11,7 @@ import torch
 from audit.errors import AuditInputError, SuiteSkipped
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.efficiency import figures, report
-from audit.suites.efficiency.measure import VariantResult, Workload, adversarial, first_call, measure
+from audit.suites.efficiency.measure import VariantResult, Workload, adversarial, first_call, measure, with_memory
 from audit.suites.efficiency.reaudit import AttackSpec
 from audit.suites.efficiency.timing import TimingPlan
 from audit.suites.efficiency.variants import VARIANTS, Variant, build
@@ -143,7 +143,7 @@ def _measure_all(ctx: SuiteContext, params: EfficiencyParams,
             variant = Variant(name, None, variant.how, skipped=failure)
         skipped.append(variant)
     ctx.progress(len(names), len(names), "done")
-    return results, skipped
+    return with_memory(results, work), skipped
 
 
 def _build(name: str, ctx: SuiteContext, params: EfficiencyParams) -> Variant:

@@ -35,7 +35,7 @@ class ExplainabilityParams:
     bootstrap_resamples: int = 1000
 
 
-QUICK = ExplainabilityParams(n_explain=100, nsamples=100, kernel_max_rows=25, permutation_rows=400,
+QUICK = ExplainabilityParams(n_explain=100, nsamples=100, kernel_max_rows=30, permutation_rows=400,
                              permutation_repeats=3, n_local=3, bootstrap_resamples=300)
 
 
