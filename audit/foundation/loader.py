@@ -101,8 +101,10 @@ def load_encoder(folder: Path | str, device: str = "cpu", allow_pickle: bool = F
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
     except ImportError as exc:
         raise AuditInputError("loading a sentence encoder needs: pip install -e '.[foundation]'") from exc
+    hf_logging.disable_progress_bar()  # the audit's own progress bar reports loading
     model = SentenceTransformer(
         str(path), device=device, trust_remote_code=False, local_files_only=True,
         model_kwargs={"use_safetensors": not allow_pickle},

@@ -60,6 +60,28 @@ def test_model_using_one_feature_gets_all_attribution(data):
     assert all(check.passed for check in output.validity)
 
 
+class SquaredHidden(nn.Module):
+    """Layers shap's DeepExplainer knows, joined by a functional square it cannot see."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.first, self.second = nn.Linear(7, 8), nn.Linear(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(self.first(x) ** 2)
+
+
+def test_deep_explainer_that_does_not_add_up_falls_back_to_gradients(data):
+    params = dataclasses.replace(SMALL, nsamples=200)  # expected gradients converge slowly on a squared layer
+    output = ExplainabilitySuite().run(_ctx(wrap_module(SquaredHidden(), data), data), params)
+    assert "gradient explainer" in output.notes[0]
+    assert any("did not add up" in note for note in output.notes)
+    assert all(check.passed for check in output.validity)
+    plain_mlp = tabular_model(data)  # Linear and ReLU layers only: DeepExplainer is used and adds up
+    assert "deep explainer" in ExplainabilitySuite().run(_ctx(plain_mlp, data), SMALL).notes[0]
+
+
 def test_kernel_fallback_without_gradients(data):
     model = wrap_module(OnlyColumn(0), data, capabilities=frozenset({"logits"}))
     output = ExplainabilitySuite().run(_ctx(model, data), SMALL)

@@ -171,3 +171,36 @@ def test_default_text_policy_gates_measurements_the_suites_produce(ctx):
     assert policy.match("text-fairness.counterfactual_flip_rate[sex=Male]").max == 0.05
     assert policy.match("text-fairness.seat_effect_size[gender_career]").severity == "warn"
     assert policy.match("text-efficiency.accuracy_drift[int8]").min == -0.02
+
+
+def test_embedding_space_attack_matches_art_pgd(ctx):
+    import torch
+    from art.attacks.evasion import ProjectedGradientDescent
+    from art.estimators.classification import PyTorchClassifier
+
+    from audit.suites.text._embedding_attack import attack_embeddings
+
+    x, y = ctx.data.test.x, ctx.data.test.y
+    assert torch.allclose(x.norm(dim=1), torch.ones(len(x)), atol=1e-4)  # unit norm: relative eps == absolute eps
+    eps = 0.005
+    ours = attack_embeddings(ctx.model.module, x, y, eps, 20, torch.Generator().manual_seed(0))
+    clf = PyTorchClassifier(model=ctx.model.module, loss=torch.nn.CrossEntropyLoss(), input_shape=(x.shape[1],),
+                            nb_classes=2)
+    art = ProjectedGradientDescent(clf, norm=2, eps=eps, eps_step=2.5 * eps / 20, max_iter=20, num_random_init=0,
+                                   batch_size=512, verbose=False)
+    adversarial = art.generate(x.numpy(), y=np.eye(2)[y.numpy()])
+    art_accuracy = (clf.predict(adversarial).argmax(1) == y.numpy()).mean()
+    assert ours.adversarial_correct.float().mean().item() == pytest.approx(art_accuracy, abs=0.02)
+    assert ours.adversarial_correct.float().mean() <= ours.noise_correct.float().mean()
+
+
+def test_robustness_suite_labels_the_embedding_attack(ctx):
+    suite = TextRobustnessSuite()
+    params = dataclasses.replace(suite.params_for("quick"), n_rows=40, typo_rates=(), drop_rates=(),
+                                 embedding_eps=(0.002, 0.01), resamples=50)
+    out = suite.run(ctx, params)
+    m = _by_name(out)
+    assert m["robust_accuracy[embedding-l2,eps=0.01]"].value <= m["robust_accuracy[embedding-l2,eps=0.002]"].value
+    assert "not the text" in m["robust_accuracy[embedding-l2,eps=0.01]"].description
+    assert {v.name for v in out.validity} == {"embedding_attack_beats_noise", "embedding_attack_monotone"}
+    assert all(v.passed for v in out.validity)

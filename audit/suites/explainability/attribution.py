@@ -49,10 +49,24 @@ class DecisionOutput(nn.Module):
         return (scores[:, self.positive] - scores[:, 1 - self.positive]).unsqueeze(1)
 
 
-def resolve_method(method: str, capabilities: frozenset[str]) -> str:
-    if method == "auto":
-        return "gradient" if "gradients" in capabilities else "kernel"
-    return method
+def resolve_method(method: str, model: ModelUnderAudit) -> str:
+    """auto: DeepExplainer where shap has a rule for every layer (fast, exact additivity), else expected
+    gradients; KernelExplainer for models without gradients. A DeepExplainer result that does not add
+    up (say, a functional nonlinearity shap cannot see) is redone with gradients by the suite."""
+    if method != "auto":
+        return method
+    if "gradients" not in model.capabilities:
+        return "kernel"
+    return "deep" if model.outputs == "logits" and deep_supported(model.module) else "gradient"
+
+
+def deep_supported(module: nn.Module) -> bool:
+    try:
+        from shap.explainers._deep.deep_pytorch import op_handler
+    except ImportError:  # a shap without the PyTorch DeepExplainer internals this relies on
+        return False
+    leaves = [m for m in module.modules() if not list(m.children())]
+    return bool(leaves) and all(type(m).__name__ in op_handler for m in leaves)
 
 
 def explain(model: ModelUnderAudit, positive_class: int, x: torch.Tensor, background: torch.Tensor,

@@ -46,6 +46,7 @@ class Evidence:
     attr_err: Attributions | None
     params: ExplainabilityParams
     jitter: np.random.Generator
+    fallback: str | None = None  # why the automatic explainer choice was changed
 
 
 def largest_loss_errors(model: ModelUnderAudit, x: torch.Tensor, y: np.ndarray, test_rows: np.ndarray,
@@ -213,6 +214,8 @@ def _notes(ctx: SuiteContext, ev: Evidence, abs_rows: np.ndarray, measurements: 
     notes = [f"Attributions explain {target} with shap's {ev.method} explainer on {len(ev.rows)} test rows "
              f"against {p.n_background} background rows. Most influential: "
              + ", ".join(ev.groups[g].name for g in order) + "."]
+    if ev.fallback:
+        notes.append(ev.fallback)
     by_name = {m.name: m for m in measurements}
     for name, what in (("rank_stability", "across two backgrounds"), ("permutation_agreement",
                                                                       "with permutation importance")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -11,7 +12,14 @@ import torch
 from audit.errors import AuditInputError, SuiteSkipped
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.explainability import figures
-from audit.suites.explainability.attribution import METHODS, ExplainerSpec, explain, resolve_method
+from audit.suites.explainability.attribution import (
+    METHODS,
+    Attributions,
+    ExplainerSpec,
+    additivity_error,
+    explain,
+    resolve_method,
+)
 from audit.suites.explainability.groups import feature_groups, group_sum
 from audit.suites.explainability.trust import permutation_importance
 
@@ -20,7 +28,7 @@ _SALT_ROWS, _SALT_BG_A, _SALT_BG_B, _SALT_SEEDS, _SALT_PERM, _SALT_JITTER = 601,
 
 @dataclass(frozen=True)
 class ExplainabilityParams:
-    explainer: str = "auto"  # auto (gradient if the model has gradients, else kernel) | gradient | deep | kernel
+    explainer: str = "auto"  # auto (deep, else gradient; kernel without gradients) | gradient | deep | kernel
     n_explain: int = 300  # test rows explained (seeded sample)
     n_background: int = 100  # background rows (seeded sample of the training data)
     nsamples: int = 200  # expected-gradient samples (gradient) or coalitions (kernel) per row
@@ -51,7 +59,7 @@ class ExplainabilitySuite:
 
     def run(self, ctx: SuiteContext, params: ExplainabilityParams) -> SuiteOutput:
         _validate(ctx, params)
-        method = resolve_method(params.explainer, ctx.model.capabilities)
+        method = resolve_method(params.explainer, ctx.model)
         if ctx.data.input_kind == "image" and method == "kernel":
             raise SuiteSkipped("KernelExplainer over every pixel is intractable; an image model needs gradients")
         spec = ExplainerSpec(method, params.nsamples, params.kernel_background)
@@ -60,7 +68,8 @@ class ExplainabilitySuite:
         seeds = ctx.rng(_SALT_SEEDS).integers(0, 2**31 - 1, size=3)
         x = ctx.data.test.x[torch.from_numpy(rows)]
         ctx.progress(0, 4, "explaining (background A)")
-        attr_a = explain(ctx.model, ctx.data.positive_class, x, bg_a, spec, int(seeds[0]))
+        attr_a, spec, fallback = _first_explanation(ctx, params, spec, x, bg_a, int(seeds[0]))
+        method = spec.method
         ctx.progress(1, 4, "explaining (background B)")
         attr_b = explain(ctx.model, ctx.data.positive_class, x, bg_b, spec, int(seeds[1]))
         groups = feature_groups(ctx.data, params.patches_per_side)
@@ -76,11 +85,24 @@ class ExplainabilitySuite:
             method=method, rows=rows, x=x, groups=groups, attr_a=attr_a, attr_b=attr_b,
             signed=group_sum(attr_a.values, groups), signed_b=group_sum(attr_b.values, groups),
             permutation=drops, errors=errors, attr_err=attr_err, params=params,
-            jitter=ctx.rng(_SALT_JITTER),
+            jitter=ctx.rng(_SALT_JITTER), fallback=fallback,
         )
         output = figures.build(ctx, evidence)
         ctx.progress(4, 4, "done")
         return output
+
+
+def _first_explanation(ctx: SuiteContext, params: ExplainabilityParams, spec: ExplainerSpec, x: torch.Tensor,
+                       background: torch.Tensor, seed: int) -> tuple[Attributions, ExplainerSpec, str | None]:
+    """Explain `x`; an automatic DeepExplainer choice whose values do not add up is redone with gradients."""
+    attr = explain(ctx.model, ctx.data.positive_class, x, background, spec, seed)
+    error = additivity_error(attr)
+    if spec.method != "deep" or params.explainer != "auto" or error <= figures.MAX_ADDITIVITY_ERROR:
+        return attr, spec, None
+    spec = dataclasses.replace(spec, method="gradient")
+    note = (f"DeepExplainer's values did not add up to the model output (error {error:.0%}), so expected "
+            "gradients were used instead.")
+    return explain(ctx.model, ctx.data.positive_class, x, background, spec, seed), spec, note
 
 
 def _validate(ctx: SuiteContext, params: ExplainabilityParams) -> None:

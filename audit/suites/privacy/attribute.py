@@ -19,6 +19,7 @@ from audit.types import Measurement, Table
 
 MIN_ROWS_PER_GROUP = 10
 FOLDS = 5
+MAX_LINEAR_FEATURES = 50
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,10 @@ def _out_of_fold_proba(features: np.ndarray, target: np.ndarray, seed: int) -> n
     """Out-of-fold class probabilities of a standardised, L2-regularised logistic regression.
 
     A linear model on purpose: it is fast, and with few rows it does not overfit extra inputs
-    (a flexible model can score *worse* with the outputs added, hiding a leak).
+    (a flexible model can score *worse* with the outputs added, hiding a leak). Wide inputs (images)
+    are first reduced to their leading principal components.
     """
+    from sklearn.decomposition import PCA
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.pipeline import make_pipeline
@@ -56,7 +59,10 @@ def _out_of_fold_proba(features: np.ndarray, target: np.ndarray, seed: int) -> n
 
     if features.shape[1] == 0:  # nothing known: the prior, the same for every row
         return np.tile(np.bincount(target) / target.size, (target.size, 1))
-    model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=500))
+    steps = [StandardScaler()]
+    if features.shape[1] > MAX_LINEAR_FEATURES:
+        steps.append(PCA(MAX_LINEAR_FEATURES, random_state=seed))
+    model = make_pipeline(*steps, LogisticRegression(C=1.0, max_iter=500))
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
     return cross_val_predict(model, features, target, cv=folds, method="predict_proba")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,8 +32,10 @@ def make_variant(encoder: torch.nn.Module, kind: str) -> torch.nn.Module:
         cpu_copy = copy.deepcopy(encoder).to("cpu")
         from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
-        # Per-channel weight scales: per-tensor scales cost MiniLM ~0.05 of embedding cosine similarity.
-        return quantize_dynamic(cpu_copy, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
+        with warnings.catch_warnings():  # torch.ao eager quantisation is deprecated in favour of torchao
+            warnings.simplefilter("ignore", (DeprecationWarning, UserWarning))
+            # Per-channel weight scales: per-tensor scales cost MiniLM ~0.05 of embedding cosine similarity.
+            return quantize_dynamic(cpu_copy, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[kind]
     return copy.deepcopy(encoder).to(dtype)
 
