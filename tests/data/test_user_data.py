@@ -44,7 +44,12 @@ def test_parquet_and_multiclass(tmp_path):
 
 def test_non_numeric_features_are_named(csv):
     with pytest.raises(AuditInputError, match=r"\['gender'\].*--features"):
-        load_user_data(csv, label="approved", sensitive=("gender",))
+        load_user_data(csv, label="approved", sensitive=(), features=("income", "gender"))
+
+
+def test_text_sensitive_column_is_not_a_default_feature(csv):
+    data = load_user_data(csv, label="approved", sensitive=("gender",))
+    assert "gender" not in data.feature_names and "gender" in data.sensitive_attributes
 
 
 def test_missing_columns_list_the_available_ones(csv):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,11 +76,26 @@ def _cuda_peak(module: nn.Module, x: torch.Tensor) -> int:
     return int(torch.cuda.max_memory_allocated() - before)
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """The profiler's C++ layer prints start/stop lines straight to fd 2; keep them off the user's terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def _cpu_peak(module: nn.Module, x: torch.Tensor) -> int:
     from torch.profiler import ProfilerActivity, profile
 
     # One session per module: frees inside a record_function span lose their timing.
-    with torch.no_grad(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with _native_stderr_silenced(), torch.no_grad(), \
+            profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         module(x)
     # Each event's *self* allocation (net of its own frees), in time order; "[memory]" rows are frees.
     timeline = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events()

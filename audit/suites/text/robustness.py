@@ -18,7 +18,7 @@ class TextRobustnessParams:
     n_rows: int = 1000
     typo_rates: tuple[float, ...] = (0.05, 0.1, 0.2)  # chance that a word gets one character edit
     drop_rates: tuple[float, ...] = (0.05, 0.1, 0.2)  # chance that a word is dropped
-    embedding_eps: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2)  # L2 radius of the embedding-space attack, x embedding norm
+    embedding_eps: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2)  # embedding-space attack radius, x embedding norm
     attack_steps: int = 20
     resamples: int = 1000
     batch_size: int = 64
