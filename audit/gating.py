@@ -124,7 +124,9 @@ def pillar_summaries(results: Sequence[SuiteResult], checks: Sequence[Check]) ->
     return tuple(_pillar_summary(p.name, p.eu_ai_act, p.nist_ai_rmf, results, checks) for p in PILLARS)
 
 
-def _pillar_summary(name: str, eu: str, nist: str, results: Sequence[SuiteResult], checks: Sequence[Check]) -> PillarSummary:
+def _pillar_summary(
+    name: str, eu: str, nist: str, results: Sequence[SuiteResult], checks: Sequence[Check]
+) -> PillarSummary:
     suites = [r for r in results if r.pillar == name]
     if not suites:
         return PillarSummary(name, None, "not run in this audit (no suite of this pillar was selected)", eu, nist)

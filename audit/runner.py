@@ -178,7 +178,7 @@ def _scorecard(audit: Audit, results: Sequence[SuiteResult], started: str, finis
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def default_out_dir(model_name: str) -> Path:

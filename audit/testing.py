@@ -58,7 +58,9 @@ def synthetic_tabular(n: int = 600, seed: int = 0, sex_in_features: bool = True,
     )
 
 
-def train_classifier(module: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 60, lr: float = 0.05, seed: int = 0) -> nn.Module:
+def train_classifier(
+    module: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 60, lr: float = 0.05, seed: int = 0
+) -> nn.Module:
     """Full-batch Adam training; deterministic for a given seed."""
     torch.manual_seed(seed)
     opt = torch.optim.Adam(module.parameters(), lr=lr)
@@ -83,8 +85,10 @@ def tabular_model(data: Dataset, seed: int = 0, epochs: int = 60, hidden: tuple[
     ))
 
 
-def wrap_module(module: nn.Module, data: Dataset, name: str = "test-model", outputs: str = "logits",
-                capabilities: frozenset[str] = frozenset({"gradients", "logits"}), recipe: Recipe | None = None) -> ModelUnderAudit:
+def wrap_module(
+    module: nn.Module, data: Dataset, name: str = "test-model", outputs: str = "logits",
+    capabilities: frozenset[str] = frozenset({"gradients", "logits"}), recipe: Recipe | None = None,
+) -> ModelUnderAudit:
     caps = set(capabilities) | ({"recipe"} if recipe is not None else set())
     if outputs != "logits":
         caps.discard("logits")

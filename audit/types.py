@@ -241,7 +241,7 @@ def _convert(tp: Any, data: Any) -> Any:
         args = typing.get_args(tp)
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_convert(args[0], v) for v in data)
-        return tuple(_convert(a, v) for a, v in zip(args, data))
+        return tuple(_convert(a, v) for a, v in zip(args, data, strict=True))
     if origin in (Mapping, dict, typing.Mapping):
         return dict(data)
     if isinstance(tp, type) and issubclass(tp, enum.Enum):

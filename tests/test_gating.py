@@ -47,7 +47,9 @@ def test_user_policy_overrides_and_disables_defaults() -> None:
     assert policy.match("accuracy.ece") is None
 
 
-@pytest.mark.parametrize("spec", [{"minimum": 1}, {}, {"min": "high"}, {"min": 1, "on": "mean"}, {"max": 1, "severity": "x"}])
+@pytest.mark.parametrize(
+    "spec", [{"minimum": 1}, {}, {"min": "high"}, {"min": 1, "on": "mean"}, {"max": 1, "severity": "x"}]
+)
 def test_bad_policy_entries_are_input_errors(spec: dict) -> None:
     with pytest.raises(AuditInputError):
         parse_thresholds({"accuracy.accuracy": spec}, "value", "test")

@@ -43,7 +43,8 @@ def parse_thresholds(table: Mapping[str, Any], default_on: str, origin: str) -> 
         unknown = set(spec) - _BOUND_KEYS
         if unknown:
             raise AuditInputError(
-                f"{origin}: policy entry {metric!r} has unknown key(s) {sorted(unknown)}; use min, max, on, severity or off"
+                f"{origin}: policy entry {metric!r} has unknown key(s) {sorted(unknown)}; "
+                "use min, max, on, severity or off"
             )
         parsed[metric] = None if spec.get("off") else _threshold(metric, spec, default_on, origin)
     return parsed
@@ -58,10 +59,10 @@ def _threshold(metric: str, spec: Mapping[str, Any], default_on: str, origin: st
             raise AuditInputError(f"{origin}: policy entry {metric!r}: bounds must be numbers, got {bound!r}")
     on = spec.get("on", default_on)
     if on not in ("value", "ci"):
-        raise AuditInputError(f"{origin}: policy entry {metric!r}: on must be \"value\" or \"ci\", got {on!r}")
+        raise AuditInputError(f'{origin}: policy entry {metric!r}: on must be "value" or "ci", got {on!r}')
     severity = spec.get("severity", "fail")
     if severity not in ("fail", "warn"):
-        raise AuditInputError(f"{origin}: policy entry {metric!r}: severity must be \"fail\" or \"warn\", got {severity!r}")
+        raise AuditInputError(f'{origin}: policy entry {metric!r}: severity must be "fail" or "warn", got {severity!r}')
     return Threshold(metric, None if lo is None else float(lo), None if hi is None else float(hi), on, severity)
 
 
@@ -70,7 +71,8 @@ def default_thresholds(default_on: str) -> dict[str, Threshold | None]:
     merged: dict[str, Threshold | None] = {}
     for entry in sorted(resources.files("audit.policy").iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".toml"):
-            merged.update(parse_thresholds(tomllib.loads(entry.read_text()), default_on, f"default policy {entry.name}"))
+            table = tomllib.loads(entry.read_text())
+            merged.update(parse_thresholds(table, default_on, f"default policy {entry.name}"))
     return merged
 
 
