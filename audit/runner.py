@@ -29,7 +29,7 @@ _NEEDS = {
     "logits": "a model that outputs logits",
     "recipe": "a training recipe to retrain the model (zoo models have one)",
     "training-data": "the model's training rows (pass --train-data PATH)",
-    "sensitive-attributes": "sensitive attributes (pass --sensitive COL[,COL])",
+    "sensitive-attributes": "sensitive attributes; this data set has none (for your own data: --sensitive COL[,COL])",
     "input:text": "a text model (e.g. --model adult-text-minilm); this model's input is not text",
     "input:image": "an image model (e.g. --model mnist-cnn); this model's input is not images",
     "input:tabular": "a tabular model; this model's input is not tabular",
