@@ -134,6 +134,7 @@ class Chart:
     log_x: bool = False
     log_y: bool = False
     caption: str = ""
+    x_tick_labels: tuple[str, ...] = ()  # bar charts: names of the categories at x = 0, 1, 2, ...
 
 
 @dataclass(frozen=True)

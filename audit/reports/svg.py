@@ -199,8 +199,12 @@ def _bar_chart(chart: Chart) -> str:
 
 
 def _category_labels(chart: Chart, categories: list[float], group: float, bar: float) -> list[str]:
-    """Numeric x under each group; with a single group, the series labels under their own bars."""
+    """Named or numeric x under each group; with a single group, the series labels under their own bars."""
     y = HEIGHT - BOTTOM_MARGIN + 16
+    if chart.x_tick_labels and len(chart.x_tick_labels) == len(categories):
+        fits = max(3, int(group / 6.5))
+        return [text(LEFT + group * (i + 0.5), y, short(label, fits), full=label)
+                for i, label in enumerate(chart.x_tick_labels)]
     if len(categories) == 1:
         fits = max(3, int(bar / 6.5))  # about 6.5 px per character at font-size 11
         return [text(LEFT + group * 0.1 + bar * (i + 0.5), y, short(s.label, fits), full=s.label)

@@ -45,7 +45,7 @@ def class_tables(p: mx.Predictions, class_names: tuple[str, ...]) -> tuple[tuple
     if k > 2:
         charts.append(Chart("per_class_recall", "Accuracy per class (recall)", "bar", "class", "recall",
                             series=(Series("recall", tuple(range(k)), tuple(_r(v) for v in recall)),),
-                            caption="Bars are classes in order: " + ", ".join(class_names)))
+                            x_tick_labels=class_names))
     return (conf_table, per_class), tuple(charts)
 
 

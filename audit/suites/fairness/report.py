@@ -79,7 +79,7 @@ def group_charts(est: AxisEstimate, favourable: str, binary: bool) -> list[Chart
               y_label="selection rate", series=_bar_series(labels, [r.selection_rate], [b.selection_rate]),
               caption="Bars: share of each group given the favourable decision; error bars: 95% bootstrap CI."),
         Chart(f"tpr_fpr[{name}]", f"True and false positive rates by {name}", "bar",
-              x_label="0 = true positive rate, 1 = false positive rate", y_label="rate",
+              y_label="rate", x_tick_labels=("true positive rate", "false positive rate"),
               series=_bar_series(labels, [r.tpr, r.fpr], [b.tpr, b.fpr]),
               caption="Equal opportunity asks for equal true positive rates; equalized odds for equal true and "
                       "false positive rates. Error bars: 95% bootstrap CI."),
