@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from scipy import stats as _sps
@@ -14,6 +14,32 @@ def bootstrap_indices(n: int, resamples: int, seed: int) -> np.ndarray:
     """(resamples, n) row indices drawn with replacement, reproducible from `seed`."""
     rng = np.random.default_rng(seed)
     return rng.integers(0, n, size=(resamples, n))
+
+
+def indices_to_counts(idx: np.ndarray, n: int, dtype: type = np.float64) -> np.ndarray:
+    """(resamples, n) multiplicity of each row in each resample of row indices `idx` (resamples, draws).
+
+    Weighting a per-row statistic by these counts equals computing it on the resampled rows, so every
+    resample becomes one matrix product instead of a gather.
+    """
+    resamples = idx.shape[0]
+    flat = (idx + n * np.arange(resamples)[:, None]).ravel()
+    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(dtype)
+
+
+def iter_resample_counts(
+    n: int, resamples: int, rng: np.random.Generator, chunk: int = 100, dtype: type = np.float64
+) -> Iterator[np.ndarray]:
+    """Bootstrap multiplicities `chunk` resamples at a time (bounded memory); same draws as one big
+    `rng.integers(0, n, (resamples, n))`, i.e. as `bootstrap_indices` for `default_rng(seed)`."""
+    for start in range(0, resamples, chunk):
+        idx = rng.integers(0, n, size=(min(chunk, resamples - start), n))
+        yield indices_to_counts(idx, n, dtype)
+
+
+def resample_counts(n: int, resamples: int, rng: np.random.Generator, dtype: type = np.float64) -> np.ndarray:
+    """All (resamples, n) bootstrap multiplicities at once."""
+    return np.vstack(list(iter_resample_counts(n, resamples, rng, dtype=dtype)))
 
 
 def percentile_ci(samples: np.ndarray, alpha: float = DEFAULT_ALPHA) -> tuple[float, float]:

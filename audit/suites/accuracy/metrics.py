@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from audit.stats import iter_resample_counts
+
 EPS = 1e-15
 
 
@@ -29,14 +31,9 @@ class Predictions:
         return self.proba.max(axis=1)
 
 
-def resample_weights(n: int, resamples: int, seed: int, chunk: int = 64) -> Iterator[np.ndarray]:
-    """Bootstrap multiplicities, (chunk, n) at a time; the same stream as audit.stats.bootstrap_indices."""
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(resamples, n))
-    for start in range(0, resamples, chunk):
-        block = idx[start : start + chunk]
-        offsets = block + np.arange(block.shape[0])[:, None] * n
-        yield np.bincount(offsets.ravel(), minlength=block.shape[0] * n).reshape(block.shape[0], n).astype(float)
+def resample_weights(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """Bootstrap multiplicities in chunks; the same resamples as audit.stats.bootstrap_indices(n, resamples, seed)."""
+    return iter_resample_counts(n, resamples, np.random.default_rng(seed))
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

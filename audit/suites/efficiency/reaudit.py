@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from audit.stats import bootstrap_indices, percentile_ci
+from audit.stats import bootstrap_indices, indices_to_counts, percentile_ci
 
 
 def predict(module: nn.Module, x: torch.Tensor, device: str, batch: int = 4096) -> np.ndarray:
@@ -45,9 +45,7 @@ def fairlearn_gaps(y: np.ndarray, pred: np.ndarray, groups: pd.Series, positive:
 
 def resample_counts(idx: np.ndarray, n: int) -> np.ndarray:
     """(R, n) multiplicity of each row in each bootstrap resample (one row of ones: the plain estimate)."""
-    resamples = idx.shape[0]
-    flat = (idx + n * np.arange(resamples)[:, None]).ravel()
-    return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(np.float32)
+    return indices_to_counts(idx, n, np.float32)
 
 
 def _gap(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-# Rows of the index matrix drawn at once; bounds the temporary index memory at chunk * n * 8 bytes.
-_CHUNK = 100
+from audit.stats import resample_counts
 
 
 def resample_weights(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -18,13 +17,7 @@ def resample_weights(n: int, resamples: int, rng: np.random.Generator) -> np.nda
 
     float32 holds the integer counts and group sums exactly while n < 2**24 (half the memory of float64).
     """
-    weights = np.empty((resamples, n), dtype=np.float32 if n < 2**24 else np.float64)
-    for start in range(0, resamples, _CHUNK):
-        stop = min(start + _CHUNK, resamples)
-        index = rng.integers(0, n, size=(stop - start, n))
-        offsets = np.arange(stop - start)[:, None] * n
-        weights[start:stop] = np.bincount((index + offsets).ravel(), minlength=(stop - start) * n).reshape(-1, n)
-    return weights
+    return resample_counts(n, resamples, rng, dtype=np.float32 if n < 2**24 else np.float64)
 
 
 def resampled_group_sums(weights: np.ndarray, indicators: np.ndarray, membership: np.ndarray) -> np.ndarray:
