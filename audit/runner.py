@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 import random
 import time
 from collections.abc import Sequence
@@ -19,6 +18,7 @@ from audit import gating, registry
 from audit.config import AuditConfig
 from audit.data.types import Dataset
 from audit.errors import AuditInputError, SuiteSkipped
+from audit.home import audit_home
 from audit.models.types import ModelUnderAudit
 from audit.policy import Policy
 from audit.suite import Suite, SuiteContext, SuiteOutput, context_capabilities
@@ -187,8 +187,6 @@ def default_out_dir(model_name: str) -> Path:
     return Path("reports") / f"{safe}-{stamp}"
 
 
-def audit_home() -> Path:
-    return Path(os.environ.get("AUDIT_HOME") or Path.home() / ".cache" / "audit")
 
 
 __all__ = ["Audit", "RunPlan", "plan", "run", "seed_everything", "default_out_dir", "audit_home"]

@@ -20,9 +20,6 @@ import torch
 ProgressFn = Callable[[int, int], None]
 
 
-def audit_home(home: Path | None = None) -> Path:
-    """$AUDIT_HOME (default ~/.cache/audit), or `home` when given."""
-    return Path(home or os.environ.get("AUDIT_HOME") or Path.home() / ".cache" / "audit")
 
 
 def _autocast(device: str, bf16: bool):  # noqa: ANN202 - a context manager

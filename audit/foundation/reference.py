@@ -17,9 +17,10 @@ import torch
 
 from audit.data.types import Dataset, Split
 from audit.errors import AuditInputError
-from audit.foundation.embeddings import EmbeddingCache, audit_home, encode_texts
+from audit.foundation.embeddings import EmbeddingCache, encode_texts
 from audit.foundation.loader import LoadedEncoder, load_encoder, minilm_path
 from audit.foundation.serialise import serialise_frame
+from audit.home import audit_home
 from audit.models.types import ModelSource, ModelUnderAudit, Recipe
 
 MODEL_NAME = "adult-text-minilm"

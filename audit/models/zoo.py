@@ -19,6 +19,7 @@ from torch import nn
 from audit.data.reference import load_reference
 from audit.data.types import Dataset
 from audit.errors import AuditInputError
+from audit.home import audit_home
 from audit.models.architectures import build
 from audit.models.device import resolve_device
 from audit.models.recipes import BASE_RECIPES, recipe_for, recipe_to_json
@@ -34,11 +35,6 @@ ZOO_MODELS: dict[str, str] = {
 CACHE_FORMAT = 1
 
 
-def audit_home(home: str | Path | None = None) -> Path:
-    """The cache root: `home`, else $AUDIT_HOME, else ~/.cache/audit."""
-    if home is not None:
-        return Path(home)
-    return Path(os.environ.get("AUDIT_HOME") or Path.home() / ".cache" / "audit")
 
 
 def _check_name(name: str) -> None:
