@@ -42,6 +42,11 @@ def default_subset(device: str) -> int | None:
     return None if device.startswith("cuda") else CPU_DEFAULT_SUBSET
 
 
+def default_finetune() -> bool:
+    """$AUDIT_TEXT_FINETUNE=1 also trains the encoder end to end (meant for a GPU; frozen by default)."""
+    return os.environ.get("AUDIT_TEXT_FINETUNE", "").strip().lower() in ("1", "true", "yes")
+
+
 def subset_splits(train: Split, test: Split, subset: int | None, seed: int) -> tuple[Split, Split]:
     """A seeded sample of `subset` rows, keeping the train/test proportion; all rows when None."""
     total = len(train) + len(test)
@@ -128,7 +133,7 @@ def _dataset(train: Split, test: Split, encoder: LoadedEncoder) -> Dataset:
 
 def load_text_reference(
     device: str = "cpu", home: Path | None = None, subset: int | None = None, seed: int = 0,
-    encoder_folder: Path | None = None, finetune: bool = False, progress: Progress | None = None,
+    encoder_folder: Path | None = None, finetune: bool | None = None, progress: Progress | None = None,
 ) -> tuple[ModelUnderAudit, Dataset]:
     """Build `adult-text-minilm`: a seeded Adult subset (8,000 rows on CPU, all on a GPU by default)."""
     from audit.data.reference import load_reference
@@ -138,4 +143,5 @@ def load_text_reference(
     rows = subset if subset is not None else default_subset(device)
     train, test = subset_splits(adult.train, adult.test, rows, seed)
     encoder = load_encoder(encoder_folder or minilm_path(), device=device)
-    return build_text_reference(train, test, encoder, audit_home(home), device, seed, finetune, progress=progress)
+    tune = default_finetune() if finetune is None else finetune
+    return build_text_reference(train, test, encoder, audit_home(home), device, seed, tune, progress=progress)
