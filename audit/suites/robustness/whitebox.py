@@ -62,6 +62,13 @@ def _find(outcomes: list[Outcome], attack: str, norm: str, eps: float) -> Outcom
     return next(o for o in outcomes if o.attack == attack and o.norm == norm and o.eps == eps)
 
 
+def informative_eps(outcomes: list[Outcome], clean_accuracy: float, fallback: float) -> float:
+    """The L∞ ε where PGD leaves accuracy nearest half the clean accuracy: where a stronger attack would show
+    most (at a small ε nothing is broken yet; at a large one everything already is)."""
+    pgd = [o for o in outcomes if o.attack == "pgd" and o.norm == "linf" and o.eps > 0]
+    return min(pgd, key=lambda o: abs(_accuracy(o) - clean_accuracy / 2)).eps if pgd else fallback
+
+
 def sweep_checks(setup: AttackSetup, outcomes: list[Outcome], mid_eps: float, large_eps: float) -> list:
     """Monotone in ε, ε=0, PGD vs FGSM, more steps/restarts, large ε, zero gradients."""
     p, tol = setup.params, setup.params.validity_tolerance
@@ -71,7 +78,8 @@ def sweep_checks(setup: AttackSetup, outcomes: list[Outcome], mid_eps: float, la
     pairs = [(o.norm, o.eps, _accuracy(o), _accuracy(_find(outcomes, "fgsm", o.norm, o.eps)))
              for o in outcomes if o.attack == "pgd"]
     at_zero, _ = pgd_attack(setup, "linf", 0.0, min(p.pgd_steps, 5), p.pgd_restarts, salt=3)
-    stronger, _ = pgd_attack(setup, "linf", mid_eps, 2 * p.pgd_steps, p.pgd_restarts + 1, salt=4, name="pgd-strong")
+    probe_eps = informative_eps(outcomes, float(setup.clean_correct.mean()), mid_eps)
+    stronger, _ = pgd_attack(setup, "linf", probe_eps, 2 * p.pgd_steps, p.pgd_restarts + 1, salt=4, name="pgd-strong")
     large, _ = torch_attack(setup, "pgd-unbounded", PGDConfig("linf", large_eps, p.pgd_steps, restarts=0), 5,
                             space=setup.space.unconstrained())
     share = validity.zero_gradient_share(setup.view, setup.u, setup.y, setup.device)
@@ -79,8 +87,8 @@ def sweep_checks(setup: AttackSetup, outcomes: list[Outcome], mid_eps: float, la
         validity.non_increasing_in_eps(curves, tol),
         validity.eps_zero_matches_clean(at_zero.correct, setup.clean_correct),
         validity.pgd_no_weaker_than_fgsm(pairs, tol),
-        validity.attack_converged(_accuracy(_find(outcomes, "pgd", "linf", mid_eps)), _accuracy(stronger), tol,
-                                  f"Doubling PGD's steps to {2 * p.pgd_steps} and adding a restart at ε={mid_eps:g}"),
+        validity.attack_converged(_accuracy(_find(outcomes, "pgd", "linf", probe_eps)), _accuracy(stronger), tol,
+                                  f"Doubling PGD's steps to {2 * p.pgd_steps} and adding a restart at ε={probe_eps:g}"),
         validity.large_eps_reaches_chance(_accuracy(large), setup.n_classes, large_eps),
         validity.gradients_informative(share, p.zero_gradient_tolerance),
     ]
