@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sklearn import metrics as skm
+from sklearn.dummy import DummyClassifier
 
 from audit.suite import SuiteContext
 from audit.suites.accuracy import AccuracyParams, AccuracySuite
@@ -50,6 +51,9 @@ def test_point_estimates_match_sklearn(k: int) -> None:
     else:
         assert mx.auroc(p, ones)[0] == pytest.approx(skm.roc_auc_score(p.y, p.proba, multi_class="ovr"))
     assert mx.expected_calibration_error(p, ones)[0] == pytest.approx(_ece_reference(p.y, p.proba), abs=1e-9)
+    baseline = DummyClassifier(strategy="most_frequent").fit(np.zeros((500, 1)), p.y)
+    trivial = skm.accuracy_score(p.y, baseline.predict(np.zeros((500, 1))))
+    assert mx.accuracy_over_majority(p, ones)[0] == pytest.approx(skm.accuracy_score(p.y, pred) - trivial)
 
 
 def test_auroc_handles_ties_like_sklearn() -> None:
@@ -86,7 +90,8 @@ def test_suite_measurements_have_cis_and_match_sklearn() -> None:
     y = data.test.y.numpy()
     pred = model.predict(data.test.x)
     assert by["accuracy"].value == pytest.approx(skm.accuracy_score(y, pred))
-    for name in ("accuracy", "balanced_accuracy", "macro_f1", "auroc", "log_loss", "brier", "ece"):
+    for name in ("accuracy", "accuracy_over_majority", "balanced_accuracy", "macro_f1", "auroc", "log_loss", "brier",
+                 "ece"):
         lo, hi = by[name].ci
         assert lo <= by[name].value <= hi, name
         assert by[name].insufficient_reason is None

@@ -54,6 +54,16 @@ def accuracy(p: Predictions, w: np.ndarray) -> np.ndarray:
     return (w @ (p.pred == p.y).astype(float)) / w.sum(axis=1)
 
 
+def majority_share(p: Predictions, w: np.ndarray) -> np.ndarray:
+    """Accuracy of always answering the most common class of these rows (the trivial baseline)."""
+    counts = w @ np.eye(p.n_classes)[p.y]
+    return counts.max(axis=1) / w.sum(axis=1)
+
+
+def accuracy_over_majority(p: Predictions, w: np.ndarray) -> np.ndarray:
+    return accuracy(p, w) - majority_share(p, w)
+
+
 def balanced_accuracy(p: Predictions, w: np.ndarray) -> np.ndarray:
     tp, _, fn = confusion_counts(p, w)
     recall = _ratio(tp, tp + fn)

@@ -35,6 +35,9 @@ class _Metric:
 def _metrics(positive: int, bins: int) -> tuple[_Metric, ...]:
     return (
         _Metric("accuracy", mx.accuracy, True, "Share of audited rows the model classifies correctly."),
+        _Metric("accuracy_over_majority", mx.accuracy_over_majority, True,
+                "How much more often the model is right than always answering the most common class "
+                "(zero or below: no better than that trivial rule)."),
         _Metric("balanced_accuracy", mx.balanced_accuracy, True,
                 "Average of the per-class recall, so a rare class counts as much as a common one."),
         _Metric("macro_f1", mx.macro_f1, True, "Average F1 score over classes (balance of precision and recall)."),
