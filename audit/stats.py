@@ -1,4 +1,5 @@
-"""Shared statistics: seeded (vectorised) bootstrap CIs and exact binomial intervals."""
+"""Shared statistics: seeded (vectorised) bootstrap resamples and CIs, weighted AUC, exact binomial intervals.
+The one home of each: suites import these rather than keeping their own."""
 
 from __future__ import annotations
 
@@ -40,6 +41,50 @@ def iter_resample_counts(
 def resample_counts(n: int, resamples: int, rng: np.random.Generator, dtype: type = np.float64) -> np.ndarray:
     """All (resamples, n) bootstrap multiplicities at once."""
     return np.vstack(list(iter_resample_counts(n, resamples, rng, dtype=dtype)))
+
+
+def weighted_auc(scores: np.ndarray, is_pos: np.ndarray, weights: np.ndarray, chunk: int = 128) -> np.ndarray:
+    """ROC AUC (ties count one half, as sklearn's roc_auc_score) under each row of `weights` (R, n).
+
+    Rows of `weights` are sample weights or bootstrap multiplicities; the scores are sorted once and each
+    row is a weighted Mann-Whitney statistic. NaN where a row weighs no positive or no negative.
+    """
+    scores, is_pos = np.asarray(scores), np.asarray(is_pos, dtype=bool)
+    order = np.argsort(scores, kind="stable")
+    s = scores[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if s.size else np.zeros(0, np.intp)
+    pos = is_pos[order].astype(float)
+    parts = [_auc_rows(np.asarray(weights[i : i + chunk], dtype=float)[:, order], pos, starts)
+             for i in range(0, weights.shape[0], chunk)]
+    return np.concatenate(parts) if parts else np.zeros(0)
+
+
+def _auc_rows(w: np.ndarray, pos: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    if starts.size == 0:
+        return np.full(w.shape[0], np.nan)
+    pos_w = np.add.reduceat(w * pos, starts, axis=1)  # weight of positives at each distinct score
+    neg_w = np.add.reduceat(w * (1 - pos), starts, axis=1)
+    below = np.cumsum(neg_w, axis=1) - neg_w  # negative weight strictly below each score
+    num = (pos_w * (below + 0.5 * neg_w)).sum(axis=1)
+    den = pos_w.sum(axis=1) * neg_w.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+
+
+def macro_auc(proba: np.ndarray, truth: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Binary (two columns): the AUC of column 1 for class 1. More classes: the unweighted mean of one-vs-rest
+    AUCs (sklearn's multi_class="ovr", average="macro") over the classes defined under each weight row (a class
+    with no positive or no negative weight is left out, as balanced accuracy leaves out absent classes).
+
+    `truth` holds class indices into the columns of `proba`; returns one value per row of `weights`.
+    """
+    if proba.shape[1] == 2:
+        return weighted_auc(proba[:, 1], truth == 1, weights)
+    per_class = np.stack([weighted_auc(proba[:, k], truth == k, weights) for k in range(proba.shape[1])])
+    defined = np.isfinite(per_class)
+    total = np.where(defined, per_class, 0.0).sum(axis=0)
+    count = defined.sum(axis=0)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def percentile_ci(samples: np.ndarray, alpha: float = DEFAULT_ALPHA) -> tuple[float, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy import stats as sps
+from sklearn.metrics import roc_auc_score
 
 from audit import stats
 
@@ -23,3 +24,59 @@ def test_clopper_pearson_matches_scipy_binomtest() -> None:
     for k, n in [(0, 20), (3, 20), (20, 20), (57, 400)]:
         expected = sps.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
         assert stats.clopper_pearson(k, n) == pytest.approx((expected.low, expected.high), abs=1e-9)
+
+
+def _tied_scores(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    scores = rng.integers(0, 6, n) / 5.0  # many ties
+    return scores, rng.random(n) < 0.3 + 0.1 * scores
+
+
+def test_weighted_auc_equals_sklearn_sample_weight_with_ties() -> None:
+    scores, is_pos = _tied_scores(400, 2)
+    weights = np.random.default_rng(3).gamma(1.0, size=(5, 400))
+    weights[0] = 1.0
+    got = stats.weighted_auc(scores, is_pos, weights, chunk=2)  # chunking must not matter
+    for r in range(5):
+        assert got[r] == pytest.approx(roc_auc_score(is_pos, scores, sample_weight=weights[r]), rel=1e-12)
+
+
+def test_weighted_auc_on_bootstrap_counts_equals_sklearn_on_the_resampled_rows() -> None:
+    scores, is_pos = _tied_scores(300, 4)
+    counts = stats.resample_counts(300, 6, np.random.default_rng(7), dtype=np.int32)
+    idx = stats.bootstrap_indices(300, 6, 7)
+    got = stats.weighted_auc(scores, is_pos, counts)
+    for r in range(6):
+        assert got[r] == pytest.approx(roc_auc_score(is_pos[idx[r]], scores[idx[r]]), rel=1e-12)
+
+
+def test_weighted_auc_is_nan_without_both_classes() -> None:
+    scores = np.array([0.1, 0.4, 0.9])
+    weights = np.array([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 2.0, 1.0]])
+    got = stats.weighted_auc(scores, np.array([False, True, True]), weights)
+    assert got[0] == 1.0 and np.isnan(got[1]) and np.isnan(got[2])
+
+
+def test_macro_auc_equals_sklearn_ovr_macro_and_binary() -> None:
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 3, 600)
+    proba = rng.dirichlet([1, 1, 1], 600) + 0.3 * (truth[:, None] == np.arange(3))
+    proba /= proba.sum(axis=1, keepdims=True)
+    weights = np.vstack([np.ones(600), rng.gamma(1.0, size=600)])
+    got = stats.macro_auc(proba, truth, weights)
+    for r in range(2):
+        expected = roc_auc_score(truth, proba, multi_class="ovr", average="macro", sample_weight=weights[r])
+        assert got[r] == pytest.approx(expected, rel=1e-12)
+    binary = np.stack([1 - proba[:, 0], proba[:, 0]], axis=1)
+    assert stats.macro_auc(binary, truth == 0, weights)[1] == pytest.approx(
+        roc_auc_score(truth == 0, proba[:, 0], sample_weight=weights[1]), rel=1e-12)
+
+
+def test_macro_auc_leaves_out_a_class_absent_under_the_weights() -> None:
+    rng = np.random.default_rng(5)
+    truth = rng.integers(0, 3, 300)
+    proba = rng.dirichlet([1, 1, 1], 300)
+    weights = (truth != 2).astype(float)[None]  # class 2 weighs nothing: macro over classes 0 and 1
+    kept = truth != 2
+    expected = np.mean([roc_auc_score(truth[kept] == k, proba[kept, k]) for k in (0, 1)])
+    assert stats.macro_auc(proba, truth, weights)[0] == pytest.approx(expected, rel=1e-12)

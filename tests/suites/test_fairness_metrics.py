@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 from fairlearn import metrics as flm
 from fairness_helpers import FAST, by_name, run_suite, table
-from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
+from sklearn.metrics import accuracy_score, precision_score
 
 from audit.suites.fairness.bootstrap import resample_weights, resampled_group_sums
 from audit.suites.fairness.disparity import (
@@ -18,7 +17,6 @@ from audit.suites.fairness.disparity import (
     group_sums,
     indicator_matrix,
 )
-from audit.suites.fairness.proxies import macro_auroc, weighted_auroc
 from audit.testing import synthetic_tabular, tabular_model
 
 
@@ -128,23 +126,3 @@ def test_bootstrap_ci_close_to_fairlearn_bootstrap():
     assert ours.ci[0] == pytest.approx(lo, abs=0.015)
     assert ours.ci[1] == pytest.approx(hi, abs=0.015)
     assert ours.ci[1] - ours.ci[0] == pytest.approx(hi - lo, rel=0.25)
-
-
-def test_weighted_auroc_equals_sklearn_with_ties_and_weights():
-    rng = np.random.default_rng(2)
-    scores = rng.integers(0, 6, 400) / 5.0  # many ties
-    is_pos = rng.random(400) < 0.3 + 0.1 * scores
-    weights = rng.integers(0, 4, size=(5, 400)).astype(float)
-    got = weighted_auroc(scores, is_pos, weights)
-    for r in range(5):
-        assert got[r] == pytest.approx(roc_auc_score(is_pos, scores, sample_weight=weights[r]), rel=1e-12)
-
-
-def test_macro_auroc_equals_sklearn_ovr_macro():
-    rng = np.random.default_rng(3)
-    labels = rng.choice(np.array(["a", "b", "c"]), 600)
-    proba = rng.dirichlet([1, 1, 1], 600) + 0.3 * (labels[:, None] == np.array(["a", "b", "c"]))
-    proba /= proba.sum(axis=1, keepdims=True)
-    got = macro_auroc(proba, np.array(["a", "b", "c"]), labels, np.ones((1, 600)))[0]
-    expected = roc_auc_score(pd.Series(labels), proba, multi_class="ovr", average="macro", labels=["a", "b", "c"])
-    assert got == pytest.approx(expected, rel=1e-12)

@@ -10,11 +10,9 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from audit.stats import clopper_pearson
 from audit.suites.privacy.epsilon import cp_lower, cp_upper, epsilon_from_counts, epsilon_lower_bound
 from audit.suites.privacy.roc import (
-    bootstrap_counts,
     bootstrap_roc_cis,
     low_fpr_insufficient,
     roc_metrics,
-    weighted_auc,
 )
 
 
@@ -35,15 +33,6 @@ def test_roc_metrics_match_sklearn(seed: int) -> None:
     assert m.balanced_accuracy == pytest.approx(0.5 + (tpr - fpr).max() / 2, abs=1e-12)
     for target, value in zip((0.001, 0.01, 0.1), m.tpr_at, strict=True):
         assert value == pytest.approx(np.interp(target, fpr, tpr), abs=1e-12)
-
-
-def test_weighted_auc_equals_sklearn_on_resampled_rows() -> None:
-    scores, labels = _scores(150, 250, 0.5, 3)
-    counts = bootstrap_counts(labels.size, 5, seed=7)
-    aucs = weighted_auc(scores, labels, counts)
-    for row, auc in zip(counts, aucs, strict=True):
-        idx = np.repeat(np.arange(labels.size), row.astype(int))
-        assert auc == pytest.approx(roc_auc_score(labels[idx], scores[idx]), abs=1e-12)
 
 
 def test_bootstrap_cis_cover_the_estimate_and_are_seeded() -> None:

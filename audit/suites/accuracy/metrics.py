@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.stats import iter_resample_counts
+from audit.stats import iter_resample_counts, macro_auc, weighted_auc
 
 EPS = 1e-15
 
@@ -108,22 +108,8 @@ def expected_calibration_error(p: Predictions, w: np.ndarray, bins: int = 15) ->
     return (count * gap).sum(axis=1) / count.sum(axis=1)
 
 
-def _binary_auc(score: np.ndarray, is_pos: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Weighted Mann-Whitney AUC with ties counted half, as sklearn's roc_auc_score."""
-    order = np.argsort(score, kind="stable")
-    s, pos = score[order], is_pos[order].astype(float)
-    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]])
-    ws = w[:, order]
-    pos_u = np.add.reduceat(ws * pos, starts, axis=1)
-    neg_u = np.add.reduceat(ws * (1 - pos), starts, axis=1)
-    below = np.cumsum(neg_u, axis=1) - neg_u
-    num = (pos_u * (below + 0.5 * neg_u)).sum(axis=1)
-    return _ratio(num, pos_u.sum(axis=1) * neg_u.sum(axis=1))
-
-
 def auroc(p: Predictions, w: np.ndarray, positive: int = 1) -> np.ndarray:
     """Binary AUROC on P(positive); multiclass: macro one-vs-rest (sklearn multi_class="ovr")."""
     if p.n_classes == 2:
-        return _binary_auc(p.proba[:, positive], p.y == positive, w)
-    per_class = np.stack([_binary_auc(p.proba[:, k], p.y == k, w) for k in range(p.n_classes)], axis=1)
-    return per_class.mean(axis=1)
+        return weighted_auc(p.proba[:, positive], p.y == positive, w)
+    return macro_auc(p.proba, p.y, w)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from audit.data.types import Dataset, FeatureSpec
+from audit.stats import macro_auc
 from audit.suites.fairness.bootstrap import resample_weights
 
 
@@ -29,29 +29,6 @@ def candidate_features(data: Dataset) -> tuple[FeatureSpec, ...]:
     return tuple(
         FeatureSpec(name, "numeric", (i,)) for i, name in enumerate(data.feature_names) if name not in sensitive
     )
-
-
-def weighted_auroc(scores: np.ndarray, is_pos: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """AUROC (ties count one half) under each row of `weights` (resamples, n); vectorised over resamples."""
-    order = np.argsort(scores, kind="stable")
-    s_sorted = scores[order]
-    starts = np.flatnonzero(np.r_[True, s_sorted[1:] != s_sorted[:-1]])
-    w = weights[:, order]
-    pos = np.add.reduceat(w * is_pos[order], starts, axis=1)
-    neg = np.add.reduceat(w * ~is_pos[order], starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (pos * (below + 0.5 * neg)).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
-
-
-def macro_auroc(proba: np.ndarray, classes: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """Binary AUROC, or the unweighted mean of one-vs-rest AUROCs (sklearn's multi_class='ovr', average='macro')."""
-    if len(classes) == 2:
-        return weighted_auroc(proba[:, 1], labels == classes[1], weights)
-    per_class = [weighted_auroc(proba[:, i], labels == c, weights) for i, c in enumerate(classes)]
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a class absent from a resample: NaN, skipped
-        return np.nanmean(per_class, axis=0)
 
 
 def stratified_halves(labels: np.ndarray, rng: np.random.Generator, max_rows: int) -> tuple[np.ndarray, np.ndarray]:
@@ -84,9 +61,9 @@ def detect_proxies(x: np.ndarray, labels: np.ndarray, attribute: str, features: 
     model.fit(inputs[fit_rows], labels[fit_rows])
     classes = model.classes_
     proba = model.predict_proba(inputs[eval_rows])
-    eval_labels = labels[eval_rows]
-    point = float(macro_auroc(proba, classes, eval_labels, np.ones((1, len(eval_rows))))[0])
-    samples = macro_auroc(proba, classes, eval_labels, resample_weights(len(eval_rows), resamples, rng))
+    truth = np.searchsorted(classes, labels[eval_rows])  # every held-out value is also a fitted class
+    point = float(macro_auc(proba, truth, np.ones((1, len(eval_rows))))[0])
+    samples = macro_auc(proba, truth, resample_weights(len(eval_rows), resamples, rng))
     return ProxyResult(attribute, point, samples, _importance(model[-1].coef_, features, columns),
                        len(fit_rows), len(eval_rows))
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.stats import percentile_ci
-from audit.suites.privacy.roc import bootstrap_counts, weighted_auc
+from audit.stats import macro_auc, percentile_ci, weighted_auc
+from audit.suites.privacy.roc import bootstrap_counts
 from audit.types import Measurement, Table
 
 MIN_ROWS_PER_GROUP = 10
@@ -72,12 +72,6 @@ def _logits(probs: np.ndarray) -> np.ndarray:
     return np.log(np.clip(probs, 1e-12, 1.0))
 
 
-def _macro_auc(proba: np.ndarray, target: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """One-vs-rest macro AUC (binary: the AUC of class 1) under each bootstrap row of `counts`."""
-    classes = [1] if proba.shape[1] == 2 else range(proba.shape[1])
-    return np.mean([weighted_auc(proba[:, k], target == k, counts) for k in classes], axis=0)
-
-
 def infer_attribute(attribute: str, known: np.ndarray, outputs: np.ndarray, groups: np.ndarray,
                     resamples: int, seed: int) -> AttributeInference | None:
     """Attacker (known + outputs) vs baseline (known); None when fewer than two groups are large enough."""
@@ -93,7 +87,7 @@ def infer_attribute(attribute: str, known: np.ndarray, outputs: np.ndarray, grou
     baseline = _out_of_fold_proba(known, target, seed)
     ones = np.ones((1, target.size), np.int32)
     counts = np.vstack([ones, bootstrap_counts(target.size, resamples, seed)])
-    att_auc, base_auc = _macro_auc(attacker, target, counts), _macro_auc(baseline, target, counts)
+    att_auc, base_auc = macro_auc(attacker, target, counts), macro_auc(baseline, target, counts)
     return AttributeInference(
         attribute=attribute, groups=tuple(str(g) for g in kept_names), n=int(target.size),
         attacker_auc=float(att_auc[0]), baseline_auc=float(base_auc[0]),

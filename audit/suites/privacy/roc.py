@@ -144,15 +144,6 @@ def log_grid_curve(curve: RocCurve, n_nonmembers: int, points: int = 60) -> tupl
     return grid[keep], tpr[keep]
 
 
-def weighted_auc(scores: np.ndarray, labels: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """AUC under each row of bootstrap `counts` (R, n): the same resamples serve paired comparisons."""
-    order, is_pos, ends = _sorted(np.asarray(scores, float), np.asarray(labels))
-    counts = counts[:, order]
-    parts = [np.trapezoid(*_weighted_roc(counts[i : i + _CHUNK], is_pos, ends)[::-1], axis=1)
-             for i in range(0, counts.shape[0], _CHUNK)]
-    return np.concatenate(parts)
-
-
 def bootstrap_counts(n: int, resamples: int, seed: int) -> np.ndarray:
     """(resamples, n) how often each row is drawn in each plain (unstratified) bootstrap resample."""
     idx = bootstrap_indices(n, resamples, seed)
