@@ -9,38 +9,45 @@ import numpy as np
 from scipy import stats as _sps
 
 DEFAULT_ALPHA = 0.05
+Seed = int | np.random.Generator  # an integer seed, or a generator whose stream continues
 
 
-def bootstrap_indices(n: int, resamples: int, seed: int) -> np.ndarray:
+def bootstrap_indices(n: int, resamples: int, seed: Seed) -> np.ndarray:
     """(resamples, n) row indices drawn with replacement, reproducible from `seed`."""
-    rng = np.random.default_rng(seed)
-    return rng.integers(0, n, size=(resamples, n))
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
 
 
-def indices_to_counts(idx: np.ndarray, n: int, dtype: type = np.float64) -> np.ndarray:
-    """(resamples, n) multiplicity of each row in each resample of row indices `idx` (resamples, draws).
-
-    Weighting a per-row statistic by these counts equals computing it on the resampled rows, so every
-    resample becomes one matrix product instead of a gather.
-    """
+def _indices_to_counts(idx: np.ndarray, n: int, dtype: type) -> np.ndarray:
     resamples = idx.shape[0]
     flat = (idx + n * np.arange(resamples)[:, None]).ravel()
     return np.bincount(flat, minlength=resamples * n).reshape(resamples, n).astype(dtype)
 
 
 def iter_resample_counts(
-    n: int, resamples: int, rng: np.random.Generator, chunk: int = 100, dtype: type = np.float64
+    n: int, resamples: int, seed: Seed, chunk: int = 100, dtype: type = np.float64
 ) -> Iterator[np.ndarray]:
-    """Bootstrap multiplicities `chunk` resamples at a time (bounded memory); same draws as one big
-    `rng.integers(0, n, (resamples, n))`, i.e. as `bootstrap_indices` for `default_rng(seed)`."""
+    """Bootstrap multiplicities, (≤chunk, n) at a time: row r counts how often each row was drawn in resample r.
+
+    Weighting a per-row statistic by these counts equals computing it on the resampled rows, so every
+    resample becomes one matrix product instead of a gather. The draws are exactly those of
+    `bootstrap_indices(n, resamples, seed)`, whatever the chunk size.
+    """
+    rng = np.random.default_rng(seed)
     for start in range(0, resamples, chunk):
         idx = rng.integers(0, n, size=(min(chunk, resamples - start), n))
-        yield indices_to_counts(idx, n, dtype)
+        yield _indices_to_counts(idx, n, dtype)
 
 
-def resample_counts(n: int, resamples: int, rng: np.random.Generator, dtype: type = np.float64) -> np.ndarray:
-    """All (resamples, n) bootstrap multiplicities at once."""
-    return np.vstack(list(iter_resample_counts(n, resamples, rng, dtype=dtype)))
+def resample_counts(n: int, resamples: int, seed: Seed, dtype: type = np.float64) -> np.ndarray:
+    """All (resamples, n) bootstrap multiplicities at once (see `iter_resample_counts`)."""
+    if resamples == 0:
+        return np.zeros((0, n), dtype)
+    return np.vstack(list(iter_resample_counts(n, resamples, seed, dtype=dtype)))
+
+
+def exact_float(n: int) -> type:
+    """The smaller float type that still holds counts and sums over `n` rows exactly (float32 below 2**24)."""
+    return np.float32 if n < 2**24 else np.float64
 
 
 def weighted_auc(scores: np.ndarray, is_pos: np.ndarray, weights: np.ndarray, chunk: int = 128) -> np.ndarray:

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from audit.models.zoo import load_zoo_model
+from audit.stats import exact_float, resample_counts
 from audit.suite import SuiteContext
 from audit.suites.fairness import FairnessSuite
 from audit.suites.fairness.audit_groups import estimate_axes
-from audit.suites.fairness.bootstrap import resample_weights
 from audit.suites.fairness.disparity import dp_difference, indicator_matrix
 from audit.suites.fairness.groups import attribute_columns, build_axes
 
@@ -52,7 +52,7 @@ def test_vectorised_bootstrap_only(benchmark, adult):
     axes, _ = build_axes(attribute_columns(data.test.sensitive, ("sex", "race"), False), True)
 
     def run():
-        weights = resample_weights(len(y), RESAMPLES, np.random.default_rng(0))
+        weights = resample_counts(len(y), RESAMPLES, 0, exact_float(len(y)))
         return estimate_axes(axes, indicator_matrix(y, pred, 1, 2), weights)
 
     estimates = benchmark.pedantic(run, rounds=3, iterations=1)

@@ -20,6 +20,14 @@ def test_counts_equal_explicit_resamples_and_chunking_keeps_the_stream() -> None
     np.testing.assert_array_equal(chunks, counts)
 
 
+
+def test_one_resample_api_takes_a_seed_or_a_generator_and_any_dtype() -> None:
+    by_seed = stats.resample_counts(40, 9, 3, np.int32)
+    assert by_seed.dtype == np.int32
+    np.testing.assert_array_equal(by_seed, stats.resample_counts(40, 9, np.random.default_rng(3)))
+    assert stats.resample_counts(40, 0, 3).shape == (0, 40)
+    assert stats.exact_float(2**24 - 1) is np.float32 and stats.exact_float(2**24) is np.float64
+
 def test_clopper_pearson_matches_scipy_binomtest() -> None:
     for k, n in [(0, 20), (3, 20), (20, 20), (57, 400)]:
         expected = sps.binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")

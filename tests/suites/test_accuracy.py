@@ -9,6 +9,7 @@ import pytest
 from sklearn import metrics as skm
 from sklearn.dummy import DummyClassifier
 
+from audit import stats
 from audit.suite import SuiteContext
 from audit.suites.accuracy import AccuracyParams, AccuracySuite
 from audit.suites.accuracy import metrics as mx
@@ -67,7 +68,7 @@ def test_auroc_handles_ties_like_sklearn() -> None:
 def test_bootstrap_weights_equal_explicit_resamples() -> None:
     """Weighted formulas on multiplicities == sklearn on the resampled rows themselves."""
     p = _random_predictions(200, 2, seed=9)
-    weights = next(mx.resample_weights(200, 5, seed=1))
+    weights = stats.resample_counts(200, 5, seed=1)
     idx = np.random.default_rng(1).integers(0, 200, size=(5, 200))
     for r in range(5):
         rows = idx[r]

@@ -12,10 +12,10 @@ from fairlearn.metrics import demographic_parity_difference, equalized_odds_diff
 from sklearn.metrics import accuracy_score
 
 from audit.errors import AuditInputError
-from audit.stats import bootstrap_indices
+from audit.stats import bootstrap_indices, resample_counts
 from audit.suite import SuiteContext
 from audit.suites.efficiency import EfficiencyParams, EfficiencySuite
-from audit.suites.efficiency.reaudit import AttackSpec, bootstrap_gaps, pgd, predict, resample_counts
+from audit.suites.efficiency.reaudit import AttackSpec, bootstrap_gaps, pgd, predict
 from audit.suites.efficiency.variants import build
 from audit.testing import synthetic_tabular, tabular_model
 
@@ -58,7 +58,7 @@ def test_vectorised_bootstrap_gaps_match_fairlearn_on_each_resample():
     groups = rng.choice(["a", "b", "c"], 300)
     codes = np.unique(groups, return_inverse=True)[1]
     idx = bootstrap_indices(300, 4, seed=1)
-    dp, eo = bootstrap_gaps(y, pred, codes, 3, 1, resample_counts(idx, 300))
+    dp, eo = bootstrap_gaps(y, pred, codes, 3, 1, resample_counts(300, 4, 1, np.float32))
     for r in range(4):
         rows = idx[r]
         by = groups[rows]

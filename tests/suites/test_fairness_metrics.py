@@ -8,7 +8,8 @@ from fairlearn import metrics as flm
 from fairness_helpers import FAST, by_name, run_suite, table
 from sklearn.metrics import accuracy_score, precision_score
 
-from audit.suites.fairness.bootstrap import resample_weights, resampled_group_sums
+from audit.stats import exact_float, resample_counts
+from audit.suites.fairness.bootstrap import resampled_group_sums
 from audit.suites.fairness.disparity import (
     GroupCounts,
     GroupRates,
@@ -101,7 +102,7 @@ def test_vectorised_resamples_equal_fairlearn_on_the_same_resampled_rows():
     groups = rng.choice(["F", "M", "X"], n, p=[0.45, 0.45, 0.1])
     codes = np.unique(groups, return_inverse=True)[1]
     membership = codes[None, :] == np.arange(3)[:, None]
-    weights = resample_weights(n, 20, np.random.default_rng(7))
+    weights = resample_counts(n, 20, 7, exact_float(n))
     index = np.random.default_rng(7).integers(0, n, size=(20, n))  # the same draws, as row indices
     boot = GroupRates.of(GroupCounts.from_sums(resampled_group_sums(weights, indicator_matrix(y, pred, 1, 2),
                                                                     membership)))

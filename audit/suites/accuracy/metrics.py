@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from audit.stats import iter_resample_counts, macro_auc, weighted_auc
+from audit.stats import macro_auc, weighted_auc
 
 EPS = 1e-15
 
@@ -29,11 +28,6 @@ class Predictions:
     @property
     def confidence(self) -> np.ndarray:
         return self.proba.max(axis=1)
-
-
-def resample_weights(n: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
-    """Bootstrap multiplicities in chunks; the same resamples as audit.stats.bootstrap_indices(n, resamples, seed)."""
-    return iter_resample_counts(n, resamples, np.random.default_rng(seed))
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from audit.stats import percentile_ci, wilson_interval
+from audit.stats import iter_resample_counts, percentile_ci, wilson_interval
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.accuracy import metrics as mx
 from audit.suites.accuracy.report import class_tables, reliability_chart
@@ -82,7 +82,7 @@ def _headline(p: mx.Predictions, ctx: SuiteContext, params: AccuracyParams) -> l
     metrics = _metrics(ctx.data.positive_class, params.calibration_bins)
     ones = np.ones((1, p.y.size))
     boot = {m.name: [] for m in metrics}
-    for w in mx.resample_weights(p.y.size, params.bootstrap_resamples, ctx.seed):
+    for w in iter_resample_counts(p.y.size, params.bootstrap_resamples, ctx.seed):
         for m in metrics:
             boot[m.name].append(m.fn(p, w))
     details = {"bootstrap_resamples": params.bootstrap_resamples, "seed": ctx.seed, "ci_level": 0.95,

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audit.stats import bootstrap_indices, bootstrap_mean_ci, clopper_pearson, percentile_ci
+from audit.stats import bootstrap_mean_ci, clopper_pearson, percentile_ci, resample_counts
 from audit.suites.efficiency.measure import VariantResult
-from audit.suites.efficiency.reaudit import bootstrap_gaps, fairlearn_gaps, paired_mean_diff, resample_counts
+from audit.suites.efficiency.reaudit import bootstrap_gaps, fairlearn_gaps, paired_mean_diff
 from audit.suites.efficiency.timing import quantile_ci
 from audit.types import Measurement, ValidityCheck
 
@@ -55,7 +55,7 @@ def fairness_by_variant(results: list[VariantResult], ref: Reference) -> dict[st
         return {}
     out: dict[str, list[FairnessChange]] = {r.variant.name: [] for r in results[1:]}
     n = len(ref.y_test)
-    idx = resample_counts(bootstrap_indices(n, ref.resamples, ref.seed + 7), n)
+    idx = resample_counts(n, ref.resamples, ref.seed + 7, np.float32)
     every_row = np.ones((1, n), dtype=np.float32)
     for attribute in ref.sensitive.columns:
         codes, names = pd.factorize(ref.sensitive[attribute].astype(str))

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from audit.stats import bootstrap_indices, indices_to_counts, percentile_ci
+from audit.stats import bootstrap_indices, percentile_ci
 
 
 def predict(module: nn.Module, x: torch.Tensor, device: str, batch: int = 4096) -> np.ndarray:
@@ -43,11 +43,6 @@ def fairlearn_gaps(y: np.ndarray, pred: np.ndarray, groups: pd.Series, positive:
                         float(equalized_odds_difference(y_bin, p_bin, sensitive_features=groups)))
 
 
-def resample_counts(idx: np.ndarray, n: int) -> np.ndarray:
-    """(R, n) multiplicity of each row in each bootstrap resample (one row of ones: the plain estimate)."""
-    return indices_to_counts(idx, n, np.float32)
-
-
 def _gap(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """max - min over groups of a per-group rate; groups absent from a resample are ignored."""
     rate = np.where(denominator > 0, numerator / np.maximum(denominator, 1), np.nan)
@@ -58,7 +53,7 @@ def _gap(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 def bootstrap_gaps(y: np.ndarray, pred: np.ndarray, codes: np.ndarray, k: int, positive: int,
                    counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(dp, eo) per resample with fairlearn's definitions; `counts` from `resample_counts`.
+    """(dp, eo) per resample with fairlearn's definitions; `counts` from `audit.stats.resample_counts`.
 
     Per-group sums for every resample are one matrix product: counts (R, n) @ per-row values (n, 4k).
     """

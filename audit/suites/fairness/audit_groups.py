@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from audit.data.types import Dataset
+from audit.stats import exact_float, resample_counts
 from audit.suite import SuiteOutput
-from audit.suites.fairness.bootstrap import resample_weights, resampled_group_sums
+from audit.suites.fairness.bootstrap import resampled_group_sums
 from audit.suites.fairness.disparity import GroupCounts, GroupRates, group_sums, indicator_matrix
 from audit.suites.fairness.groups import GroupAxis
 from audit.suites.fairness.measures import (
@@ -36,7 +37,7 @@ def group_audit(data: Dataset, axes: list[GroupAxis], y_true: np.ndarray, y_pred
                 rng: np.random.Generator, seed: int) -> SuiteOutput:
     binary = data.task == "binary"
     indicators = indicator_matrix(y_true, y_pred, data.positive_class, data.n_classes)
-    weights = resample_weights(len(y_true), params.resamples, rng)
+    weights = resample_counts(len(y_true), params.resamples, rng, exact_float(len(y_true)))
     estimates = estimate_axes(axes, indicators, weights)
     specs = BINARY_SPECS if binary else MULTICLASS_SPECS
     details = {"resamples": params.resamples, "seed": seed, "ci_method": "percentile bootstrap over rows",

@@ -9,16 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from audit.stats import resample_counts
-
-
-def resample_weights(n: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """(resamples, n) draw counts: row i of the result counts how often each row was resampled.
-
-    float32 holds the integer counts and group sums exactly while n < 2**24 (half the memory of float64).
-    """
-    return resample_counts(n, resamples, rng, dtype=np.float32 if n < 2**24 else np.float64)
-
 
 def resampled_group_sums(weights: np.ndarray, indicators: np.ndarray, membership: np.ndarray) -> np.ndarray:
     """(resamples, groups, k) indicator sums of every group in every resample."""

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.stats import macro_auc, percentile_ci, weighted_auc
-from audit.suites.privacy.roc import bootstrap_counts
+from audit.stats import macro_auc, percentile_ci, resample_counts, weighted_auc
 from audit.types import Measurement, Table
 
 MIN_ROWS_PER_GROUP = 10
@@ -86,7 +85,7 @@ def infer_attribute(attribute: str, known: np.ndarray, outputs: np.ndarray, grou
     attacker = _out_of_fold_proba(np.hstack([known, _logits(outputs)]), target, seed)
     baseline = _out_of_fold_proba(known, target, seed)
     ones = np.ones((1, target.size), np.int32)
-    counts = np.vstack([ones, bootstrap_counts(target.size, resamples, seed)])
+    counts = np.vstack([ones, resample_counts(target.size, resamples, seed, np.int32)])
     att_auc, base_auc = macro_auc(attacker, target, counts), macro_auc(baseline, target, counts)
     return AttributeInference(
         attribute=attribute, groups=tuple(str(g) for g in kept_names), n=int(target.size),
@@ -101,7 +100,7 @@ def infer_attribute(attribute: str, known: np.ndarray, outputs: np.ndarray, grou
 def membership_shift(features: np.ndarray, labels: np.ndarray, resamples: int, seed: int) -> ShiftCheck:
     """Out-of-fold AUC of telling members from non-members by their features only (0.5 = same distribution)."""
     proba = _out_of_fold_proba(features, labels.astype(int), seed)[:, 1]
-    counts = np.vstack([np.ones((1, labels.size), np.int32), bootstrap_counts(labels.size, resamples, seed)])
+    counts = np.vstack([np.ones((1, labels.size), np.int32), resample_counts(labels.size, resamples, seed, np.int32)])
     auc = weighted_auc(proba, labels, counts)
     return ShiftCheck(auc=float(auc[0]), ci=percentile_ci(auc[1:]), n=int(labels.size))
 

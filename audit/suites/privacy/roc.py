@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.stats import bootstrap_indices, percentile_ci
+from audit.stats import percentile_ci, resample_counts
 
 LOW_FPRS = (0.001, 0.01)
 # Fewer expected false positives than this at a target FPR and the TPR there is noise, not evidence.
@@ -104,7 +104,7 @@ def _stratified_counts(labels: np.ndarray, resamples: int, seed: int) -> np.ndar
     """(resamples, n) bootstrap counts, members and non-members resampled separately."""
     counts = np.zeros((resamples, labels.size), np.int32)
     for offset, group in enumerate((np.flatnonzero(labels == 1), np.flatnonzero(labels == 0))):
-        counts[:, group] = bootstrap_counts(group.size, resamples, seed + offset)
+        counts[:, group] = resample_counts(group.size, resamples, seed + offset, np.int32)
     return counts
 
 
@@ -142,10 +142,3 @@ def log_grid_curve(curve: RocCurve, n_nonmembers: int, points: int = 60) -> tupl
     tpr = np.interp(grid, curve.fpr, curve.tpr)
     keep = tpr > 0
     return grid[keep], tpr[keep]
-
-
-def bootstrap_counts(n: int, resamples: int, seed: int) -> np.ndarray:
-    """(resamples, n) how often each row is drawn in each plain (unstratified) bootstrap resample."""
-    idx = bootstrap_indices(n, resamples, seed)
-    flat = (idx + np.arange(resamples)[:, None] * n).ravel()
-    return np.bincount(flat, minlength=resamples * n).astype(np.int32).reshape(resamples, n)
