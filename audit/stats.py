@@ -1,5 +1,5 @@
-"""Shared statistics: seeded (vectorised) bootstrap resamples and CIs, weighted AUC, exact binomial intervals.
-The one home of each: suites import these rather than keeping their own."""
+"""Shared statistics: seed derivation, seeded (vectorised) bootstrap resamples and CIs, weighted AUC, exact
+binomial intervals. The one home of each: suites import these rather than keeping their own."""
 
 from __future__ import annotations
 
@@ -9,7 +9,19 @@ import numpy as np
 from scipy import stats as _sps
 
 DEFAULT_ALPHA = 0.05
+SEED_MULTIPLIER = 1_000_003  # a prime larger than any salt in use: distinct (seed, salt) give distinct seeds
 Seed = int | np.random.Generator  # an integer seed, or a generator whose stream continues
+
+
+
+def derive_seed(seed: int, *salts: int) -> int:
+    """The seed of an independent stream: `seed * 1_000_003 + salt`, folded over the salts in turn.
+
+    Reduced modulo 2**64, so that any run seed gives a value `torch.Generator().manual_seed` accepts.
+    """
+    for salt in salts:
+        seed = seed * SEED_MULTIPLIER + salt
+    return seed % 2**64
 
 
 def bootstrap_indices(n: int, resamples: int, seed: Seed) -> np.ndarray:

@@ -18,6 +18,7 @@ import torch
 
 from audit.data.types import Dataset
 from audit.models.types import ModelUnderAudit
+from audit.stats import derive_seed
 from audit.types import Chart, Measurement, SuiteResult, Table, ValidityCheck
 
 PRESETS = ("full", "quick")
@@ -52,7 +53,7 @@ class SuiteContext:
         return np.random.default_rng([self.seed, salt])
 
     def torch_generator(self, salt: int = 0) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + salt)
+        return torch.Generator().manual_seed(derive_seed(self.seed, salt))
 
 
 @dataclass(frozen=True)

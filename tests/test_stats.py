@@ -88,3 +88,14 @@ def test_macro_auc_leaves_out_a_class_absent_under_the_weights() -> None:
     kept = truth != 2
     expected = np.mean([roc_auc_score(truth[kept] == k, proba[kept, k]) for k in (0, 1)])
     assert stats.macro_auc(proba, truth, weights)[0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_derived_seeds_keep_todays_formula_and_stay_in_torch_range() -> None:
+    import torch
+
+    assert stats.derive_seed(7, 3) == 7 * 1_000_003 + 3
+    assert stats.derive_seed(7, 100, 2) == (7 * 1_000_003 + 100) * 1_000_003 + 2
+    assert len({stats.derive_seed(s, salt) for s in range(50) for salt in range(50)}) == 2500
+    huge = stats.derive_seed(2**64 - 1, 5)
+    assert 0 <= huge < 2**64
+    torch.Generator().manual_seed(huge)  # would raise if out of range

@@ -22,6 +22,7 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from audit.models.architectures import ARCHITECTURES, build
 from audit.models.types import Recipe
+from audit.stats import derive_seed
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
@@ -76,7 +77,7 @@ def _optimizer(recipe: Recipe, params: list[torch.Tensor]) -> torch.optim.Optimi
 def _epoch_orders(keep: np.ndarray, seed: int, epoch: int) -> torch.Tensor:
     """(N, m) row indices of each model's IN rows, shuffled for this epoch."""
     members = torch.as_tensor(np.stack([np.flatnonzero(row) for row in keep]))
-    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
     shuffle = torch.argsort(torch.rand(members.shape, generator=gen), dim=1)
     return members.gather(1, shuffle)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from audit.stats import bootstrap_mean_ci
+from audit.stats import bootstrap_mean_ci, derive_seed
 from audit.suites.robustness.findings import Findings
 from audit.suites.robustness.report import share_measurement
 from audit.suites.robustness.sweep import AttackSetup
@@ -78,7 +78,7 @@ def natural_findings(setup: AttackSetup, seed: int, f: Findings) -> None:
     curves: dict[str, list[tuple[float, float]]] = {}
     corruptions = default_corruptions("image" if setup.is_image else "tabular", setup.params.noise_sigmas)
     for salt, c in enumerate(corruptions):
-        corrupted = corrupt(setup.u, c, setup.space, torch.Generator().manual_seed(seed * 1_000_003 + 100 + salt))
+        corrupted = corrupt(setup.u, c, setup.space, torch.Generator().manual_seed(derive_seed(seed, 100 + salt)))
         correct = setup.predict(corrupted) == setup.y.numpy()
         details = {"corruption": c.kind, "level": c.level, "seed": seed}
         f.measurements.append(share_measurement(

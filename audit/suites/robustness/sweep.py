@@ -9,6 +9,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from audit.stats import derive_seed
 from audit.suites.robustness.attacks import ArtSettings, run_art
 from audit.suites.robustness.blackbox import random_search
 from audit.suites.robustness.params import RobustnessParams
@@ -51,7 +52,7 @@ class AttackSetup:
         return torch.cat(parts).numpy() if parts else np.zeros(0, dtype=np.int64)
 
     def generator(self, salt: int) -> torch.Generator:
-        return torch.Generator().manual_seed(self.seed * 1_000_003 + salt)
+        return torch.Generator().manual_seed(derive_seed(self.seed, salt))
 
     @cached_property
     def clean_correct(self) -> np.ndarray:
