@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 import subprocess
 import sys
@@ -18,14 +17,6 @@ from audit.types import Provenance
 
 _PACKAGES = ("torch", "numpy", "pandas", "scipy", "scikit-learn", "fairlearn", "adversarial-robustness-toolbox",
              "shap", "safetensors", "sentence-transformers")
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def package_versions() -> dict[str, str]:

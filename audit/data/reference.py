@@ -20,14 +20,15 @@ from audit.data.encoding import ColumnRoles, encode_tabular, stratified_split
 from audit.data.registry import REFERENCE_DATASETS
 from audit.data.types import Dataset, Split
 from audit.errors import AuditInputError
+from audit.hashing import file_sha256
 
 BUNDLED = Path(__file__).parent / "bundled"
 TEST_FRACTION = {"compas": 0.3, "german": 0.3, "mnist": 0.2}  # sets without an official test split
 
 
 @functools.cache
-def _file_sha256(filename: str) -> str:
-    return hashlib.sha256((BUNDLED / filename).read_bytes()).hexdigest()
+def _bundled_sha256(filename: str) -> str:
+    return file_sha256(BUNDLED / filename)
 
 
 @functools.cache
@@ -37,7 +38,7 @@ def _read_csv(filename: str) -> pd.DataFrame:
 
 def _fingerprint(filename: str, split_seed: int | None) -> str:
     """SHA-256 of the bundled file, extended with the split seed where the split depends on it."""
-    digest = _file_sha256(filename)
+    digest = _bundled_sha256(filename)
     if split_seed is None:
         return digest
     return hashlib.sha256(f"{digest}:split-seed={split_seed}".encode()).hexdigest()

@@ -6,7 +6,6 @@ they must be numeric, and are passed through unchanged. Sensitive columns become
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import torch
 
 from audit.data.types import Dataset, FeatureSpec, Split
 from audit.errors import AuditInputError
+from audit.hashing import files_sha256
 
 MISSING_GROUP = "missing"
 
@@ -100,13 +100,6 @@ def count_overlap(train: Split, test: Split) -> int:
     return sum(row.tobytes() in train_rows for row in test.x.reshape(len(test), -1).numpy())
 
 
-def _sha256(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def _validate(
     frame: pd.DataFrame, path: Path, label: str, sensitive: tuple[str, ...], features: tuple[str, ...]
 ) -> None:
@@ -154,5 +147,5 @@ def load_user_data(
         class_names=tuple(str(c) for c in classes), input_kind="tabular", feature_names=chosen, features=specs,
         sensitive_attributes=tuple(sensitive), train=train, test=splits[0],
         source=str(test_path) + (f" (train: {train_path})" if train_path else ""),
-        sha256=_sha256([p for p, _ in frames]),
+        sha256=files_sha256([p for p, _ in frames]),
     )

@@ -8,7 +8,6 @@ import arbitrary code).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 import torch
 
 from audit.errors import AuditInputError
+from audit.hashing import files_sha256
 
 _SAFE_MODULE_PREFIX = "sentence_transformers.models."
 _PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -82,17 +82,6 @@ def check_folder(folder: Path, allow_pickle: bool = False) -> list[Path]:
     return weights
 
 
-def folder_sha256(files: list[Path]) -> str:
-    """SHA-256 over the weight files' names and bytes (streamed): the encoder's identity."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode())
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def load_encoder(folder: Path | str, device: str = "cpu", allow_pickle: bool = False) -> LoadedEncoder:
     """Load a sentence encoder from a local folder, frozen in eval mode, on `device`."""
     path = Path(folder).expanduser().resolve()
@@ -115,4 +104,4 @@ def load_encoder(folder: Path | str, device: str = "cpu", allow_pickle: bool = F
     files = weights or [p for d in _weight_dirs(path) for n in _PICKLE_WEIGHTS if (p := d / n).is_file()]
     get_dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     dimension = int(get_dimension() or 0)
-    return LoadedEncoder(module=model, path=path, sha256=folder_sha256(files), dimension=dimension)
+    return LoadedEncoder(module=model, path=path, sha256=files_sha256(files, with_names=True), dimension=dimension)

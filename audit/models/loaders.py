@@ -7,7 +7,6 @@ state dicts (.pt/.pth, read with weights_only=True), and TorchScript only with a
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import importlib
 import os
 import pickle
@@ -21,6 +20,7 @@ from torch import nn
 
 from audit.data.types import Dataset
 from audit.errors import AuditInputError
+from audit.hashing import file_sha256
 from audit.models.architectures import ARCHITECTURES, build
 from audit.models.device import resolve_device
 from audit.models.types import ModelSource, ModelUnderAudit
@@ -28,14 +28,6 @@ from audit.models.validation import check_model
 
 UNSAFE_FLAG = "--allow-unsafe-load"
 PICKLE_IN_PT2 = ("opaque_obj_", "custom_obj_")  # .pt2 members torch.export would unpickle unrestricted
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _zip_names(path: Path) -> list[str]:
@@ -205,5 +197,5 @@ def load_user_model(
     return ModelUnderAudit(
         name=path.stem, module=checked.module, task=data.task, n_classes=data.n_classes,
         input_kind=data.input_kind, input_shape=data.input_shape, outputs=checked.outputs, device=device,
-        capabilities=frozenset(capabilities), source=ModelSource(kind=kind, ref=str(path), sha256=_sha256(path)),
+        capabilities=frozenset(capabilities), source=ModelSource(kind=kind, ref=str(path), sha256=file_sha256(path)),
     )

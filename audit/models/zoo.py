@@ -7,7 +7,6 @@ a cached model is reused only when both still match, otherwise it is retrained.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -19,6 +18,7 @@ from torch import nn
 from audit.data.reference import load_reference
 from audit.data.types import Dataset
 from audit.errors import AuditInputError
+from audit.hashing import file_sha256
 from audit.home import audit_home
 from audit.models.architectures import build
 from audit.models.device import resolve_device
@@ -42,10 +42,6 @@ def _check_name(name: str) -> None:
         close = difflib.get_close_matches(name, list(ZOO_MODELS), n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise AuditInputError(f"Unknown zoo model {name!r}.{hint} Available: {', '.join(ZOO_MODELS)}.")
-
-
-def _file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _cache_record(recipe: Recipe, data: Dataset) -> dict[str, object]:
@@ -85,7 +81,7 @@ def _wrap(name: str, module: nn.Module, recipe: Recipe, data: Dataset, weights: 
         name=name, module=module.to(device).eval(), task=data.task, n_classes=data.n_classes,
         input_kind=data.input_kind, input_shape=data.input_shape, outputs="logits", device=device,
         capabilities=frozenset({"gradients", "logits", "recipe"}),
-        source=ModelSource(kind="zoo", ref=name, sha256=_file_sha256(weights)), recipe=recipe,
+        source=ModelSource(kind="zoo", ref=name, sha256=file_sha256(weights)), recipe=recipe,
     )
 
 
