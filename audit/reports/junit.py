@@ -7,21 +7,13 @@ by the bare suite name, or one added here when the scorecard has none).
 
 from __future__ import annotations
 
-import re
 import xml.etree.ElementTree as ET
 
 from audit.reports.formatting import check_sentence, fmt_ci, fmt_number, fmt_threshold, verdict_label
+from audit.reports.xml_text import xml_safe
 from audit.types import Check, Scorecard, SuiteResult, SuiteStatus, Verdict
 
 _FAILURES = {Verdict.FAIL, Verdict.UNRELIABLE, Verdict.INSUFFICIENT_EVIDENCE}
-# XML 1.0 forbids these characters even escaped; ElementTree would write them and produce unparseable XML.
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _clean(text: object) -> str:
-    return _XML_INVALID.sub("", str(text))
-
-
 def _suite_of(check: Check) -> str:
     return check.key.split(".", 1)[0]
 
@@ -32,11 +24,11 @@ def _check_message(check: Check) -> str:
     figures += [f"threshold {fmt_threshold(check.threshold)}"] if check.threshold else []
     value = f" = {fmt_number(check.value)}" if check.value is not None else ""
     detail = f" ({'; '.join(figures)})" if figures else ""
-    return _clean(f"{verdict_label(check.verdict)}: {check.key}{value}{detail}. {check_sentence(check)}")
+    return xml_safe(f"{verdict_label(check.verdict)}: {check.key}{value}{detail}. {check_sentence(check)}")
 
 
 def _check_case(parent: ET.Element, check: Check, suite: str) -> None:
-    case = ET.SubElement(parent, "testcase", classname=_clean(suite), name=_clean(check.key))
+    case = ET.SubElement(parent, "testcase", classname=xml_safe(suite), name=xml_safe(check.key))
     message = _check_message(check)
     if check.verdict in _FAILURES:
         ET.SubElement(case, "failure", message=message, type=check.verdict.value).text = message
@@ -50,8 +42,8 @@ def _check_case(parent: ET.Element, check: Check, suite: str) -> None:
 
 def _status_case(parent: ET.Element, result: SuiteResult) -> None:
     """A skipped or errored suite as its own testcase, so CI shows it even without gated checks."""
-    case = ET.SubElement(parent, "testcase", classname=_clean(result.suite), name=_clean(f"{result.suite} (suite)"))
-    reason = _clean(result.reason or "no reason given")
+    case = ET.SubElement(parent, "testcase", classname=xml_safe(result.suite), name=xml_safe(f"{result.suite} (suite)"))
+    reason = xml_safe(result.reason or "no reason given")
     if result.status is SuiteStatus.SKIPPED:
         ET.SubElement(case, "skipped", message=reason)
     else:
@@ -77,12 +69,12 @@ def _suite_names(scorecard: Scorecard) -> list[str]:
 
 
 def render_junit(scorecard: Scorecard) -> str:
-    root = ET.Element("testsuites", name=_clean(f"audit {scorecard.run.model} on {scorecard.run.dataset}"))
+    root = ET.Element("testsuites", name=xml_safe(f"audit {scorecard.run.model} on {scorecard.run.dataset}"))
     results = {r.suite: r for r in scorecard.results}
     totals = [0, 0, 0, 0]
     for name in _suite_names(scorecard):
         result = results.get(name)
-        suite_el = ET.SubElement(root, "testsuite", name=_clean(name))
+        suite_el = ET.SubElement(root, "testsuite", name=xml_safe(name))
         own_checks = [c for c in scorecard.checks if _suite_of(c) == name]
         # Gating already records a skipped/errored suite as a check keyed by the bare suite name.
         if result is not None and result.status is not SuiteStatus.OK and all(c.key != name for c in own_checks):

@@ -7,21 +7,19 @@ from __future__ import annotations
 
 import html
 import math
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from audit.reports.formatting import fmt_number
+from audit.reports.xml_text import xml_safe
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf")
 FONT = 'font-family="sans-serif" font-size="11"'
-# Characters XML 1.0 forbids (a stray one would make the whole SVG unparseable).
-_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def esc(text: object) -> str:
     """Text or attribute content, escaped for SVG/HTML (quotes included)."""
-    return html.escape(_XML_INVALID.sub("", str(text)), quote=True)
+    return html.escape(xml_safe(text), quote=True)
 
 
 def short(text: str, limit: int = 28) -> str:
