@@ -11,6 +11,8 @@ import torch
 from torch import nn
 
 from audit.stats import bootstrap_indices, percentile_ci
+from audit.suites.robustness import torch_pgd
+from audit.suites.robustness.threat import LogitView, input_space
 
 
 def predict(module: nn.Module, x: torch.Tensor, device: str, batch: int = 4096) -> np.ndarray:
@@ -80,17 +82,8 @@ class AttackSpec:
 
 
 def pgd(module: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec, outputs: str) -> torch.Tensor:
-    """L-infinity PGD without random start (deterministic): steps of 2.5 * eps / steps along sign(grad)."""
-    step = 2.5 * spec.epsilon / max(spec.steps, 1)
-    mask = 1.0 if spec.mask is None else spec.mask.reshape(x.shape[1:]).to(device=x.device, dtype=x.dtype)
-    adv = x.clone()
-    for _ in range(spec.steps):
-        adv.requires_grad_(True)
-        scores = module(adv).float()
-        logp = torch.log(scores.clamp_min(1e-12)) if outputs == "probabilities" else scores.log_softmax(dim=1)
-        grad, = torch.autograd.grad(nn.functional.nll_loss(logp, y), adv)
-        adv = adv.detach() + step * grad.sign() * mask
-        adv = x + (adv - x).clamp(-spec.epsilon, spec.epsilon)
-        if spec.clamp is not None:
-            adv = adv.clamp(*spec.clamp)
-    return adv.detach()
+    """L-infinity PGD without random start (deterministic), in input units, by the robustness suite's engine."""
+    view = LogitView(module, torch.ones(1, *x.shape[1:], device=x.device), outputs == "probabilities")
+    space = input_space(tuple(x.shape[1:]), spec.mask, spec.clamp)
+    cfg = torch_pgd.PGDConfig("linf", spec.epsilon, spec.steps, restarts=0)
+    return torch_pgd.pgd(view, x, y, space, cfg, torch.Generator(), batch_size=max(len(x), 1))

@@ -44,16 +44,18 @@ class ThreatSpace:
     def to_x(self, u: torch.Tensor) -> torch.Tensor:
         return u * self.scale.to(u.device)
 
-    def project(self, u0: torch.Tensor, u_adv: torch.Tensor, eps: float, norm: str) -> torch.Tensor:
-        """Nearest admissible point: masked, inside the ε-ball around u0, inside the observed bounds."""
+    def project(self, u0: torch.Tensor, u_adv: torch.Tensor, eps: float | torch.Tensor, norm: str) -> torch.Tensor:
+        """Nearest admissible point: masked, inside the ε-ball around u0, inside the observed bounds.
+
+        `eps` is one radius, or a tensor of per-row radii shaped (batch, 1, ..., 1).
+        """
         mask, lo, hi = (t.to(u0.device) for t in (self.mask, self.u_lo, self.u_hi))
         delta = (u_adv - u0) * mask
         if norm == "linf":
             delta = delta.clamp(-eps, eps)
         else:
-            norms = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
-            factor = (eps / norms).clamp(max=1.0).view(-1, *([1] * (delta.dim() - 1)))
-            delta = delta * factor
+            norms = delta.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (delta.dim() - 1)))
+            delta = delta * (eps / norms).clamp(max=1.0)
         return torch.maximum(torch.minimum(u0 + delta, hi), lo)
 
     def unconstrained(self) -> ThreatSpace:
@@ -112,9 +114,18 @@ def tabular_space(data: Dataset, configured_immutable: Iterable[str]) -> ThreatS
     )
 
 
-def image_space(input_shape: tuple[int, ...]) -> ThreatSpace:
+def input_space(input_shape: tuple[int, ...], mask: torch.Tensor | None = None,
+                bounds: tuple[float, float] | None = None) -> ThreatSpace:
+    """Attacks in the input's own units: `mask` (any shape with the input's size) is 1 where a value may move
+    (everywhere when None), and every value stays within `bounds` (unbounded when None)."""
     ones = torch.ones(1, *input_shape)
-    return ThreatSpace(scale=ones, mask=ones.clone(), u_lo=torch.zeros_like(ones), u_hi=ones.clone())
+    movable = ones.clone() if mask is None else mask.reshape(1, *input_shape).to(ones.dtype)
+    lo, hi = bounds if bounds is not None else (-float("inf"), float("inf"))
+    return ThreatSpace(scale=ones, mask=movable, u_lo=torch.full_like(ones, lo), u_hi=torch.full_like(ones, hi))
+
+
+def image_space(input_shape: tuple[int, ...]) -> ThreatSpace:
+    return input_space(input_shape, bounds=(0.0, 1.0))
 
 
 def build_space(data: Dataset, configured_immutable: Iterable[str]) -> ThreatSpace:

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from audit.suites.robustness.threat import input_space
+from audit.suites.robustness.torch_pgd import PGDConfig, pgd
+
 
 @dataclass(frozen=True)
 class EmbeddingAttackResult:
@@ -25,17 +28,11 @@ def _project(delta: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
 
 
 def l2_pgd(head: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int = 20) -> torch.Tensor:
-    """Untargeted L2 PGD from the clean point (step 2.5 * radius / steps, Madry et al. 2018)."""
-    radius = eps * x.norm(dim=1, keepdim=True)
-    step = 2.5 * radius / steps
-    delta = torch.zeros_like(x)
-    for _ in range(steps):
-        delta.requires_grad_(True)
-        loss = nn.functional.cross_entropy(head(x + delta), y)
-        (grad,) = torch.autograd.grad(loss, delta)
-        unit = grad / grad.norm(dim=1, keepdim=True).clamp_min(1e-12)
-        delta = _project(delta.detach() + step * unit, radius)
-    return (x + delta).detach()
+    """Untargeted L2 PGD from the clean point, radius eps * |x| per row (step 2.5 * radius / steps), by the
+    robustness suite's engine."""
+    cfg = PGDConfig("l2", eps, steps, restarts=0)
+    return pgd(head, x, y, input_space(tuple(x.shape[1:])), cfg, torch.Generator(), batch_size=max(len(x), 1),
+               radius=x.norm(dim=1))
 
 
 def attack_embeddings(head: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, steps: int,
