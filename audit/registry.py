@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,11 +12,12 @@ from typing import Any
 
 from audit.config import did_you_mean
 from audit.errors import AuditInputError
-from audit.suite import PRESETS, Suite
+from audit.suite import PRESETS, Output, Suite, validate_params
 
 GROUP = "audit.suites"
-# Fairness runs before explainability, which reads the proxies it found.
-_BUILT_IN_ORDER = ("accuracy", "fairness", "robustness", "privacy", "explainability", "efficiency")
+# The default run (and report) order: these built-ins in this order, then every other suite by name. A suite that
+# `reads` another's output always runs after it (see `run_order`); the default order only breaks ties.
+DEFAULT_ORDER = ("accuracy", "data", "fairness", "robustness", "privacy", "explainability", "efficiency")
 
 
 @dataclass(frozen=True)
@@ -26,12 +28,39 @@ class SuiteEntry:
     def load(self) -> Suite:
         return self.entry_point.load()()
 
+    def reads(self) -> tuple[Output, ...]:
+        """The outputs this suite declares it reads (none when its class cannot be imported)."""
+        try:
+            return tuple(getattr(self.entry_point.load(), "reads", ()))
+        except Exception:  # a broken plug-in is reported when it is planned, not here
+            return ()
+
 
 def available() -> dict[str, SuiteEntry]:
-    """All registered suites in run order: built-ins first, then others by name."""
+    """All registered suites in run order (`run_order`)."""
     found = {ep.name: SuiteEntry(ep.name, ep) for ep in entry_points(group=GROUP)}
-    order = [n for n in _BUILT_IN_ORDER if n in found] + sorted(n for n in found if n not in _BUILT_IN_ORDER)
-    return {n: found[n] for n in order}
+    return {n: found[n] for n in run_order({n: e.reads() for n, e in found.items()})}
+
+
+def run_order(reads: Mapping[str, tuple[Output, ...]]) -> list[str]:
+    """Suites ordered so that every suite runs after the suites it reads from (a topological order); among
+    suites free to run, the one earliest in DEFAULT_ORDER (then by name) goes first. Reads of suites that are not
+    installed are ignored here (the reader is told at run time that the output is missing)."""
+    rank = {n: (DEFAULT_ORDER.index(n) if n in DEFAULT_ORDER else len(DEFAULT_ORDER), n) for n in reads}
+    waiting = {n: {o.suite for o in outputs if o.suite in reads and o.suite != n} for n, outputs in reads.items()}
+    order: list[str] = []
+    while waiting:
+        ready = [n for n, needs in waiting.items() if not needs]
+        if not ready:
+            cycle = ", ".join(sorted(waiting))
+            raise AuditInputError(f"suites {cycle} read each other's outputs in a cycle, so none can run first; "
+                                  "uninstall one of them or fix its `reads`")
+        first = min(ready, key=rank.__getitem__)
+        order.append(first)
+        del waiting[first]
+        for needs in waiting.values():
+            needs.discard(first)
+    return order
 
 
 def resolve(selection: str) -> tuple[str, list[SuiteEntry]]:
@@ -52,27 +81,35 @@ def resolve(selection: str) -> tuple[str, list[SuiteEntry]]:
 
 
 def apply_overrides(suite_name: str, params: Any, overrides: Mapping[str, Any]) -> Any:
-    """User settings from [tool.audit.suites.<name>] onto the suite's frozen Params, type-checked."""
-    if not overrides:
-        return params
-    hints = typing.get_type_hints(type(params))
-    names = [f.name for f in dataclasses.fields(params)]
-    changes = {}
-    for key, value in overrides.items():
-        if key not in hints:
-            raise AuditInputError(f"suite {suite_name!r} has no setting {key!r}{did_you_mean(key, names)}")
-        changes[key] = _coerce(suite_name, key, hints[key], value)
-    return dataclasses.replace(params, **changes)
+    """User settings from [tool.audit.suites.<name>] onto the suite's frozen Params, type-checked, then every
+    setting checked against its declared bounds (`audit.suite.validate_params`): the one place params are validated."""
+    if overrides:
+        hints = typing.get_type_hints(type(params))
+        names = [f.name for f in dataclasses.fields(params)]
+        changes = {}
+        for key, value in overrides.items():
+            if key not in hints:
+                raise AuditInputError(f"suite {suite_name!r} has no setting {key!r}{did_you_mean(key, names)}")
+            changes[key] = _coerce(suite_name, key, hints[key], value)
+        params = dataclasses.replace(params, **changes)
+    return validate_params(suite_name, params)
 
 
 def _coerce(suite: str, key: str, hint: Any, value: Any) -> Any:
+    """A TOML value as the field's type: lists become tuples (element types checked), ints become floats; a
+    boolean is never taken for a number."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and len(args) == 1:
+        hint = args[0]  # `int | None`: None cannot come from TOML, so the value must be the other type
     origin = typing.get_origin(hint)
     if origin is tuple and isinstance(value, list):
-        return tuple(value)
+        element = typing.get_args(hint)[0] if typing.get_args(hint) else Any
+        return tuple(_coerce(suite, key, element, v) for v in value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     expected = origin or hint
-    if isinstance(expected, type) and not isinstance(value, expected):
+    wrong_bool = isinstance(value, bool) and expected in (int, float)
+    if isinstance(expected, type) and (wrong_bool or not isinstance(value, expected)):
         raise AuditInputError(
             f"suite {suite!r} setting {key!r} must be {getattr(expected, '__name__', expected)}, got {value!r}"
         )

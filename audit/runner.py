@@ -137,6 +137,7 @@ def _run_one(audit: Audit, planned: PlannedSuite, previous: dict[str, SuiteResul
     ctx = SuiteContext(
         model=audit.model, data=audit.data, seed=audit.config.seed, preset=audit.plan.preset,
         cache_dir=audit.cache_dir, previous=previous, progress=progress.suite_progress,
+        reads=frozenset(getattr(suite, "reads", ())),
     )
     seed_everything(audit.config.seed)
     start = time.perf_counter()

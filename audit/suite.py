@@ -1,14 +1,18 @@
 """The contract between the runner and a suite.
 
 A suite is a class registered in the "audit.suites" entry-point group with:
-  name, pillar, requires (capabilities), a frozen `Params` dataclass,
-  `params_for(preset) -> Params` and `run(ctx, params) -> SuiteOutput`.
+  name, pillar, requires (capabilities), a frozen `Params` dataclass whose fields declare their allowed
+  values (`bounded`), `params_for(preset) -> Params` and `run(ctx, params) -> SuiteOutput`; optionally
+  `emits` (measurement-name patterns), `provides` (table ids other suites may read) and `reads`
+  (`Output`s of other suites it uses; the registry runs their suites first).
 Suites measure; they never judge (thresholds live in the policy). Heavy imports go inside `run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -17,6 +21,7 @@ import numpy as np
 import torch
 
 from audit.data.types import Dataset
+from audit.errors import AuditInputError
 from audit.models.types import ModelUnderAudit
 from audit.stats import derive_seed
 from audit.types import Chart, Measurement, SuiteResult, Table, ValidityCheck
@@ -33,6 +38,26 @@ def _no_progress(completed: float, total: float, description: str = "") -> None:
 
 
 @dataclass(frozen=True)
+class Output:
+    """Something one suite declares for others to read: a table it `provides`, or measurements it `emits`.
+
+    `name` is a table id ("proxies") or a measurement-name pattern where `*` is the only wildcard
+    ("proxy_auroc[*]"). A reader declares `reads = (Output("fairness", "proxies"),)`.
+    """
+
+    suite: str
+    name: str
+
+    def matches(self, measurement_name: str) -> bool:
+        return name_pattern(self.name).fullmatch(measurement_name) is not None
+
+
+def name_pattern(pattern: str) -> re.Pattern[str]:
+    """`dp_difference[*]` -> regex; only `*` is a wildcard (names use literal brackets), as in the policy."""
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")))
+
+
+@dataclass(frozen=True)
 class SuiteContext:
     """What a suite may read: the model, the data, the seed, earlier suites' results, a cache."""
 
@@ -43,6 +68,23 @@ class SuiteContext:
     cache_dir: Path
     previous: Mapping[str, SuiteResult] = field(default_factory=dict)
     progress: Progress = _no_progress
+    reads: frozenset[Output] | None = None  # the running suite's declared reads (None: not checked)
+
+    def table(self, output: Output) -> Table | None:
+        """The table another suite provided under `output`, or None when that suite did not run or omit it."""
+        result = self._result_of(output)
+        return next((t for t in result.tables if t.id == output.name), None) if result else None
+
+    def measurements(self, output: Output) -> tuple[Measurement, ...]:
+        """Another suite's measurements whose names match `output` (none when it did not run)."""
+        result = self._result_of(output)
+        return tuple(m for m in result.measurements if output.matches(m.name)) if result else ()
+
+    def _result_of(self, output: Output) -> SuiteResult | None:
+        if self.reads is not None and output not in self.reads:
+            raise RuntimeError(f"{output} is read but not declared in the suite's `reads`, so nothing orders "
+                               f"{output.suite!r} before it")
+        return self.previous.get(output.suite)
 
     @property
     def device(self) -> str:
@@ -71,6 +113,7 @@ class Suite(Protocol):
     requires: ClassVar[frozenset[str]]
     description: ClassVar[str]
     Params: ClassVar[type]
+    # Optional (read with getattr): emits: tuple[str, ...]; provides: tuple[str, ...]; reads: tuple[Output, ...]
 
     def params_for(self, preset: str) -> Any: ...
 
@@ -87,3 +130,77 @@ def context_capabilities(ctx_model: ModelUnderAudit, data: Dataset) -> frozenset
     caps.add(f"input:{data.input_kind}")
     caps.add(f"task:{data.task}")
     return frozenset(caps)
+
+
+# --- Parameter bounds: declared beside each Params field, checked in one place after the user's overrides.
+
+_BOUNDS = "audit.bounds"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values one Params field allows; for a tuple field, what each element allows. None is never checked
+    (it means "unset": an optional field's default)."""
+
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[Any, ...] = ()
+    min_items: int = 0  # tuple fields: at least this many elements
+
+    def describe(self) -> str:
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.min is not None and self.max is not None:
+            return f"between {self.min:g} and {self.max:g}"
+        if self.min is not None:
+            return f"at least {self.min:g}"
+        return f"at most {self.max:g}" if self.max is not None else "any value"
+
+    def allows(self, value: Any) -> bool:
+        if self.choices:
+            return value in self.choices
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return True  # types are checked by registry.apply_overrides; bounds apply to numbers
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
+def bounded(default: Any, *, min: float | None = None, max: float | None = None,
+            choices: Iterable[Any] = (), min_items: int = 0) -> Any:
+    """A Params field with its allowed values: `resamples: int = bounded(1000, min=1)`."""
+    return field(default=default, metadata={_BOUNDS: Bounds(min, max, tuple(choices), min_items)})
+
+
+def field_bounds(params_type: type) -> dict[str, Bounds]:
+    """Declared bounds per field name (fields without any are left out)."""
+    return {f.name: f.metadata[_BOUNDS] for f in dataclasses.fields(params_type) if _BOUNDS in f.metadata}
+
+
+def validate_params(suite: str, params: Any) -> Any:
+    """Every declared bound of `params`, then its `conflicts()` (rules between fields); AuditInputError on the first
+    violation, naming the suite, the setting and what it allows. Returns `params` unchanged."""
+    if not dataclasses.is_dataclass(params):
+        return params
+    for name, bounds in field_bounds(type(params)).items():
+        problem = _field_problem(getattr(params, name), bounds)
+        if problem:
+            raise AuditInputError(f"{suite}.{name} = {getattr(params, name)!r} is not allowed: {problem}; "
+                                  f"{_where(suite)}.")
+    conflicts = getattr(params, "conflicts", None)
+    for problem in conflicts() if conflicts else ():
+        raise AuditInputError(f"{suite}: {problem}; {_where(suite)}.")
+    return params
+
+
+def _where(suite: str) -> str:
+    return f"fix it under [suites.{suite}] in --config or [tool.audit.suites.{suite}] in pyproject.toml"
+
+
+def _field_problem(value: Any, bounds: Bounds) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, tuple):
+        if len(value) < bounds.min_items:
+            return f"it needs at least {bounds.min_items} value(s)"
+        bad = [v for v in value if not bounds.allows(v)]
+        return f"each value must be {bounds.describe()}; {bad[0]!r} is not" if bad else None
+    return None if bounds.allows(value) else f"it must be {bounds.describe()}"

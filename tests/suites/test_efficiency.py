@@ -13,7 +13,7 @@ from sklearn.metrics import accuracy_score
 
 from audit.errors import AuditInputError
 from audit.stats import bootstrap_indices, resample_counts
-from audit.suite import SuiteContext
+from audit.suite import SuiteContext, validate_params
 from audit.suites.efficiency import EfficiencyParams, EfficiencySuite
 from audit.suites.efficiency.reaudit import AttackSpec, bootstrap_gaps, pgd, predict
 from audit.suites.efficiency.variants import build
@@ -120,9 +120,8 @@ def test_attack_mask_leaves_categorical_columns_alone(setup):
     assert torch.equal(adv[:, 2:], x[:, 2:])
 
 
-def test_bad_params_are_input_errors(setup):
-    _, _, ctx, _ = setup
+def test_bad_params_are_input_errors():
     with pytest.raises(AuditInputError, match="deployable"):
-        EfficiencySuite().run(ctx, dataclasses.replace(SMALL, deployable="bf16"))
-    with pytest.raises(AuditInputError, match="unknown"):
-        EfficiencySuite().run(ctx, dataclasses.replace(SMALL, variants=("fp32", "int4")))
+        validate_params("efficiency", dataclasses.replace(SMALL, deployable="bf16"))
+    with pytest.raises(AuditInputError, match="efficiency.variants .*'int4' is not"):
+        validate_params("efficiency", dataclasses.replace(SMALL, variants=("fp32", "int4")))

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from audit.errors import AuditInputError
-from audit.suite import SuiteContext
+from audit.suite import SuiteContext, validate_params
 from audit.suites.explainability import ExplainabilityParams, ExplainabilitySuite
 from audit.testing import synthetic_tabular, tabular_model, wrap_module
 from audit.types import SuiteResult, SuiteStatus, Table
@@ -138,8 +138,8 @@ def test_proxy_reliance_from_the_fairness_suite(model, data, first):
 
 def test_bad_params_are_input_errors(data):
     model = wrap_module(OnlyColumn(0), data, capabilities=frozenset({"logits"}))
-    with pytest.raises(AuditInputError, match="explainer"):
-        ExplainabilitySuite().run(_ctx(model, data), dataclasses.replace(SMALL, explainer="lime"))
+    with pytest.raises(AuditInputError, match="explainability.explainer = 'lime'.*one of 'auto'"):
+        validate_params("explainability", dataclasses.replace(SMALL, explainer="lime"))
     with pytest.raises(AuditInputError, match="gradients"):
         ExplainabilitySuite().run(_ctx(model, data), dataclasses.replace(SMALL, explainer="gradient"))
 

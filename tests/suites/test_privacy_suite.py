@@ -20,7 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from audit.data.types import Split
 from audit.errors import AuditInputError, SuiteSkipped
 from audit.policy import Policy, parse_thresholds
-from audit.suite import SuiteContext, SuiteOutput
+from audit.suite import SuiteContext, SuiteOutput, validate_params
 from audit.suites.privacy import PrivacyParams, PrivacySuite
 from audit.suites.privacy.attribute import infer_attribute
 from audit.suites.privacy.sampling import NO_TRAINING_DATA
@@ -117,9 +117,9 @@ def test_mostly_overlapping_data_is_an_input_error(model, data) -> None:
 
 @pytest.mark.parametrize("bad", [{"shadow_models": 3}, {"shadow_models": 2}, {"art_attack_model": "xgb"},
                                  {"bootstrap_resamples": 10}, {"shadow_epochs": 0}])
-def test_bad_params_are_input_errors(model, data, bad) -> None:
+def test_bad_params_are_input_errors(bad) -> None:
     with pytest.raises(AuditInputError, match="privacy"):
-        _run(model, data, dataclasses.replace(SMALL, **bad))
+        validate_params("privacy", dataclasses.replace(SMALL, **bad))
 
 
 def test_presets_and_params_are_json_values() -> None:

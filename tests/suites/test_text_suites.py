@@ -13,7 +13,7 @@ pytest.importorskip("sentence_transformers")
 
 from audit.errors import AuditInputError  # noqa: E402
 from audit.foundation.text_checks import swap_gender  # noqa: E402
-from audit.suite import SuiteContext  # noqa: E402
+from audit.suite import SuiteContext, validate_params  # noqa: E402
 from audit.suites.text.efficiency import TextEfficiencySuite  # noqa: E402
 from audit.suites.text.explainability import TextExplainabilitySuite  # noqa: E402
 from audit.suites.text.fairness import TextFairnessSuite  # noqa: E402
@@ -66,8 +66,8 @@ def test_fairness_suite_reports_seat_and_is_deterministic(ctx):
     assert first == second
     seat = {m.name: m for m in first.measurements if m.name.startswith("seat_effect_size")}
     assert set(seat) == {"seat_effect_size[gender_career]"}
-    with pytest.raises(AuditInputError):
-        suite.run(ctx, dataclasses.replace(params, seat_tests=("gender_carrer",)))
+    with pytest.raises(AuditInputError, match="seat_tests.*'gender_carrer' is not"):
+        validate_params("text-fairness", dataclasses.replace(params, seat_tests=("gender_carrer",)))
     assert all(0 < m.details["p_value"] <= 1 for m in seat.values())
     assert first.charts[0].heatmap.row_labels == ("White", "Black", "Asian", "Native American")
     assert all(v.passed for v in first.validity)

@@ -9,7 +9,7 @@ from typing import ClassVar
 import numpy as np
 
 from audit.stats import iter_resample_counts, percentile_ci, wilson_interval
-from audit.suite import SuiteContext, SuiteOutput
+from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.suites.accuracy import metrics as mx
 from audit.suites.accuracy.report import class_tables, reliability_chart
 from audit.types import Measurement
@@ -19,9 +19,9 @@ MetricFn = Callable[[mx.Predictions, np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class AccuracyParams:
-    bootstrap_resamples: int = 1000
-    calibration_bins: int = 15
-    min_rows: int = 30  # fewer audited rows than this: every figure is insufficient evidence
+    bootstrap_resamples: int = bounded(1000, min=1)
+    calibration_bins: int = bounded(15, min=1)
+    min_rows: int = bounded(30, min=1)  # fewer audited rows than this: every figure is insufficient evidence
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,8 @@ class AccuracySuite:
     pillar: ClassVar[str] = "accuracy"
     requires: ClassVar[frozenset[str]] = frozenset()
     description: ClassVar[str] = "Accuracy, balanced accuracy, F1, AUROC, log loss, Brier, ECE with bootstrap CIs"
+    emits: ClassVar[tuple[str, ...]] = ("accuracy", "accuracy_over_majority", "balanced_accuracy", "macro_f1", "auroc",
+                                        "log_loss", "brier", "ece", "recall[*]")
     Params = AccuracyParams
 
     def params_for(self, preset: str) -> AccuracyParams:

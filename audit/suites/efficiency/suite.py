@@ -8,8 +8,8 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from audit.errors import AuditInputError, SuiteSkipped
-from audit.suite import SuiteContext, SuiteOutput
+from audit.errors import SuiteSkipped
+from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.suites.efficiency import figures, report
 from audit.suites.efficiency.measure import VariantResult, Workload, adversarial, first_call, measure, with_memory
 from audit.suites.efficiency.reaudit import AttackSpec
@@ -21,20 +21,30 @@ _SALT_ATTACK = 701
 
 @dataclass(frozen=True)
 class EfficiencyParams:
-    variants: tuple[str, ...] = VARIANTS
-    deployable: str = "int8"  # the variant the gates judge ("accuracy_drop[deployable]", ...)
-    batch_sizes: tuple[int, ...] = (1, 32, 256, 4096)
-    reference_batch: int = 256  # speed-up and peak memory are compared at this batch size
-    warmup: int = 3
-    min_repeats: int = 5
-    max_repeats: int = 200
-    timing_budget_s: float = 0.25  # per variant and batch size, after the minimum repeats
-    epsilon: float = 0.1  # L-infinity budget of the robustness re-audit, in input units
-    attack_steps: int = 10
-    attack_rows: int = 500
-    bootstrap_resamples: int = 1000
-    min_group_size: int = 30
+    variants: tuple[str, ...] = bounded(VARIANTS, choices=VARIANTS)
+    # the variant the gates judge ("accuracy_drop[deployable]", ...)
+    deployable: str = bounded("int8", choices=tuple(v for v in VARIANTS if v != "fp32"))
+    batch_sizes: tuple[int, ...] = bounded((1, 32, 256, 4096), min=1, min_items=1)
+    reference_batch: int = bounded(256, min=1)  # speed-up and peak memory are compared at this batch size
+    warmup: int = bounded(3, min=0)
+    min_repeats: int = bounded(5, min=1)
+    max_repeats: int = bounded(200, min=1)
+    timing_budget_s: float = bounded(0.25, min=0.0)  # per variant and batch size, after the minimum repeats
+    epsilon: float = bounded(0.1, min=0.0)  # L-infinity budget of the robustness re-audit, in input units
+    attack_steps: int = bounded(10, min=0)
+    attack_rows: int = bounded(500, min=1)
+    bootstrap_resamples: int = bounded(1000, min=1)
+    min_group_size: int = bounded(30, min=1)
     compile_on_cpu: bool = False  # torch.compile's first compilation takes tens of seconds on a small CPU
+
+    def conflicts(self) -> list[str]:
+        problems = []
+        if self.deployable not in self.variants:
+            problems.append(f"deployable = {self.deployable!r} must be one of the compressed variants listed in "
+                            f"variants ({', '.join(self.variants)})")
+        if self.max_repeats < self.min_repeats:
+            problems.append(f"max_repeats = {self.max_repeats} must be at least min_repeats = {self.min_repeats}")
+        return problems
 
 
 QUICK = EfficiencyParams(variants=tuple(v for v in VARIANTS if v != "compiled"), min_repeats=3, max_repeats=50,
@@ -46,13 +56,20 @@ class EfficiencySuite:
     pillar: ClassVar[str] = "efficiency"
     requires: ClassVar[frozenset[str]] = frozenset()
     description: ClassVar[str] = "int8/bf16/pruned/compiled variants: size, latency, throughput, re-audited"
+    emits: ClassVar[tuple[str, ...]] = (
+        "accuracy[*]", "accuracy_drop[*]", "prediction_agreement[*]", "size_bytes[*]", "peak_memory_bytes[*]",
+        "latency_p50_ms[*]", "latency_p95_ms[*]", "throughput_rows_per_s[*]", "throughput_speedup[*]",
+        "dp_difference_change[*]", "eo_difference_change[*]", "fairness_regression[*]", "robust_accuracy[*]",
+        "robust_accuracy_change[*]",
+    )
     Params = EfficiencyParams
 
     def params_for(self, preset: str) -> EfficiencyParams:
         return QUICK if preset == "quick" else EfficiencyParams()
 
     def run(self, ctx: SuiteContext, params: EfficiencyParams) -> SuiteOutput:
-        _validate(ctx, params)
+        if ctx.data.input_kind == "text":
+            raise SuiteSkipped("text models are measured by the text-efficiency suite")
         work = _workload(ctx, params)
         results, skipped = _measure_all(ctx, params, work)
         if not results or results[0].variant.name != "fp32":
@@ -81,21 +98,6 @@ class EfficiencySuite:
         charts = (report.throughput_chart(results), report.change_chart(results, ref, fairness))
         return SuiteOutput(measurements=tuple(measurements), tables=tuple(tables), charts=charts,
                            validity=tuple(validity), notes=tuple(notes))
-
-
-def _validate(ctx: SuiteContext, params: EfficiencyParams) -> None:
-    if ctx.data.input_kind == "text":
-        raise SuiteSkipped("text models are measured by the text-efficiency suite")
-    unknown = [v for v in params.variants if v not in VARIANTS]
-    if unknown:
-        raise AuditInputError(f"efficiency.variants has unknown name(s) {unknown}; choose from {', '.join(VARIANTS)}")
-    if params.deployable not in params.variants or params.deployable == "fp32":
-        raise AuditInputError(f"efficiency.deployable = {params.deployable!r} must be one of the compressed "
-                              f"variants listed in efficiency.variants ({', '.join(params.variants)})")
-    if not params.batch_sizes or min(params.batch_sizes) < 1 or params.reference_batch < 1:
-        raise AuditInputError("efficiency.batch_sizes and reference_batch must be positive integers")
-    if params.epsilon < 0 or params.min_repeats < 1 or params.max_repeats < params.min_repeats:
-        raise AuditInputError("efficiency: epsilon must be >= 0 and 1 <= min_repeats <= max_repeats")
 
 
 def _workload(ctx: SuiteContext, params: EfficiencyParams) -> Workload:

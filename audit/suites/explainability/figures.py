@@ -127,8 +127,8 @@ def _reliance(ctx: SuiteContext, ev: Evidence, abs_rows: np.ndarray) -> list[Mea
         out.append(Measurement(f"sensitive_reliance[{name}]", value, ci, False, len(ev.rows),
                                f"Share of the model's total attribution that falls on the input '{name}'.",
                                _details(ev), too_few))
-    proxies = reliance.proxy_groups(ctx.previous, ev.groups, ctx.data.feature_names)
-    strength = {m.name: m.value for m in ctx.previous["fairness"].measurements} if proxies else {}
+    proxies = reliance.proxy_groups(ctx.table(reliance.PROXIES), ev.groups, ctx.data.feature_names)
+    strength = {m.name: m.value for m in ctx.measurements(reliance.PROXY_AUROC)}
     for attribute, idx in sorted((proxies or {}).items()):
         value, ci = reliance.share(abs_rows, reliance.mask_of(idx, n_groups), p.bootstrap_resamples, ctx.seed)
         out.append(Measurement(
@@ -223,10 +223,10 @@ def _notes(ctx: SuiteContext, ev: Evidence, abs_rows: np.ndarray, measurements: 
         if m.insufficient_reason is None and m.value < p.unstable_below:
             notes.append(f"Attributions are unstable: the feature ranking agrees only {m.value:.2f} (Spearman) "
                          f"{what}; treat the importance ranking with caution.")
-    if ctx.data.sensitive_attributes and "fairness" not in ctx.previous:
+    if ctx.data.sensitive_attributes and reliance.PROXIES.suite not in ctx.previous:
         notes.append("The fairness suite did not run before this one, so reliance on proxies of sensitive "
                      "attributes was not measured.")
-    elif ctx.data.sensitive_attributes and reliance.proxy_groups(ctx.previous, ev.groups,
-                                                                  ctx.data.feature_names) is None:
+    elif ctx.data.sensitive_attributes and reliance.proxy_groups(
+            ctx.table(reliance.PROXIES), ev.groups, ctx.data.feature_names) is None:
         notes.append("The fairness suite reported no proxy table, so reliance on proxies was not measured.")
     return notes

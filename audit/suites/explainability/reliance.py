@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
 from audit.stats import bootstrap_indices, percentile_ci
+from audit.suite import Output
 from audit.suites.explainability.groups import FeatureGroup
-from audit.types import SuiteResult
+from audit.types import Table
 
-PROXY_TABLE_ID = "proxies"
+# What this suite reads from the fairness suite (declared in ExplainabilitySuite.reads).
+PROXIES = Output("fairness", "proxies")  # table: attribute, feature, importance
+PROXY_AUROC = Output("fairness", "proxy_auroc[*]")  # how well the inputs predict each attribute
 
 
 def share(abs_rows: np.ndarray, mask: np.ndarray, resamples: int, seed: int) -> tuple[float, tuple[float, float]]:
@@ -29,15 +30,14 @@ def sensitive_groups(groups: tuple[FeatureGroup, ...]) -> dict[str, list[int]]:
     return {g.name: [i] for i, g in enumerate(groups) if g.sensitive}
 
 
-def proxy_groups(previous: Mapping[str, SuiteResult], groups: tuple[FeatureGroup, ...],
+def proxy_groups(table: Table | None, groups: tuple[FeatureGroup, ...],
                  feature_names: tuple[str, ...]) -> dict[str, list[int]] | None:
-    """Proxies the fairness suite found, per sensitive attribute -> group indices; None when it did not run.
+    """Proxies the fairness suite found (its PROXIES table), per sensitive attribute -> group indices; None when
+    there is no such table.
 
     The proxy table names either an original feature or a model-input column; both map to a group.
     Features that are themselves sensitive are left out (they count as direct reliance).
     """
-    fairness = previous.get("fairness")
-    table = next((t for t in fairness.tables if t.id == PROXY_TABLE_ID), None) if fairness else None
     if table is None:
         return None
     col = {name: i for i, name in enumerate(table.columns)}

@@ -10,8 +10,8 @@ import numpy as np
 import torch
 
 from audit.errors import AuditInputError, SuiteSkipped
-from audit.suite import SuiteContext, SuiteOutput
-from audit.suites.explainability import figures
+from audit.suite import Output, SuiteContext, SuiteOutput, bounded
+from audit.suites.explainability import figures, reliance
 from audit.suites.explainability.attribution import (
     METHODS,
     Attributions,
@@ -28,19 +28,21 @@ _SALT_ROWS, _SALT_BG_A, _SALT_BG_B, _SALT_SEEDS, _SALT_PERM, _SALT_JITTER = 601,
 
 @dataclass(frozen=True)
 class ExplainabilityParams:
-    explainer: str = "auto"  # auto (deep, else gradient; kernel without gradients) | gradient | deep | kernel
-    n_explain: int = 300  # test rows explained (seeded sample)
-    n_background: int = 100  # background rows (seeded sample of the training data)
-    nsamples: int = 200  # expected-gradient samples (gradient) or coalitions (kernel) per row
-    kernel_background: int = 20  # k-means centroids summarising the background for KernelExplainer
-    kernel_max_rows: int = 60  # KernelExplainer is slow: explain at most this many rows with it
-    permutation_rows: int = 1000
-    permutation_repeats: int = 5
-    n_local: int = 5  # largest-loss errors explained individually
-    top_features: int = 10
-    patches_per_side: int = 7  # images: patches per side for rankings and permutation tests
-    unstable_below: float = 0.7  # Spearman under which the reviewer is told attributions are unstable
-    bootstrap_resamples: int = 1000
+    # auto (deep, else gradient; kernel without gradients) | gradient | deep | kernel
+    explainer: str = bounded("auto", choices=METHODS)
+    n_explain: int = bounded(300, min=1)  # test rows explained (seeded sample)
+    n_background: int = bounded(100, min=1)  # background rows (seeded sample of the training data)
+    nsamples: int = bounded(200, min=1)  # expected-gradient samples (gradient) or coalitions (kernel) per row
+    kernel_background: int = bounded(20, min=1)  # k-means centroids summarising the background for KernelExplainer
+    kernel_max_rows: int = bounded(60, min=1)  # KernelExplainer is slow: explain at most this many rows with it
+    permutation_rows: int = bounded(1000, min=1)
+    permutation_repeats: int = bounded(5, min=1)
+    n_local: int = bounded(5, min=0)  # largest-loss errors explained individually
+    top_features: int = bounded(10, min=1)
+    patches_per_side: int = bounded(7, min=1)  # images: patches per side for rankings and permutation tests
+    # Spearman under which the reviewer is told attributions are unstable
+    unstable_below: float = bounded(0.7, min=-1.0, max=1.0)
+    bootstrap_resamples: int = bounded(1000, min=1)
 
 
 QUICK = ExplainabilityParams(n_explain=100, nsamples=100, kernel_max_rows=30, permutation_rows=400,
@@ -53,12 +55,15 @@ class ExplainabilitySuite:
     requires: ClassVar[frozenset[str]] = frozenset()
     description: ClassVar[str] = "SHAP feature attributions, reliance on sensitive attributes, attribution stability"
     Params = ExplainabilityParams
+    emits: ClassVar[tuple[str, ...]] = ("rank_stability", "permutation_agreement", "sensitive_reliance",
+                                        "sensitive_reliance[*]", "proxy_reliance[*]")
+    reads: ClassVar[tuple[Output, ...]] = (reliance.PROXIES, reliance.PROXY_AUROC)
 
     def params_for(self, preset: str) -> ExplainabilityParams:
         return QUICK if preset == "quick" else ExplainabilityParams()
 
     def run(self, ctx: SuiteContext, params: ExplainabilityParams) -> SuiteOutput:
-        _validate(ctx, params)
+        _check_context(ctx, params)
         method = resolve_method(params.explainer, ctx.model)
         if ctx.data.input_kind == "image" and method == "kernel":
             raise SuiteSkipped("KernelExplainer over every pixel is intractable; an image model needs gradients")
@@ -105,19 +110,12 @@ def _first_explanation(ctx: SuiteContext, params: ExplainabilityParams, spec: Ex
     return explain(ctx.model, ctx.data.positive_class, x, background, spec, seed), spec, note
 
 
-def _validate(ctx: SuiteContext, params: ExplainabilityParams) -> None:
+def _check_context(ctx: SuiteContext, params: ExplainabilityParams) -> None:
     if ctx.data.input_kind == "text":
         raise SuiteSkipped("text models are explained by the text-explainability suite")
-    if params.explainer not in METHODS:
-        raise AuditInputError(f"explainability.explainer must be one of {', '.join(METHODS)}; "
-                              f"got {params.explainer!r}")
     if params.explainer in ("gradient", "deep") and "gradients" not in ctx.model.capabilities:
         raise AuditInputError(f"explainability.explainer={params.explainer!r} needs a model with gradients; "
                               "use explainer = \"kernel\" or \"auto\"")
-    for field in ("n_explain", "n_background", "nsamples", "permutation_rows", "permutation_repeats",
-                  "bootstrap_resamples", "kernel_background", "kernel_max_rows", "top_features"):
-        if getattr(params, field) < 1:
-            raise AuditInputError(f"explainability.{field} must be a positive integer")
 
 
 def _explained_rows(ctx: SuiteContext, params: ExplainabilityParams, method: str) -> np.ndarray:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import ClassVar
 
 import numpy as np
@@ -21,6 +20,13 @@ class FairnessSuite:
     requires: ClassVar[frozenset[str]] = frozenset({"sensitive-attributes"})
     description: ClassVar[str] = "Group outcome gaps with CIs, intersections, counterfactual flips, proxies, mitigation"
     Params = FairnessParams
+    emits: ClassVar[tuple[str, ...]] = (
+        *(f"{prefix}{metric}[*]" for prefix in ("", "intersectional_") for metric in (
+            "dp_difference", "disparate_impact_ratio", "equal_opportunity_difference", "equalized_odds_difference",
+            "accuracy_gap", "worst_group_accuracy")),
+        "flip_rate[*]", "proxy_auroc[*]", "mitigation_accuracy_cost[*]", "mitigated_disparity[*]",
+    )
+    provides: ClassVar[tuple[str, ...]] = ("proxies",)  # attribute, feature, importance: read by explainability
 
     def params_for(self, preset: str) -> FairnessParams:
         if preset == "quick":
@@ -41,7 +47,6 @@ class FairnessSuite:
         from audit.suites.fairness.mitigation import BinaryOutcomes
         from audit.suites.fairness.sections import flip_section, mitigation_section, proxy_section
 
-        params = _validated(params)
         data, model = ctx.data, ctx.model
         columns = attribute_columns(data.test.sensitive, params.attributes, params.missing_as_group)
         axes, single = build_axes(columns, params.intersections)
@@ -72,19 +77,6 @@ class FairnessSuite:
             parts.append(mitigation_section(outcomes, usable, ctx.rng(_SALT_MITIGATION), ctx.seed))
         ctx.progress(steps, steps, "fairness: done")
         return _merge(parts)
-
-
-def _validated(params: FairnessParams) -> FairnessParams:
-    """Coerce config values (lists from TOML) and reject values that cannot work."""
-    params = dataclasses.replace(params, attributes=tuple(params.attributes))
-    for field, minimum in (("min_group_size", 1), ("min_outcome_count", 1), ("resamples", 1), ("proxy_top_k", 1),
-                           ("proxy_max_rows", 10), ("flip_max_values", 2), ("proxy_min_share", 0.0)):
-        if getattr(params, field) < minimum:
-            raise AuditInputError(
-                f"fairness.{field} = {getattr(params, field)} is invalid; it must be at least {minimum} "
-                "(fix it under [tool.audit.suites.fairness])."
-            )
-    return params
 
 
 def _checked_probabilities(proba: np.ndarray, n_classes: int) -> np.ndarray:

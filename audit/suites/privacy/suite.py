@@ -8,23 +8,33 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from audit.errors import AuditInputError
-from audit.suite import SuiteContext, SuiteOutput
+from audit.suite import SuiteContext, SuiteOutput, bounded
 
 ART_ATTACK_MODELS = ("nn", "rf", "gb", "lr", "dt", "knn", "svm")
 
 
 @dataclass(frozen=True)
 class PrivacyParams:
-    max_per_side: int = 10_000  # members (and as many non-members) sampled for the attacks
-    shadow_models: int = 16  # LiRA shadows; 0 skips LiRA; otherwise even and >= 4
-    shadow_epochs: int | None = None  # None: the recipe's epochs (any other value is reported with the figure)
+    max_per_side: int = bounded(10_000, min=1)  # members (and as many non-members) sampled for the attacks
+    shadow_models: int = bounded(16, min=0)  # LiRA shadows; 0 skips LiRA; otherwise even and >= 4
+    # None: the recipe's epochs (any other value is reported with the figure)
+    shadow_epochs: int | None = bounded(None, min=1)
     global_variance: bool = True  # LiRA: one pooled variance (the paper's advice below 64 shadows)
-    art_attack_model: str = "gb"  # ART MembershipInferenceBlackBox attack model type
-    bootstrap_resamples: int = 1000
-    attribute_rows: int = 4000  # training members used for attribute inference
-    shift_rows: int = 4000  # rows for the members-vs-non-members distribution check
-    group_min_per_side: int = 30  # fewer members or non-members in a group: insufficient evidence
-    delta: float = 1e-5
+    # ART MembershipInferenceBlackBox attack model type
+    art_attack_model: str = bounded("gb", choices=ART_ATTACK_MODELS)
+    bootstrap_resamples: int = bounded(1000, min=100)  # at least 100 for a 95% interval
+    attribute_rows: int = bounded(4000, min=1)  # training members used for attribute inference
+    shift_rows: int = bounded(4000, min=1)  # rows for the members-vs-non-members distribution check
+    # fewer members or non-members in a group: insufficient evidence
+    group_min_per_side: int = bounded(30, min=1)
+    delta: float = bounded(1e-5, min=0.0, max=1.0)
+
+    def conflicts(self) -> list[str]:
+        if self.shadow_models != 0 and (self.shadow_models < 4 or self.shadow_models % 2):
+            return [f"shadow_models = {self.shadow_models}; use 0 (no LiRA) or an even number of at least 4"]
+        if self.delta in (0.0, 1.0):
+            return [f"delta = {self.delta:g} must lie strictly between 0 and 1 (the default is 1e-5)"]
+        return []
 
 
 PRESETS = {
@@ -32,23 +42,6 @@ PRESETS = {
     "quick": PrivacyParams(max_per_side=1000, shadow_models=4, bootstrap_resamples=200, attribute_rows=1000,
                            shift_rows=1000),
 }
-
-
-def validate(params: PrivacyParams) -> None:
-    if params.shadow_models != 0 and (params.shadow_models < 4 or params.shadow_models % 2):
-        raise AuditInputError(
-            f"privacy: shadow_models = {params.shadow_models}; use 0 (no LiRA) or an even number of at least 4."
-        )
-    if params.art_attack_model not in ART_ATTACK_MODELS:
-        raise AuditInputError(
-            f"privacy: art_attack_model = {params.art_attack_model!r}; choose one of {', '.join(ART_ATTACK_MODELS)}."
-        )
-    if params.shadow_epochs is not None and params.shadow_epochs < 1:
-        raise AuditInputError("privacy: shadow_epochs must be at least 1 (or unset to use the recipe's).")
-    if params.bootstrap_resamples < 100:
-        raise AuditInputError("privacy: bootstrap_resamples must be at least 100 for a 95% interval.")
-    if not 0 < params.delta < 1:
-        raise AuditInputError("privacy: delta must be between 0 and 1 (the default is 1e-5).")
 
 
 class PrivacySuite:
@@ -59,6 +52,10 @@ class PrivacySuite:
         "Membership inference (loss threshold, ART black-box, LiRA), empirical ε lower bound, attribute inference"
     )
     Params = PrivacyParams
+    emits: ClassVar[tuple[str, ...]] = (
+        "membership_auc[*]", "membership_balanced_accuracy[*]", "membership_tpr[*]", "membership_advantage[*]",
+        "epsilon_lower_bound", "epsilon_lower_bound[*]", "attribute_inference_auc_gain[*]",
+    )
 
     def params_for(self, preset: str) -> PrivacyParams:
         if preset not in PRESETS:
@@ -68,5 +65,4 @@ class PrivacySuite:
     def run(self, ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
         from audit.suites.privacy.pipeline import run_privacy
 
-        validate(params)
         return run_privacy(ctx, params)

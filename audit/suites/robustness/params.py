@@ -4,33 +4,39 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from audit.suite import bounded
+
 
 @dataclass(frozen=True)
 class RobustnessParams:
     """Empty ε tuples mean "the defaults for this input kind" (see `inputs.default_eps`)."""
 
-    n_rows: int = 1000  # audit rows drawn (seeded) from the test split
-    eps_linf: tuple[float, ...] = ()  # images: pixel units; tabular: fractions of each feature's std
-    eps_l2: tuple[float, ...] = ()
-    sweep: str = "full"  # which default ε grid: "full" | "quick"
-    pgd_steps: int = 20
-    pgd_restarts: int = 1
+    n_rows: int = bounded(1000, min=1)  # audit rows drawn (seeded) from the test split
+    # images: pixel units; tabular: fractions of each feature's std
+    eps_linf: tuple[float, ...] = bounded((), min=0.0)
+    eps_l2: tuple[float, ...] = bounded((), min=0.0)
+    sweep: str = bounded("full", choices=("full", "quick"))  # which default ε grid
+    pgd_steps: int = bounded(20, min=1)
+    pgd_restarts: int = bounded(1, min=1)
     run_l2: bool = True
     run_apgd: bool = True  # APGD-CE (and APGD-DLR for 3+ classes), via ART
-    apgd_steps: int = 25
-    n_blackbox: int = 200  # rows given to the query-only attack
-    blackbox_queries: int = 500
-    n_deepfool: int = 200
-    deepfool_steps: int = 50
-    categorical_budget: int = 1  # one-hot features a tabular attacker may switch per row
+    apgd_steps: int = bounded(25, min=1)
+    n_blackbox: int = bounded(200, min=0)  # rows given to the query-only attack
+    blackbox_queries: int = bounded(500, min=1)
+    n_deepfool: int = bounded(200, min=0)
+    deepfool_steps: int = bounded(50, min=1)
+    categorical_budget: int = bounded(1, min=0)  # one-hot features a tabular attacker may switch per row
     immutable_features: tuple[str, ...] = ("sex", "race", "age")
-    noise_sigmas: tuple[float, ...] = ()
-    large_eps: float = 0.0  # 0: 1.0 for images, 20 std for tabular (the "falls to chance" check)
-    validity_tolerance: float = 0.02  # slack, in accuracy points, for the attack-strength checks
-    zero_gradient_tolerance: float = 0.05  # share of inputs with an all-zero gradient that is tolerated
-    min_group_rows: int = 30  # fewer rows in a sensitive group: figure marked insufficient
-    batch_size: int = 512
-    n_image_examples: int = 4
+    noise_sigmas: tuple[float, ...] = bounded((), min=0.0)
+    # 0: 1.0 for images, 20 std for tabular (the "falls to chance" check)
+    large_eps: float = bounded(0.0, min=0.0)
+    # slack, in accuracy points, for the attack-strength checks
+    validity_tolerance: float = bounded(0.02, min=0.0, max=1.0)
+    # share of inputs with an all-zero gradient that is tolerated
+    zero_gradient_tolerance: float = bounded(0.05, min=0.0, max=1.0)
+    min_group_rows: int = bounded(30, min=1)  # fewer rows in a sensitive group: figure marked insufficient
+    batch_size: int = bounded(512, min=1)
+    n_image_examples: int = bounded(4, min=0)
 
 
 def preset_params(preset: str) -> RobustnessParams:

@@ -7,7 +7,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from audit.errors import AuditInputError, SuiteSkipped
+from audit.errors import SuiteSkipped
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.robustness import report, validity, whitebox
 from audit.suites.robustness.findings import Findings
@@ -30,6 +30,11 @@ class RobustnessSuite:
     requires: ClassVar[frozenset[str]] = frozenset()
     description: ClassVar[str] = "Adversarial attacks (FGSM, PGD, APGD, black-box), natural corruptions, self-checks"
     Params = RobustnessParams
+    emits: ClassVar[tuple[str, ...]] = (
+        "clean_accuracy", "robust_accuracy[*]", "attack_success_rate[*]", "empirical_robustness[*]",
+        "accuracy_drop[*]", "accuracy_under_corruption[*]", "group_attack_success_gap[*]",
+        "group_attack_success_rate[*]", "group_robust_accuracy[*]",
+    )
 
     def params_for(self, preset: str) -> RobustnessParams:
         return preset_params(preset)
@@ -38,7 +43,6 @@ class RobustnessSuite:
         data, model = ctx.data, ctx.model
         if data.input_kind not in ("tabular", "image"):
             raise SuiteSkipped(f"adversarial attacks need tabular or image inputs, not {data.input_kind}")
-        _check_params(params)
         setup, white_box = _setup(ctx, params)
         eps_by_norm = _eps_grid(ctx, params, white_box)
         unit = "pixel units" if setup.is_image else "standard deviations"
@@ -59,13 +63,6 @@ class RobustnessSuite:
                                              params.min_group_rows, ctx.seed)
         ctx.progress(1, 1, "robustness: done")
         return f.output()
-
-
-def _check_params(p: RobustnessParams) -> None:
-    if p.n_rows < 1 or p.pgd_steps < 1 or p.batch_size < 1:
-        raise AuditInputError("robustness: n_rows, pgd_steps and batch_size must be positive integers")
-    if p.sweep not in ("full", "quick"):
-        raise AuditInputError(f"robustness: sweep must be 'full' or 'quick', not {p.sweep!r}")
 
 
 def _rows(ctx: SuiteContext, p: RobustnessParams) -> np.ndarray:

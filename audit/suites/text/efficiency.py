@@ -8,18 +8,19 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from audit.suite import SuiteContext, SuiteOutput
+from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.types import Measurement, Table
 
 
 @dataclass(frozen=True)
 class TextEfficiencyParams:
-    variants: tuple[str, ...] = ("int8", "bf16")  # of int8, bf16, fp16 (fp16 only on a GPU)
-    n_rows: int = 1000  # rows for fidelity and downstream drift
-    n_timing: int = 512  # sentences timed per encoder
-    repeats: int = 2
-    resamples: int = 1000
-    batch_size: int = 64
+    # of int8, bf16, fp16 (fp16 only on a GPU); the choices are _variants.VARIANTS (not imported here: heavy)
+    variants: tuple[str, ...] = bounded(("int8", "bf16"), choices=("int8", "bf16", "fp16"))
+    n_rows: int = bounded(1000, min=1)  # rows for fidelity and downstream drift
+    n_timing: int = bounded(512, min=1)  # sentences timed per encoder
+    repeats: int = bounded(2, min=1)
+    resamples: int = bounded(1000, min=1)
+    batch_size: int = bounded(64, min=1)
 
 
 class TextEfficiencySuite:
@@ -28,6 +29,8 @@ class TextEfficiencySuite:
     requires: ClassVar[frozenset[str]] = frozenset({"input:text"})
     description: ClassVar[str] = "int8 / bf16 encoders vs fp32: sentences/s, embedding similarity, accuracy drift"
     Params = TextEfficiencyParams
+    emits: ClassVar[tuple[str, ...]] = ("throughput[*]", "speedup[*]", "encoder_size_mb[*]", "embedding_cosine[*]",
+                                        "prediction_agreement[*]", "accuracy_drift[*]", "dp_difference_drift[*]")
 
     def params_for(self, preset: str) -> TextEfficiencyParams:
         if preset == "quick":
@@ -35,13 +38,9 @@ class TextEfficiencySuite:
         return TextEfficiencyParams()
 
     def run(self, ctx: SuiteContext, params: TextEfficiencyParams) -> SuiteOutput:
-        from audit.errors import AuditInputError
         from audit.suites.text._common import embed, sample_text_rows
-        from audit.suites.text._variants import VARIANTS, make_variant, size_mb, time_encoder
+        from audit.suites.text._variants import make_variant, size_mb, time_encoder
 
-        unknown = sorted(set(params.variants) - set(VARIANTS))
-        if unknown:
-            raise AuditInputError(f"text-efficiency variants {unknown} are unknown; choose from {list(VARIANTS)}")
         rows = sample_text_rows(ctx, params.n_rows)
         timing_texts = list(rows.texts[: params.n_timing])
         assert ctx.model.encoder is not None

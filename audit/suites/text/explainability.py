@@ -7,15 +7,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from audit.suite import SuiteContext, SuiteOutput
+from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.types import Chart, Measurement, Series, Table, ValidityCheck
 
 
 @dataclass(frozen=True)
 class TextExplainabilityParams:
-    n_rows: int = 500
-    resamples: int = 1000
-    batch_size: int = 64
+    n_rows: int = bounded(500, min=1)
+    resamples: int = bounded(1000, min=1)
+    batch_size: int = bounded(64, min=1)
 
 
 class TextExplainabilitySuite:
@@ -24,6 +24,7 @@ class TextExplainabilitySuite:
     requires: ClassVar[frozenset[str]] = frozenset({"input:text"})
     description: ClassVar[str] = "Which described fields drive the text model: occlusion of each serialised field"
     Params = TextExplainabilityParams
+    emits: ClassVar[tuple[str, ...]] = ("field_importance[*]", "field_direction[*]")
 
     def params_for(self, preset: str) -> TextExplainabilityParams:
         if preset == "quick":

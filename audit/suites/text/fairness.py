@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import ClassVar
 
-from audit.suite import SuiteContext, SuiteOutput
+from audit.foundation.seat import SETS_FILE
+from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.types import Chart, Measurement, Table, ValidityCheck
 
 
 @dataclass(frozen=True)
 class TextFairnessParams:
-    n_rows: int = 2000  # test rows whose descriptions are substituted
-    resamples: int = 1000  # bootstrap resamples for CIs
-    seat_tests: tuple[str, ...] = ("gender_career", "gender_science", "race_pleasantness")  # () to skip SEAT
-    seat_permutations: int = 10_000
-    seat_resamples: int = 1000
-    batch_size: int = 64
+    n_rows: int = bounded(2000, min=1)  # test rows whose descriptions are substituted
+    resamples: int = bounded(1000, min=1)  # bootstrap resamples for CIs
+    # () to skip SEAT; the choices are the tests in audit/foundation/seat_sets.json
+    seat_tests: tuple[str, ...] = bounded(("gender_career", "gender_science", "race_pleasantness"),
+                                          choices=tuple(json.loads(SETS_FILE.read_text())["tests"]))
+    seat_permutations: int = bounded(10_000, min=1)
+    seat_resamples: int = bounded(1000, min=1)
+    batch_size: int = bounded(64, min=1)
 
 
 class TextFairnessSuite:
@@ -25,6 +29,8 @@ class TextFairnessSuite:
     requires: ClassVar[frozenset[str]] = frozenset({"input:text"})
     description: ClassVar[str] = "Counterfactual gender/race word swaps (prediction flip rates) and SEAT encoder bias"
     Params = TextFairnessParams
+    emits: ClassVar[tuple[str, ...]] = ("counterfactual_flip_rate[*]", "counterfactual_score_shift[*]",
+                                        "seat_effect_size[*]")
 
     def params_for(self, preset: str) -> TextFairnessParams:
         if preset == "quick":
@@ -35,7 +41,6 @@ class TextFairnessSuite:
         from audit.suites.text._common import predict_texts, sample_text_rows
         from audit.suites.text._counterfactual import gender_flips, race_flips
 
-        _check_seat_names(params.seat_tests)
         rows = sample_text_rows(ctx, params.n_rows)
         ctx.progress(0, 4, "text fairness: clean predictions")
         clean_pred, clean_p = predict_texts(ctx, rows.texts, params.batch_size)
@@ -59,16 +64,6 @@ class TextFairnessSuite:
         )
         return SuiteOutput(measurements=measurements, tables=(_table(measurements),), charts=charts,
                            validity=validity, notes=_notes(measurements))
-
-
-def _check_seat_names(names: tuple[str, ...]) -> None:
-    from audit.errors import AuditInputError
-    from audit.foundation.seat import load_seat_tests
-
-    known = {t.name for t in load_seat_tests()}
-    unknown = sorted(set(names) - known)
-    if unknown:
-        raise AuditInputError(f"text-fairness seat_tests {unknown} are unknown; choose from {sorted(known)}")
 
 
 def _seat_measurements(ctx: SuiteContext, params: TextFairnessParams) -> tuple[Measurement, ...]:

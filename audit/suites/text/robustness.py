@@ -7,7 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from audit.suite import SuiteContext, SuiteOutput
+from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.types import Chart, Measurement, Series, Table
 
 PERTURBATIONS = ("typos", "word_drops")
@@ -15,13 +15,14 @@ PERTURBATIONS = ("typos", "word_drops")
 
 @dataclass(frozen=True)
 class TextRobustnessParams:
-    n_rows: int = 1000
-    typo_rates: tuple[float, ...] = (0.05, 0.1, 0.2)  # chance that a word gets one character edit
-    drop_rates: tuple[float, ...] = (0.05, 0.1, 0.2)  # chance that a word is dropped
-    embedding_eps: tuple[float, ...] = (0.02, 0.05, 0.1, 0.2)  # embedding-space attack radius, x embedding norm
-    attack_steps: int = 20
-    resamples: int = 1000
-    batch_size: int = 64
+    n_rows: int = bounded(1000, min=1)
+    typo_rates: tuple[float, ...] = bounded((0.05, 0.1, 0.2), min=0.0, max=1.0)  # chance a word gets a char edit
+    drop_rates: tuple[float, ...] = bounded((0.05, 0.1, 0.2), min=0.0, max=1.0)  # chance that a word is dropped
+    # embedding-space attack radius, x embedding norm
+    embedding_eps: tuple[float, ...] = bounded((0.02, 0.05, 0.1, 0.2), min=0.0)
+    attack_steps: int = bounded(20, min=1)
+    resamples: int = bounded(1000, min=1)
+    batch_size: int = bounded(64, min=1)
 
 
 class TextRobustnessSuite:
@@ -30,6 +31,8 @@ class TextRobustnessSuite:
     requires: ClassVar[frozenset[str]] = frozenset({"input:text"})
     description: ClassVar[str] = "Accuracy of the text model under character typos and word drops at several rates"
     Params = TextRobustnessParams
+    emits: ClassVar[tuple[str, ...]] = ("accuracy[*]", "accuracy_drop[*]", "prediction_flip_rate[*]",
+                                        "robust_accuracy[*]", "noise_accuracy[*]")
 
     def params_for(self, preset: str) -> TextRobustnessParams:
         if preset == "quick":
