@@ -19,6 +19,8 @@ OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
 }
 
 Progress = Callable[[int, int], None]
+# (module, x, y, row indices into the split) -> scalar loss of one mini-batch
+BatchLoss = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @contextlib.contextmanager
@@ -38,6 +40,9 @@ def _deterministic() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+deterministic_training = _deterministic  # for training loops outside this module (DP-SGD)
+
+
 def _optimizer(recipe: Recipe, module: nn.Module) -> torch.optim.Optimizer:
     factory = OPTIMIZERS.get(recipe.optimizer)
     if factory is None:
@@ -45,10 +50,12 @@ def _optimizer(recipe: Recipe, module: nn.Module) -> torch.optim.Optimizer:
     return factory(module.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
 
 
-def train_model(recipe: Recipe, split: Split, seed: int | None = None, progress: Progress | None = None) -> nn.Module:
+def train_model(recipe: Recipe, split: Split, seed: int | None = None, progress: Progress | None = None,
+                batch_loss: BatchLoss | None = None) -> nn.Module:
     """Train `recipe`'s architecture on `split` on the CPU; same recipe, data and seed => identical weights.
 
-    `seed` overrides `recipe.seed` (shadow models train the same recipe with other seeds).
+    `seed` overrides `recipe.seed` (shadow models train the same recipe with other seeds). `batch_loss`
+    replaces cross-entropy (remedies: adversarial, distillation and fairness-penalised training).
     """
     seed = recipe.seed if seed is None else seed
     x, y = split.x.cpu(), split.y.cpu()
@@ -63,7 +70,10 @@ def train_model(recipe: Recipe, split: Split, seed: int | None = None, progress:
             for start in range(0, len(y), recipe.batch_size):
                 batch = permutation[start : start + recipe.batch_size]
                 optimizer.zero_grad(set_to_none=True)
-                nn.functional.cross_entropy(module(x[batch]), y[batch]).backward()
+                if batch_loss is None:
+                    nn.functional.cross_entropy(module(x[batch]), y[batch]).backward()
+                else:
+                    batch_loss(module, x[batch], y[batch], batch).backward()
                 optimizer.step()
             if progress is not None:
                 progress(epoch + 1, recipe.epochs)

@@ -1,0 +1,102 @@
+"""Re-audit of each variant on the same rows, with the same seeds, as the original.
+
+Per variant, row by row: predictions on every test row, survival of a PGD attack (the one engine,
+robustness.torch_pgd, in the robustness threat space, with the same random starts for every variant)
+on seeded attack rows, and the loss-threshold membership score (Yeom et al. 2018) of a seeded balanced
+set of training members and held-out non-members. Throughput is timed last (it varies between runs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from audit.data.types import Dataset
+from audit.suites.efficiency.reaudit import predict
+from audit.suites.efficiency.timing import TimingPlan, batch_of, time_forward
+from audit.suites.privacy.sampling import EvaluationSet, balanced_evaluation_set
+from audit.suites.privacy.threshold import loss_scores
+from audit.suites.remedies.params import RemediesParams
+from audit.suites.remedies.variant import TrainedVariant
+from audit.suites.robustness.threat import LogitView, ThreatSpace, build_space
+from audit.suites.robustness.torch_pgd import PGDConfig, pgd
+
+TIMING = TimingPlan(warmup=3, min_repeats=5, max_repeats=200, budget_s=0.2)
+IMMUTABLE = ("sex", "race", "age")  # the robustness suite's default immutable features
+_SALT_ATTACK_ROWS, _SALT_MEMBERS, _SALT_PGD = 61, 62, 63
+
+
+@dataclass(frozen=True, eq=False)
+class AuditRows:
+    """The rows every variant is audited on."""
+
+    x_test: torch.Tensor
+    y_test: np.ndarray
+    sensitive: pd.DataFrame
+    positive: int
+    binary: bool
+    space: ThreatSpace
+    attack_rows: np.ndarray  # indices into the test split
+    membership: EvaluationSet | None  # None when the training rows are unknown
+    device: str
+
+
+@dataclass(frozen=True, eq=False)
+class Evidence:
+    variant: TrainedVariant
+    pred: np.ndarray  # per test row
+    robust_correct: np.ndarray  # per attack row: still correct after PGD
+    member_scores: np.ndarray | None  # per membership row: -cross-entropy of the true class
+    rows_per_s: float
+
+    @property
+    def name(self) -> str:
+        return self.variant.name
+
+
+def audit_rows(data: Dataset, params: RemediesParams, seed: int, device: str) -> AuditRows:
+    n = len(data.test)
+    rng = np.random.default_rng([seed, _SALT_ATTACK_ROWS])
+    attack = np.arange(n) if n <= params.attack_rows else np.sort(rng.choice(n, params.attack_rows, replace=False))
+    membership = None
+    if data.train is not None and len(data.train):
+        membership = balanced_evaluation_set(data, params.membership_rows,
+                                             np.random.default_rng([seed, _SALT_MEMBERS]))
+    return AuditRows(x_test=data.test.x, y_test=data.test.y.numpy(), sensitive=data.test.sensitive,
+                     positive=data.positive_class, binary=data.task == "binary",
+                     space=build_space(data, IMMUTABLE), attack_rows=attack, membership=membership, device=device)
+
+
+def pgd_config(params: RemediesParams) -> PGDConfig:
+    return PGDConfig("linf", params.epsilon, params.attack_steps, restarts=params.attack_restarts)
+
+
+def robust_correct(variant: TrainedVariant, rows: AuditRows, cfg: PGDConfig, seed: int) -> np.ndarray:
+    """Per attack row, whether the variant still classifies it correctly after PGD (same starts for all)."""
+    module = variant.module.to(rows.device).eval()
+    view = LogitView(module, rows.space.scale.to(rows.device), variant.outputs == "probabilities").eval()
+    idx = torch.as_tensor(rows.attack_rows)
+    u0, y = rows.space.to_u(rows.x_test[idx]), torch.as_tensor(rows.y_test[rows.attack_rows])
+    u_adv = pgd(view, u0, y, rows.space, cfg, torch.Generator().manual_seed(seed * 1_000_003 + _SALT_PGD))
+    with torch.no_grad():
+        return (view(u_adv.to(rows.device)).argmax(dim=1).cpu() == y).numpy()
+
+
+def _scores(variant: TrainedVariant, ev: EvaluationSet, device: str) -> np.ndarray:
+    with torch.no_grad():
+        variant.module.eval()
+        out = torch.cat([variant.module(ev.x[i : i + 4096].to(device)).float().cpu()
+                         for i in range(0, len(ev.y), 4096)])
+    return loss_scores(out, ev.y, variant.outputs)
+
+
+def collect(variant: TrainedVariant, rows: AuditRows, params: RemediesParams, seed: int) -> Evidence:
+    module = variant.module.to(rows.device).eval()
+    members = None if rows.membership is None else _scores(variant, rows.membership, rows.device)
+    timing = time_forward(module, batch_of(rows.x_test, params.throughput_batch).to(rows.device), TIMING, rows.device)
+    return Evidence(variant=variant, pred=predict(module, rows.x_test, rows.device),
+                    robust_correct=robust_correct(variant, rows, pgd_config(params), seed), member_scores=members,
+                    rows_per_s=timing.rows_per_s())

@@ -1,0 +1,168 @@
+"""RemediesSuite: train each remedy from the model's recipe and re-audit it beside the original."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import numpy as np
+
+from audit.errors import AuditInputError, SuiteSkipped
+from audit.suite import SuiteContext, SuiteOutput
+from audit.suites.remedies import comparison, findings, tradeoff
+from audit.suites.remedies.params import CONSTRAINTS, TABULAR_REMEDIES, RemediesParams, preset_params
+from audit.suites.remedies.variant import ORIGINAL, RemedySkipped, TrainedVariant, count_parameters
+from audit.types import Measurement, ValidityCheck
+
+_SALT_TRAIN = 81
+
+
+class RemediesSuite:
+    name: ClassVar[str] = "remedies"
+    pillar: ClassVar[str] = "remedies"
+    requires: ClassVar[frozenset[str]] = frozenset({"recipe", "training-data"})
+    description: ClassVar[str] = ("What fixing costs: adversarial training, DP-SGD, distillation, fairness constraints "
+                                  "and frozen/LoRA/full fine-tuning, each re-audited beside the original")
+    Params = RemediesParams
+    emits: ClassVar[tuple[str, ...]] = tuple(f"{r}.*" for r in (ORIGINAL, *TABULAR_REMEDIES, "foundation"))
+
+    def params_for(self, preset: str) -> RemediesParams:
+        return preset_params(preset)
+
+    def run(self, ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
+        if ctx.data.input_kind == "text":
+            from audit.suites.remedies.foundation import run_foundation
+
+            return run_foundation(ctx, params)
+        if ctx.data.input_kind not in ("tabular", "image"):
+            raise SuiteSkipped(f"remedies are trained for tabular, image and text models, not {ctx.data.input_kind}")
+        from threadpoolctl import threadpool_limits
+
+        from audit.models.training import deterministic_training
+
+        # Many small products: on a busy 2-core machine extra threads spin rather than help (as in fairness).
+        with deterministic_training(), threadpool_limits(limits=1, user_api="blas"):
+            return _run_tabular(ctx, params)
+
+
+def _run_tabular(ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
+    from audit.suites.remedies import reaudit
+
+    wanted = [r for r in params.remedies if r in TABULAR_REMEDIES]
+    if not wanted:
+        raise SuiteSkipped("no tabular remedy is selected (remedies.remedies lists only 'foundation', which applies "
+                           "to the text reference adult-text-minilm)")
+    attribute = _fairness_attribute(ctx, params)
+    rows = reaudit.audit_rows(ctx.data, params, ctx.seed, ctx.device)
+    variants, skipped = _train_all(ctx, params, wanted, rows, attribute)
+    evidence = []
+    for i, v in enumerate(variants):
+        ctx.progress(len(wanted) + i, 2 * len(wanted) + 1, f"remedies: re-auditing {v.name}")
+        evidence.append(reaudit.collect(v, rows, params, ctx.seed))
+    weights = comparison.shared_weights(rows, params.bootstrap_resamples, ctx.seed)
+    found = {e.name: comparison.pillars(e, rows, weights, params, ctx.seed) for e in evidence}
+    by_name = {e.name: e for e in evidence}
+    measurements, validity = _figures(found, by_name, rows, params, ctx.seed)
+    order = [found[e.name] for e in evidence]
+    metric = "dp_difference" if params.fairness_constraint == "demographic_parity" else "equalized_odds_difference"
+    tables = [tradeoff.tradeoff_table(order, variants, attribute, metric, params.epsilon)]
+    extra = tradeoff.fairness_table(order)
+    if extra is not None:
+        tables.append(extra)
+    if attribute and "fairness_constrained" in by_name:
+        validity.append(findings.fairlearn_check(rows, by_name[ORIGINAL], by_name["fairness_constrained"], found,
+                                                 attribute))
+    ctx.progress(1, 1, "remedies: done")
+    return SuiteOutput(measurements=tuple(measurements), tables=tuple(tables),
+                       charts=tuple(tradeoff.charts(order, attribute, metric, params.epsilon)),
+                       validity=tuple(validity), notes=tuple(findings.notes(found, params, skipped)))
+
+
+def _fairness_attribute(ctx: SuiteContext, params: RemediesParams) -> str:
+    if params.fairness_constraint not in CONSTRAINTS:
+        raise AuditInputError(f"remedies.fairness_constraint must be one of {', '.join(CONSTRAINTS)}")
+    available = list(ctx.data.sensitive_attributes)
+    if params.fairness_attribute:
+        if params.fairness_attribute not in available:
+            raise AuditInputError(
+                f"remedies.fairness_attribute = {params.fairness_attribute!r} is not a sensitive attribute of data set "
+                f"{ctx.data.name!r}; choose one of {', '.join(available) or '(none)'} or leave it empty")
+        return params.fairness_attribute
+    return available[0] if available else ""
+
+
+def _original(ctx: SuiteContext) -> TrainedVariant:
+    module = ctx.model.module
+    return TrainedVariant(ORIGINAL, module, "the audited model as given", float("nan"),
+                          count_parameters(module, True), count_parameters(module), ctx.model.outputs)
+
+
+def _train_all(ctx: SuiteContext, params: RemediesParams, wanted: list[str], rows, attribute: str,  # noqa: ANN001
+               ) -> tuple[list[TrainedVariant], list[str]]:
+    variants, skipped = [_original(ctx)], []
+    trainers = _trainers(ctx, params, rows, attribute)
+    for i, name in enumerate(wanted):
+        ctx.progress(i, 2 * len(wanted) + 1, f"remedies: training {name}")
+        try:
+            variants.append(trainers[name]())
+        except RemedySkipped as why:
+            skipped.append(f"{name} was not trained: {why}")
+    return variants, skipped
+
+
+def _trainers(ctx: SuiteContext, params: RemediesParams, rows, attribute: str,  # noqa: ANN001
+              ) -> dict[str, Callable[[], TrainedVariant]]:
+    from audit.suites.remedies.adversarial import train_adversarial
+    from audit.suites.remedies.distillation import train_student
+    from audit.suites.remedies.dp_sgd import DpSettings, train_dp_sgd
+    from audit.suites.remedies.fairness_constrained import train_constrained
+
+    recipe, data = ctx.model.recipe, ctx.data
+    assert recipe is not None and data.train is not None
+    seed = ctx.seed * 1_000_003 + _SALT_TRAIN
+    dp = DpSettings(params.dp_epsilon, params.dp_delta, params.dp_max_grad_norm, params.dp_batch_size, params.dp_lr)
+
+    def fairness() -> TrainedVariant:
+        if not attribute or data.task != "binary":
+            raise RemedySkipped("the fairness constraint needs a binary task with a sensitive attribute")
+        return train_constrained(recipe, data.train, attribute, params.fairness_constraint, params.fairness_weight,
+                                 data.positive_class)
+
+    return {
+        "adversarial_training": lambda: train_adversarial(recipe, data, rows.space, params.epsilon,
+                                                          params.train_attack_steps, seed),
+        "dp_sgd": lambda: train_dp_sgd(recipe, data.train, dp, recipe.seed),
+        "distillation": lambda: train_student(recipe, data.train, ctx.model.module, ctx.model.outputs,
+                                              params.distill_temperature, params.distill_alpha),
+        "fairness_constrained": fairness,
+    }
+
+
+def _figures(found: dict, by_name: dict, rows, params: RemediesParams,  # noqa: ANN001
+             seed: int) -> tuple[list[Measurement], list[ValidityCheck]]:
+    from audit.suites.remedies.reaudit import robust_correct
+    from audit.suites.robustness.torch_pgd import PGDConfig
+
+    base = found[ORIGINAL]
+    out: list[Measurement] = []
+    validity: list[ValidityCheck] = []
+    n = len(rows.y_test)
+    for name, p in found.items():
+        out += comparison.variant_measurements(p, by_name[name], rows, params)
+        if name != ORIGINAL:
+            out += comparison.change_measurements(p, base, rows, params)
+    if "dp_sgd" in found:
+        out += findings.dp_measurements(found["dp_sgd"], by_name["dp_sgd"], params)
+        validity += findings.dp_validity(found["dp_sgd"], by_name["dp_sgd"], params)
+    if "distillation" in found:
+        out += findings.distillation_measurements(found["distillation"], base, by_name["distillation"],
+                                                  by_name[ORIGINAL])
+        out += comparison.fairness_drift(found["distillation"], base, n, params)
+    if "fairness_constrained" in found:
+        out += findings.constrained_measurement(found["fairness_constrained"], base, by_name["fairness_constrained"], n)
+    if "adversarial_training" in found:
+        stronger = PGDConfig("linf", params.epsilon, 2 * params.attack_steps, restarts=params.attack_restarts + 1)
+        correct = robust_correct(by_name["adversarial_training"].variant, rows, stronger, seed + 1)
+        validity.append(findings.convergence_check(found["adversarial_training"], float(np.mean(correct)),
+                                                   params.attack_steps))
+    return out, validity
