@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import pickle
+import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -23,11 +25,14 @@ from audit.errors import AuditInputError
 from audit.hashing import file_sha256
 from audit.models.architectures import ARCHITECTURES, build
 from audit.models.device import resolve_device
+from audit.models.file_kinds import describe, sniff
+from audit.models.pt2_archive import check_export_archive, check_guard_free
 from audit.models.types import ModelSource, ModelUnderAudit
 from audit.models.validation import check_model
+from audit.models.zip_limits import check_zip_directory
 
 UNSAFE_FLAG = "--allow-unsafe-load"
-PICKLE_IN_PT2 = ("opaque_obj_", "custom_obj_")  # .pt2 members torch.export would unpickle unrestricted
+SAVE_STATE_DICT = "Save the weights with torch.save(model.state_dict(), path) and pass --arch."
 
 
 def _zip_names(path: Path) -> list[str]:
@@ -56,6 +61,28 @@ def _weights_only_everywhere() -> Iterator[None]:
             os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = previous
 
 
+@contextlib.contextmanager
+def _quiet_torch() -> Iterator[None]:
+    """Keep torch's log records and warnings (tracebacks included) off the terminal while a file loads.
+
+    A failure becomes one AuditInputError message; what torch would have printed adds nothing to it.
+    """
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(previous)
+
+
+def _check_zip_limits(path: Path) -> None:
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            check_zip_directory(archive, path.stat().st_size, repr(path.name))
+
+
 class ExportedModule(nn.Module):
     """Holds a torch.export graph; its train/eval mode was fixed at export time and cannot be switched."""
 
@@ -72,19 +99,22 @@ class ExportedModule(nn.Module):
 
 
 def _load_export(path: Path, allow_unsafe_load: bool) -> nn.Module:
-    pickled = [n for n in _zip_names(path) if os.path.basename(n).startswith(PICKLE_IN_PT2)]
-    if pickled and not allow_unsafe_load:
-        raise AuditInputError(
-            f"{path.name!r} contains pickled objects ({pickled[0]}) that would run code when loaded. "
-            f"Export the model without custom objects, or pass {UNSAFE_FLAG} if you trust the file."
-        )
+    if allow_unsafe_load:
+        check_guard_free(path)  # a trusted file still may not be a zip bomb or carry guard code
+    else:
+        check_export_archive(path)  # the allow-list: refuses anything beyond a plain exported module
     guard = contextlib.nullcontext() if allow_unsafe_load else _weights_only_everywhere()
     try:
-        with guard:
+        with guard, _quiet_torch():
             program = torch.export.load(str(path))
-    except (RuntimeError, pickle.UnpicklingError, ValueError, KeyError, zipfile.BadZipFile) as error:
-        raise AuditInputError(f"Could not load torch.export program {path.name!r}: {error}") from error
-    return ExportedModule(program.module())
+            graph = program.module(check_guards=False)  # guard code from a file is never turned into code
+    except Exception as error:  # noqa: BLE001 - whatever torch fails on, the file is the problem
+        first_line = (str(error).splitlines() or [type(error).__name__])[0][:300]
+        raise AuditInputError(
+            f"Could not load torch.export program {path.name!r}: {first_line}. Re-export it with this "
+            "version of torch (torch.export.save)."
+        ) from error
+    return ExportedModule(graph)
 
 
 def _import_architecture(arch: str) -> type[nn.Module]:
@@ -113,11 +143,11 @@ def _from_state_dict(state: Mapping[str, Any], path: Path, arch: str | None, arc
         )
     cls = _import_architecture(arch)
     if arch in ARCHITECTURES:
-        module = build(arch, **(arch_kwargs or {}))
+        module = build(arch, **(arch_kwargs or {}))  # validates the kwargs: bad ones are an AuditInputError
     else:
         try:
             module = cls(**(arch_kwargs or {}))
-        except TypeError as error:
+        except (TypeError, ValueError, RuntimeError) as error:
             raise AuditInputError(f"Cannot construct {arch} with --arch-kwargs {arch_kwargs}: {error}") from error
     try:
         module.load_state_dict(dict(state), strict=True)
@@ -137,9 +167,24 @@ def _load_safetensors(path: Path, arch: str | None, arch_kwargs: dict | None) ->
     return _from_state_dict(state, path, arch, arch_kwargs)
 
 
+def _read_weights_file(path: Path) -> object:
+    """torch.load(weights_only=True) of a file known to be a zip or a pickle; other files are refused first."""
+    kind = sniff(path)
+    if kind not in ("zip", "pickle"):
+        raise AuditInputError(f"{path.name!r} is {describe(path)}, not a saved state dict. {SAVE_STATE_DICT}")
+    _check_zip_limits(path)
+    with _quiet_torch():
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+
 def _load_pickle_weights(path: Path, arch: str | None, arch_kwargs: dict | None) -> nn.Module:
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = _read_weights_file(path)
+    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as error:
+        raise AuditInputError(
+            f"{path.name!r} could not be read as a state dict ({describe(path)}): "
+            f"{(str(error).splitlines() or [type(error).__name__])[0][:200]}. {SAVE_STATE_DICT}"
+        ) from error
     except pickle.UnpicklingError as error:
         raise AuditInputError(
             f"{path.name!r} is a pickled Python object (e.g. a whole nn.Module), which cannot be loaded safely: "
@@ -159,7 +204,9 @@ def _load_torchscript(path: Path, allow_unsafe_load: bool) -> nn.Module:
             f"{path.name!r} is a TorchScript archive, which contains code that runs when loaded. "
             f"Pass {UNSAFE_FLAG} only if you trust its author, or export it with torch.export (.pt2)."
         )
-    return torch.jit.load(str(path), map_location="cpu")
+    _check_zip_limits(path)
+    with _quiet_torch():
+        return torch.jit.load(str(path), map_location="cpu")
 
 
 def _load_module(
