@@ -8,6 +8,7 @@ from audit.data.types import Dataset
 from audit.stats import exact_float, resample_counts
 from audit.suite import SuiteOutput
 from audit.suites.fairness.bootstrap import resampled_group_sums
+from audit.suites.fairness.crowded import crowded_measurements, is_crowded
 from audit.suites.fairness.disparity import GroupCounts, GroupRates, group_sums, indicator_matrix
 from audit.suites.fairness.groups import GroupAxis
 from audit.suites.fairness.measures import (
@@ -38,13 +39,15 @@ def group_audit(data: Dataset, axes: list[GroupAxis], y_true: np.ndarray, y_pred
     binary = data.task == "binary"
     indicators = indicator_matrix(y_true, y_pred, data.positive_class, data.n_classes)
     weights = resample_counts(len(y_true), params.resamples, rng, exact_float(len(y_true)))
-    estimates = estimate_axes(axes, indicators, weights)
     specs = BINARY_SPECS if binary else MULTICLASS_SPECS
+    crowded = [crowded_measurements(a, specs, params.max_groups, params.min_group_size) for a in axes
+               if is_crowded(a, params.max_groups)]
+    estimates = estimate_axes([a for a in axes if not is_crowded(a, params.max_groups)], indicators, weights)
     details = {"resamples": params.resamples, "seed": seed, "ci_method": "percentile bootstrap over rows",
                "min_group_size": params.min_group_size, "min_outcome_count": params.min_outcome_count,
                "favourable_class": data.class_names[data.positive_class] if binary else None}
     measurements = tuple(disparity_measurement(spec, est, params.min_group_size, params.min_outcome_count, details)
-                         for est in estimates for spec in specs)
+                         for est in estimates for spec in specs) + tuple(m for ms, _ in crowded for m in ms)
     favourable = data.class_names[data.positive_class]
     charts = [c for est in estimates if not est.axis.is_intersection for c in group_charts(est, favourable, binary)]
     charts += [intersection_heatmap(est, binary, params.min_group_size) for est in estimates
@@ -57,6 +60,7 @@ def group_audit(data: Dataset, axes: list[GroupAxis], y_true: np.ndarray, y_pred
         if reason:
             notes.append(f"By {est.axis.name}, some groups are too small to judge: {reason}. Their figures are "
                          "shown but no gate passes on figures that need them.")
+    notes += [note for _, note in crowded]
     if binary:
         notes.append(FOUR_FIFTHS_NOTE)
     return SuiteOutput(measurements=measurements, tables=(table,), charts=tuple(charts), notes=tuple(notes))

@@ -32,8 +32,12 @@ class FlipResult:
     encoding_valid: bool  # every row encodes exactly one value of the feature
 
 
-def flippable_values(spec: FeatureSpec, x: torch.Tensor, max_values: int) -> tuple[tuple[str, ...], str | None]:
+def flippable_values(spec: FeatureSpec, x: torch.Tensor, max_values: int,
+                     max_categories: int) -> tuple[tuple[str, ...], str | None]:
     """The values a feature can be swapped between, or a reason it cannot be flip-tested."""
+    if spec.kind == "categorical" and len(spec.categories) > max_categories:
+        return (), (f"'{spec.name}' has {len(spec.categories)} categories (more than max_groups={max_categories}); "
+                    "swapping every pair would cost their square in model calls.")
     if spec.kind == "categorical":
         return spec.categories, None
     distinct = torch.unique(x[:, spec.columns[0]])

@@ -11,11 +11,13 @@ from audit.suite import SuiteOutput
 from audit.suites.fairness.counterfactual import FlipResult, flip_test, flippable_values
 from audit.suites.fairness.mitigation import CONSTRAINTS, BinaryOutcomes, MitigationOutcome, preview
 from audit.suites.fairness.params import FairnessParams
+from audit.suites.fairness.pooling import pool_rare_values
 from audit.suites.fairness.proxies import ProxyResult, candidate_features, detect_proxies, stratified_halves
 from audit.types import Measurement, Table, ValidityCheck
 
 
-def flip_section(model: ModelUnderAudit, data: Dataset, decisions: np.ndarray, max_values: int) -> SuiteOutput:
+def flip_section(model: ModelUnderAudit, data: Dataset, decisions: np.ndarray, max_values: int,
+                 max_categories: int) -> SuiteOutput:
     """`decisions`: the model's predicted class for every test row, unchanged inputs."""
     specs = [s for s in data.features if s.sensitive] if data.input_kind == "tabular" else []
     if not specs:
@@ -23,7 +25,7 @@ def flip_section(model: ModelUnderAudit, data: Dataset, decisions: np.ndarray, m
                                   "model cannot use one directly (the proxy check covers indirect use).",))
     measurements, validity, notes, rows = [], [], [], []
     for spec in specs:
-        values, reason = flippable_values(spec, data.test.x, max_values)
+        values, reason = flippable_values(spec, data.test.x, max_values, max_categories)
         if reason:
             notes.append(f"Flip test skipped for {reason}")
             continue
@@ -82,8 +84,16 @@ def proxy_section(data: Dataset, columns: dict[str, np.ndarray], rng: np.random.
     if data.input_kind != "tabular" or not features:
         return SuiteOutput(notes=("Proxy check not run: it needs tabular, non-sensitive model inputs.",))
     x = data.test.x.numpy().astype(np.float64)
-    results = [detect_proxies(x, labels, name, features, rng, params.resamples, params.proxy_max_rows)
-               for name, labels in columns.items()]
+    results, pooling_notes = [], []
+    min_rows = max(params.min_group_size, 2)  # a class must fall on both sides of the fit / held-out split
+    for name, labels in columns.items():
+        pooled = pool_rare_values(labels, min_rows, params.proxy_max_classes)
+        if pooled.classes < 2:
+            pooling_notes.append(f"Proxy check not run for {name}: none of its {len(np.unique(labels))} values has "
+                                 f"{min_rows} rows, so there are no groups to tell apart.")
+            continue
+        pooling_notes.append(pooled.note(name, min_rows))
+        results.append(detect_proxies(x, pooled.labels, name, features, rng, params.resamples, params.proxy_max_rows))
     rows = tuple((r.attribute, feature, round(share, 4))
                  for r in results for feature, share in _proxies_found(r, params))
     caption = (f"Listed for attributes the non-sensitive inputs predict with AUROC >= {params.proxy_min_auroc} "
@@ -93,7 +103,7 @@ def proxy_section(data: Dataset, columns: dict[str, np.ndarray], rng: np.random.
     table = Table("proxies", "Proxies: features that predict a sensitive attribute",
                   ("attribute", "feature", "importance"), rows, caption)
     return SuiteOutput(measurements=tuple(_proxy_measurement(r) for r in results), tables=(table,),
-                       notes=tuple(_proxy_note(r, params) for r in results))
+                       notes=tuple(n for n in pooling_notes if n) + tuple(_proxy_note(r, params) for r in results))
 
 
 def _proxies_found(r: ProxyResult, params: FairnessParams) -> list[tuple[str, float]]:

@@ -66,7 +66,7 @@ class FairnessSuite:
             f"{name} has a single group in the test data and is not compared." for name in single)))
         if params.flip_test:
             ctx.progress(len(parts) - 1, steps, "fairness: counterfactual flips")
-            parts.append(flip_section(model, data, y_pred, params.flip_max_values))
+            parts.append(flip_section(model, data, y_pred, params.flip_max_values, params.max_groups))
         if params.proxies:
             ctx.progress(len(parts) - 1, steps, "fairness: proxies")
             parts.append(proxy_section(data, usable, ctx.rng(_SALT_PROXY), params))
@@ -74,9 +74,20 @@ class FairnessSuite:
             ctx.progress(len(parts) - 1, steps, "fairness: mitigation preview")
             pos = data.positive_class
             outcomes = BinaryOutcomes(scores=proba[:, pos], selected=y_pred == pos, y_pos=y_true == pos)
-            parts.append(mitigation_section(outcomes, usable, ctx.rng(_SALT_MITIGATION), ctx.seed))
+            few, many = _split_by_group_count(usable, params.max_groups)
+            parts.append(mitigation_section(outcomes, few, ctx.rng(_SALT_MITIGATION), ctx.seed))
+            parts.append(SuiteOutput(notes=tuple(
+                f"Mitigation preview not run for {name}: more than max_groups = {params.max_groups} groups."
+                for name in many)))
         ctx.progress(steps, steps, "fairness: done")
         return _merge(parts)
+
+
+def _split_by_group_count(columns: dict[str, np.ndarray],
+                          max_groups: int) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Attributes with at most `max_groups` groups, and the names of the others (too many to fit thresholds for)."""
+    few = {name: labels for name, labels in columns.items() if len(np.unique(labels)) <= max_groups}
+    return few, [name for name in columns if name not in few]
 
 
 def _checked_probabilities(proba: np.ndarray, n_classes: int) -> np.ndarray:
