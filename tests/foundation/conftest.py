@@ -1,4 +1,6 @@
-"""Fixtures for the text path: the tiny sentence-encoder folder and a text reference model built on it."""
+"""Fixtures for the text path: the tiny sentence-encoder folder and a text reference model built on it.
+
+The foundation extra (sentence-transformers, the MiniLM wheel) is part of `.[dev]`: nothing here skips."""
 
 from __future__ import annotations
 
@@ -17,7 +19,6 @@ def text_home() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_folder(text_home: Path) -> Path:
-    pytest.importorskip("sentence_transformers")
     from audit.foundation.testing import tiny_encoder_folder
 
     folder = text_home / "tiny-encoder"

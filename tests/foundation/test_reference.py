@@ -61,3 +61,23 @@ def test_finetune_path_runs_on_cpu(text_home, tiny_folder):
     assert not any(p.requires_grad for p in model.encoder.parameters())
     assert model.source.sha256 != encoder.sha256  # fine-tuned embeddings are cached under their own id
     assert data.test.x.shape == (24, 32)
+
+
+def test_real_minilm_reference_builds_through_the_zoo(tmp_path, monkeypatch):
+    """`--model adult-text-minilm` end to end with the real MiniLM weights, on 200 rows to stay fast in CI."""
+    from sentence_transformers import SentenceTransformer
+
+    from audit.foundation.loader import minilm_path
+    from audit.models.zoo import load_zoo_model
+
+    monkeypatch.setenv("AUDIT_TEXT_SUBSET", "200")
+    monkeypatch.delenv("AUDIT_TEXT_FINETUNE", raising=False)
+    model, data = load_zoo_model("adult-text-minilm", home=tmp_path)
+    assert len(data.train) + len(data.test) == 200 and data.test.x.shape[1] == 384
+    assert model.source.ref == str(minilm_path()) and model.input_kind == "text"
+    # The cached embeddings are what sentence-transformers itself makes of the stored text.
+    reference = SentenceTransformer(str(minilm_path()), device="cpu", local_files_only=True)
+    texts = list(data.test.raw["text"][:4])
+    assert torch.allclose(reference.encode(texts, convert_to_tensor=True), data.test.x[:4], atol=1e-4)
+    again, _ = load_zoo_model("adult-text-minilm", home=tmp_path)  # from the embedding cache
+    assert np.array_equal(again.predict(data.test.x), model.predict(data.test.x))

@@ -1,4 +1,6 @@
-"""Text suites on the tiny encoder: figures re-derived independently (scikit-learn, fairlearn, direct loops)."""
+"""Text suites on the tiny encoder: figures re-derived independently (scikit-learn, fairlearn, direct loops).
+
+The foundation extra is part of `.[dev]`, so these run (never skip) wherever the tests run."""
 
 from __future__ import annotations
 
@@ -9,15 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("sentence_transformers")
-
-from audit.errors import AuditInputError  # noqa: E402
-from audit.foundation.text_checks import swap_gender  # noqa: E402
-from audit.suite import SuiteContext, validate_params  # noqa: E402
-from audit.suites.text.efficiency import TextEfficiencySuite  # noqa: E402
-from audit.suites.text.explainability import TextExplainabilitySuite  # noqa: E402
-from audit.suites.text.fairness import TextFairnessSuite  # noqa: E402
-from audit.suites.text.robustness import TextRobustnessSuite  # noqa: E402
+from audit.errors import AuditInputError
+from audit.foundation.text_checks import swap_gender
+from audit.suite import SuiteContext, validate_params
+from audit.suites.text.efficiency import TextEfficiencySuite
+from audit.suites.text.explainability import TextExplainabilitySuite
+from audit.suites.text.fairness import TextFairnessSuite
+from audit.suites.text.robustness import TextRobustnessSuite
 
 
 @pytest.fixture(scope="module")
