@@ -47,6 +47,8 @@ PAYLOAD_MEMBER = {"data/weights/": re.compile(r"weight_\d+\Z"), "data/constants/
 PAYLOAD_CONFIGS = {"data/weights/": WEIGHTS_CONFIG, "data/constants/": CONSTANTS_CONFIG}
 PAYLOAD_KEYS = {"path_name", "is_param", "use_pickle", "tensor_meta"}
 DEVICES = {"cpu", "cuda"}
+EOCD = b"PK\x05\x06"  # end of central directory; torch.export.save writes no comment, so it ends the file
+EOCD_BYTES = 22
 
 
 def refuse(path: Path, found: str) -> AuditInputError:
@@ -150,6 +152,17 @@ def _check_sample_inputs(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: 
         raise refuse(path, f"holds sample inputs of type {type(sample).__name__}, not a tuple of tensors")
 
 
+def _check_single_reading(archive: zipfile.ZipFile, path: Path) -> None:
+    """Python's zipfile (which we check) and torch's reader (which loads) must see the same members."""
+    with path.open("rb") as handle:
+        handle.seek(-EOCD_BYTES, io.SEEK_END)
+        tail = handle.read(EOCD_BYTES)
+    first = min((info.header_offset for info in archive.infolist()), default=0)
+    if archive.comment or not tail.startswith(EOCD) or first != 0:
+        raise refuse(path, "has bytes before or after its zip contents (a comment, or data prepended or appended), "
+                           "so different zip readers could see different members")
+
+
 def _open_refusing_other_formats(path: Path) -> zipfile.ZipFile:
     kind = sniff(path)
     if kind != "zip":
@@ -169,6 +182,7 @@ def check_guard_free(path: Path) -> None:
     """Refuse guard code and zip bombs: the checks that hold even with --allow-unsafe-load."""
     with _open_refusing_other_formats(path) as archive:
         check_zip_directory(archive, path.stat().st_size, repr(path.name))
+        _check_single_reading(archive, path)
         _, members = _members(archive, path)
         if MODEL_JSON not in members:
             raise refuse(path, f"lacks {MODEL_JSON!r}, which torch.export.save always writes")
@@ -179,6 +193,7 @@ def check_export_archive(path: Path) -> None:
     """Raise AuditInputError unless `path` holds only what torch.export.save writes for a plain nn.Module."""
     with _open_refusing_other_formats(path) as archive:
         check_zip_directory(archive, path.stat().st_size, repr(path.name))
+        _check_single_reading(archive, path)
         _, members = _members(archive, path)
         _check_member_names(path, members)
         _check_fixed(archive, members, path)

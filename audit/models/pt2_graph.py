@@ -49,6 +49,7 @@ EXPRESSION_NAMES = frozenset({
 })
 EXPRESSION_OPS = frozenset({"+", "-", "*", "/", "//", "%", "(", ")", ",", "=", "<", ">", "<=", ">=", "==", "!="})
 MAX_EXPRESSION_CHARS = 400
+MAX_NESTING = 64  # arguments and pytree specs of a real module nest a few levels
 
 
 def is_fqn(name: object) -> bool:
@@ -132,8 +133,8 @@ def _check_expressions(program: dict, refuse: Refuse) -> None:
                          "torch would evaluate it as Python")
 
 
-def _check_argument(arg: Any, where: str, refuse: Refuse) -> None:
-    if not (isinstance(arg, dict) and len(arg) == 1):
+def _check_argument(arg: Any, where: str, refuse: Refuse, depth: int = 0) -> None:
+    if not (isinstance(arg, dict) and len(arg) == 1) or depth > MAX_NESTING:
         raise refuse(f"has a malformed argument in {where}")
     ((kind, value),) = arg.items()
     if kind not in ARGUMENT_KINDS:
@@ -141,7 +142,7 @@ def _check_argument(arg: Any, where: str, refuse: Refuse) -> None:
                      "part of a plain module)")
     if kind == "as_string_to_argument":
         for child in (value.values() if isinstance(value, dict) else [None]):
-            _check_argument(child, where, refuse)
+            _check_argument(child, where, refuse, depth + 1)
 
 
 def _check_nodes(graph: dict, refuse: Refuse) -> None:
@@ -200,7 +201,7 @@ def _contains_dict(value: Any) -> bool:
 
 
 def _is_plain_treespec(node: Any, depth: int = 0) -> bool:
-    if not isinstance(node, dict) or depth > 64 or node.get("type") not in TREESPEC_TYPES:
+    if not isinstance(node, dict) or depth > MAX_NESTING or node.get("type") not in TREESPEC_TYPES:
         return False
     context = node.get("context")
     if context is not None:

@@ -202,3 +202,14 @@ def test_plain_exports_pass_the_allow_list(tmp_path, data, make):
     model = load_user_model(path, data=data, device="cpu")
     expected = module.eval()(data.test.x).softmax(dim=1).detach().numpy()
     assert model.predict_proba(data.test.x) == pytest.approx(expected, abs=1e-5)
+
+
+@pytest.mark.parametrize("damage", [
+    lambda raw: raw[:-2] + b"\x02\x00xx",  # a zip comment after the directory
+    lambda raw: b"\x00" * 64 + raw,  # bytes before the first member
+    lambda raw: raw + b"PK\x05\x06" + bytes(18),  # a second end-of-directory record appended
+])
+def test_archives_readers_could_disagree_on_are_refused(tmp_path, base, data, marker, torch_never_loads, damage):
+    evil = tmp_path / "ambiguous.pt2"
+    evil.write_bytes(damage(base.read_bytes()))
+    _refused(evil, data, marker, "bytes before or after|not a torch.export archive|damaged")
