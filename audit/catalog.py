@@ -12,7 +12,7 @@ from audit.errors import AuditInputError
 
 
 def print_catalog(console: Console) -> None:
-    from audit.data.registry import DATASETS
+    from audit.data.registry import REFERENCE_DATASETS
     from audit.models.zoo import ZOO_MODELS
 
     suites = Table(title="suites (entry-point group audit.suites)")
@@ -26,7 +26,7 @@ def print_catalog(console: Console) -> None:
             row = ("?", "?", f"could not load: {exc}")
         suites.add_row(*(Text(str(v)) for v in (name, *row)))
     console.print(suites)
-    console.print(_two_columns("bundled data sets", DATASETS))
+    console.print(_two_columns("bundled data sets", REFERENCE_DATASETS))
     console.print(_two_columns("zoo models (default: adult-mlp)", ZOO_MODELS))
 
 

@@ -9,8 +9,3 @@ REFERENCE_DATASETS: dict[str, str] = {
     "mnist": "MNIST handwritten digits, 5,000-image subset, 28x28 grey-scale; no sensitive attributes",
 }
 
-
-def reference_dataset_names() -> tuple[str, ...]:
-    return tuple(REFERENCE_DATASETS)
-
-DATASETS = REFERENCE_DATASETS  # the name `audit list` (audit/catalog.py) imports

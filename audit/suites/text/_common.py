@@ -62,11 +62,6 @@ def embed(
     return encode_texts(chosen, texts, batch_size=batch_size, bf16=autocast and ctx.device.startswith("cuda"))
 
 
-def positive_proba(ctx: SuiteContext, embeddings: torch.Tensor) -> np.ndarray:
-    """P(positive class) from the model's head for each embedding row."""
-    return ctx.model.predict_proba(embeddings)[:, ctx.data.positive_class]
-
-
 def predict_texts(ctx: SuiteContext, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """(predicted class, P(positive class)) for raw texts through encoder and head."""
     emb = embed(ctx, texts, batch_size)
