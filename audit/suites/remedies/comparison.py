@@ -1,4 +1,4 @@
-"""Each variant's pillars and their paired change from the original, as `Measurement`s and `Comparison`s.
+"""Each variant's pillars and their paired change from the baseline (the original model), as `Measurement`s.
 
 Names: `<variant>.<figure>` (e.g. `adversarial_training.robust_accuracy_gain[linf,eps=0.1]`,
 `dp_sgd.membership_auc_change[loss]`), so the policy can gate any remedy's figure by pattern.
@@ -17,7 +17,6 @@ from audit.suites.remedies import paired
 from audit.suites.remedies.paired import GroupGaps, Samples
 from audit.suites.remedies.params import RemediesParams
 from audit.suites.remedies.reaudit import AuditRows, Evidence
-from audit.suites.remedies.variant import ORIGINAL
 from audit.types import Measurement
 
 LOW_FPR = 0.01
@@ -91,20 +90,18 @@ def _m(variant: str, figure: str, s: Samples | float, higher: bool | None, n: in
 def variant_measurements(p: Pillars, ev: Evidence, rows: AuditRows, params: RemediesParams) -> list[Measurement]:
     """The variant's own figures (not compared)."""
     v, n = p.name, len(rows.y_test)
-    eps = f"linf,eps={params.epsilon:g}"
     k, n_attack = int(ev.robust_correct.sum()), len(ev.robust_correct)
     out = [
         _m(v, "accuracy", p.accuracy, True, n, f"Share of test rows the {v} model classifies correctly."),
-        _m(v, f"robust_accuracy[{eps}]", k / max(n_attack, 1), True, n_attack,
-           f"Share of attacked rows the {v} model still classifies correctly under L∞ PGD at ε={params.epsilon:g} "
-           "(the robustness threat model).", {"steps": params.attack_steps, "restarts": params.attack_restarts},
+        _m(v, f"robust_accuracy[{rows.robust_key}]", k / max(n_attack, 1), True, n_attack,
+           f"Share of attacked rows the {v} model still classifies correctly under {rows.robust_words}.",
            ci=clopper_pearson(k, n_attack)),
         _m(v, "parameters", ev.variant.parameters, None, 1, f"Parameters of the {v} model."),
         _m(v, "trainable_parameters", ev.variant.trainable_parameters, None, 1,
            f"Parameters trained when the {v} model was made."),
-        _m(v, f"throughput_rows_per_s[batch={params.throughput_batch}]", p.rows_per_s, True, 1,
-           f"Rows per second the {v} model predicts in batches of {params.throughput_batch} (median call; timing "
-           "varies between runs)."),
+        _m(v, f"throughput_rows_per_s[batch={rows.throughput_batch}]", p.rows_per_s, True, 1,
+           f"Rows per second the {v} model predicts in batches of {rows.throughput_batch} (median call, one CPU "
+           "thread; timing varies between runs).", {"cpu_threads": 1}),
     ]
     if np.isfinite(ev.variant.training_s):
         out.append(_m(v, "training_seconds", ev.variant.training_s, False, 1,
@@ -141,27 +138,27 @@ def _membership(p: Pillars, rows: AuditRows, v: str) -> list[Measurement]:
 def change_measurements(p: Pillars, base: Pillars, rows: AuditRows, params: RemediesParams) -> list[Measurement]:
     """The variant minus the original, paired on the same rows and resamples."""
     v, n = p.name, len(rows.y_test)
-    how = {"compared_with": ORIGINAL, "bootstrap_resamples": params.bootstrap_resamples, "paired": True}
+    how = {"compared_with": base.name, "bootstrap_resamples": params.bootstrap_resamples, "paired": True}
     out = [
         _m(v, "accuracy_change", p.accuracy.minus(base.accuracy), True, n,
-           f"Accuracy of the {v} model minus the original's on the same test rows (negative: it costs accuracy).",
-           how),
-        _m(v, f"robust_accuracy_gain[linf,eps={params.epsilon:g}]", p.robust.minus(base.robust), True,
-           len(rows.attack_rows), f"Robust accuracy at ε={params.epsilon:g} of the {v} model minus the original's, "
-           "on the same attacked rows with the same random starts (negative: less robust).", how),
+           f"Accuracy of the {v} model minus the {base.name} model's on the same test rows (negative: it costs "
+           "accuracy).", how),
+        _m(v, f"robust_accuracy_gain[{rows.robust_key}]", p.robust.minus(base.robust), True,
+           len(rows.attack_rows), f"Robust accuracy under {rows.robust_words} of the {v} model minus the "
+           f"{base.name} model's, on the same rows with the same random draws (negative: less robust).", how),
         _m(v, "throughput_ratio", p.rows_per_s / base.rows_per_s, True, 1,
-           f"Throughput of the {v} model over the original's (above 1: faster; timing varies between runs).",
-           {"batch": params.throughput_batch}),
+           f"Throughput of the {v} model over the {base.name} model's (above 1: faster; timing varies between runs).",
+           {"batch": rows.throughput_batch}),
     ]
     for attribute, gaps in p.gaps.items():
         for metric, samples in gaps.samples.items():
             out.append(_m(v, f"{metric}_change[{attribute}]", samples.minus(base.gaps[attribute].samples[metric]),
                           False, n, f"Change in the {metric.replace('_', ' ')} between '{attribute}' groups, {v} "
-                          "minus the original (positive: less fair).", how, gaps.insufficient[metric]))
+                          f"minus the {base.name} model (positive: less fair).", how, gaps.insufficient[metric]))
     if p.membership_auc is not None and base.membership_auc is not None and rows.membership is not None:
         out.append(_m(v, "membership_auc_change[loss]", p.membership_auc.minus(base.membership_auc), False,
-                      len(rows.membership.labels), f"Membership AUC of the {v} model minus the original's on the "
-                      "same members and non-members (positive: leaks more).", how))
+                      len(rows.membership.labels), f"Membership AUC of the {v} model minus the {base.name} model's "
+                      "on the same members and non-members (positive: leaks more).", how))
     return out
 
 

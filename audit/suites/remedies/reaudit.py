@@ -38,10 +38,13 @@ class AuditRows:
     sensitive: pd.DataFrame
     positive: int
     binary: bool
-    space: ThreatSpace
+    space: ThreatSpace | None
     attack_rows: np.ndarray  # indices into the test split
     membership: EvaluationSet | None  # None when the training rows are unknown
     device: str
+    robust_key: str  # measurement bracket of the robustness figure: "linf,eps=0.1"
+    robust_words: str  # what that figure survives, in words
+    throughput_batch: int  # rows per timed call
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,7 +70,11 @@ def audit_rows(data: Dataset, params: RemediesParams, seed: int, device: str) ->
                                              np.random.default_rng([seed, _SALT_MEMBERS]))
     return AuditRows(x_test=data.test.x, y_test=data.test.y.numpy(), sensitive=data.test.sensitive,
                      positive=data.positive_class, binary=data.task == "binary",
-                     space=build_space(data, IMMUTABLE), attack_rows=attack, membership=membership, device=device)
+                     space=build_space(data, IMMUTABLE), attack_rows=attack, membership=membership, device=device,
+                     robust_key=f"linf,eps={params.epsilon:g}",
+                     robust_words=f"L∞ PGD at ε={params.epsilon:g} in the robustness threat model "
+                                  f"({params.attack_steps} steps, {params.attack_restarts} random start(s))",
+                     throughput_batch=params.throughput_batch)
 
 
 def pgd_config(params: RemediesParams) -> PGDConfig:
@@ -76,6 +83,7 @@ def pgd_config(params: RemediesParams) -> PGDConfig:
 
 def robust_correct(variant: TrainedVariant, rows: AuditRows, cfg: PGDConfig, seed: int) -> np.ndarray:
     """Per attack row, whether the variant still classifies it correctly after PGD (same starts for all)."""
+    assert rows.space is not None
     module = variant.module.to(rows.device).eval()
     view = LogitView(module, rows.space.scale.to(rows.device), variant.outputs == "probabilities").eval()
     idx = torch.as_tensor(rows.attack_rows)

@@ -34,7 +34,7 @@ def _gap(p: Pillars, attribute: str, metric: str) -> Samples | None:
 
 
 def tradeoff_table(found: list[Pillars], variants: list[TrainedVariant], attribute: str, metric: str,
-                   epsilon: float) -> Table:
+                   robust_key: str) -> Table:
     base = found[0]
     rows = []
     for p, v in zip(found, variants, strict=True):
@@ -55,7 +55,7 @@ def tradeoff_table(found: list[Pillars], variants: list[TrainedVariant], attribu
     return Table(
         "tradeoffs", "What each remedy costs: every pillar re-audited on the same rows as the original",
         ("variant", "accuracy", f"{metric}[{attribute}]", f"accuracy_gap[{attribute}]",
-         f"robust_accuracy[linf,eps={epsilon:g}]", "membership_auc[loss]", "epsilon_lower_bound[loss]",
+         f"robust_accuracy[{robust_key}]", "membership_auc[loss]", "epsilon_lower_bound[loss]",
          "throughput", "trainable / parameters", "training_s", "how"),
         tuple(rows),
         caption="In brackets: the variant minus the original with a paired 95% bootstrap CI (the same resamples of "
@@ -91,7 +91,7 @@ def _scatter(chart_id: str, title: str, found: list[Pillars], x_of, y_of, x_labe
     return Chart(chart_id, title, "scatter", x_label, y_label, series=tuple(series), caption=caption)
 
 
-def charts(found: list[Pillars], attribute: str, metric: str, epsilon: float) -> list[Chart]:
+def charts(found: list[Pillars], attribute: str, metric: str, robust_words: str) -> list[Chart]:
     out = [
         _scatter("accuracy_vs_disparity", f"Accuracy vs {metric}[{attribute}]", found, lambda p: p.accuracy,
                  lambda p: _gap(p, attribute, metric), "accuracy", f"{metric}[{attribute}]",
@@ -100,7 +100,7 @@ def charts(found: list[Pillars], attribute: str, metric: str, epsilon: float) ->
                  lambda p: p.accuracy, lambda p: _gap(p, attribute, "accuracy_gap"), "accuracy",
                  f"accuracy_gap[{attribute}]", "Best minus worst served group's accuracy; down and right is better."),
         _scatter("robust_accuracy_vs_membership_auc", "Robust accuracy vs membership AUC", found,
-                 lambda p: p.robust, lambda p: p.membership_auc, f"robust accuracy (L∞ ε={epsilon:g})",
+                 lambda p: p.robust, lambda p: p.membership_auc, f"robust accuracy ({robust_words})",
                  "membership AUC (loss attack)",
                  "Robust models tend to leak more membership (Song et al. 2019); down and right is better."),
     ]
