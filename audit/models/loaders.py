@@ -205,8 +205,12 @@ def _load_torchscript(path: Path, allow_unsafe_load: bool) -> nn.Module:
             f"Pass {UNSAFE_FLAG} only if you trust its author, or export it with torch.export (.pt2)."
         )
     _check_zip_limits(path)
-    with _quiet_torch():
-        return torch.jit.load(str(path), map_location="cpu")
+    try:
+        with _quiet_torch():
+            return torch.jit.load(str(path), map_location="cpu")
+    except Exception as error:  # noqa: BLE001 - whatever torch fails on, the file is the problem
+        first_line = (str(error).splitlines() or [type(error).__name__])[0][:300]
+        raise AuditInputError(f"Could not load TorchScript archive {path.name!r}: {first_line}.") from error
 
 
 def _load_module(

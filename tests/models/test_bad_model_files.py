@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+
 import numpy as np
 import pytest
 import torch
@@ -83,8 +85,6 @@ def test_whole_pickled_module_is_still_named_as_such(tmp_path, data, capfd):
 
 
 def test_state_dict_zip_bomb_is_refused(tmp_path, data, capfd, state_dict_bytes):
-    import zipfile
-
     path = tmp_path / "bomb.pt"
     path.write_bytes(state_dict_bytes)
     with zipfile.ZipFile(path, "a", zipfile.ZIP_DEFLATED) as archive:
@@ -129,3 +129,10 @@ def test_user_class_constructor_errors_are_input_errors(tmp_path, data):
     with pytest.raises(AuditInputError, match="Cannot construct torch.nn:Linear"):
         load_user_model(path, data=data, arch="torch.nn:Linear", arch_kwargs={"in_features": -3, "out_features": 2},
                         device="cpu")
+
+
+def test_damaged_torchscript_with_unsafe_load_is_an_input_error(tmp_path, data, capfd):
+    path = tmp_path / "scripted.pt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("scripted/code/__torch__.py", "def broken(:\n")
+    _load_refused(path, data, capfd, "Could not load TorchScript archive", allow_unsafe_load=True)
