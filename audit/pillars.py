@@ -1,4 +1,4 @@
-"""The six pillars of the scorecard and the regulation each one evidences, for the reviewer."""
+"""The seven pillars of the scorecard and the regulation each one evidences, for the reviewer."""
 
 from __future__ import annotations
 
@@ -43,6 +43,13 @@ PILLARS: tuple[Pillar, ...] = (
         "efficiency", "Compression and throughput",
         "Art. 15(1): consistent accuracy and robustness of the variant actually deployed",
         "MEASURE 2.3 (performance of the deployed configuration); MEASURE 2.12 (environmental impact)",
+    ),
+    Pillar(
+        "data", "Data and generalisation",
+        "Art. 10(2)-(4): training, validation and test data relevant, representative, as free of errors as "
+        "possible and examined for biases",
+        "MEASURE 2.1 (test sets documented); MEASURE 2.5 (validity and generalisation beyond the training "
+        "conditions); MEASURE 2.11 (fairness and bias evaluated)",
     ),
 )
 

@@ -1,0 +1,31 @@
+"""Parameters of the data suite (every field typed, defaulted, bounded and JSON-able)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from audit.suite import bounded
+
+
+@dataclass(frozen=True)
+class DataParams:
+    """Overridable under [tool.audit.suites.data]; the runner records them in the scorecard."""
+
+    # Expected share of each group, e.g. { sex = { Female = 0.51 } }; groups not listed are not compared.
+    reference: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    min_group_size: int = bounded(30, min=1)  # smaller groups are named; their gaps are insufficient evidence
+    resamples: int = bounded(1000, min=1)  # bootstrap resamples for every bootstrap CI
+    near_constant_share: float = bounded(0.99, min=0.5, max=1.0)  # commonest value's share: near-constant column
+    near_duplicate_tolerance: float = bounded(0.01, min=0.0)  # numeric columns rounded to this many training SDs
+    label_errors: bool = True
+    label_error_folds: int = bounded(5, min=2, max=20)
+    label_error_max_rows: int = bounded(5_000, min=50)  # training rows cross-validated (stratified sample beyond)
+    shift_alpha: float = bounded(0.05, min=0.0, max=1.0)  # false discovery rate of the per-feature tests (BH)
+    shift_min_effect: float = bounded(0.05, min=0.0, max=1.0)  # KS distance / total variation a flag needs
+    psi_bins: int = bounded(10, min=2, max=100)  # training-quantile bins for a numeric feature's PSI
+    image_components: int = bounded(20, min=1, max=200)  # pixel PCA components that stand for an image
+    domain_max_rows: int = bounded(20_000, min=50)  # rows per side (training, audit) for the domain classifier
+    domain_iterations: int = bounded(100, min=1, max=1000)  # boosting rounds of the domain classifier
+    unlike_share: float = bounded(0.1, min=0.01, max=0.5)  # audit rows with the highest domain score
+    top_features: int = bounded(10, min=1)  # rows of the top-separating-features table

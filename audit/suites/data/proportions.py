@@ -1,0 +1,98 @@
+"""Shares, their intervals, and gaps between groups: the arithmetic every part of the data suite shares."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from audit.stats import percentile_ci, wilson_interval
+
+MISSING_GROUP = "missing"
+
+
+def share_difference(k1: int, n1: int, k2: int, n2: int) -> tuple[float, tuple[float, float]]:
+    """p1 - p2 with Newcombe's hybrid score interval (method 10), built from the two Wilson intervals."""
+    if n1 == 0 or n2 == 0:
+        return float("nan"), (float("nan"), float("nan"))
+    p1, p2 = k1 / n1, k2 / n2
+    (l1, u1), (l2, u2) = wilson_interval(k1, n1), wilson_interval(k2, n2)
+    d = p1 - p2
+    return d, (d - math.hypot(p1 - l1, u2 - p2), d + math.hypot(u1 - p1, p2 - l2))
+
+
+def group_labels(column: pd.Series) -> np.ndarray:
+    """Group labels as strings; a missing value is its own group rather than an error."""
+    missing = column.isna().to_numpy()
+    return column.astype(object).where(~missing, MISSING_GROUP).astype(str).to_numpy()
+
+
+@dataclass(frozen=True)
+class GroupRates:
+    """Per-group rates of one or more per-row indicators, and the widest gap between adequate groups."""
+
+    labels: tuple[str, ...]
+    counts: np.ndarray  # (g,) rows per group
+    rates: np.ndarray  # (g, k) mean of each indicator per group
+    eligible: np.ndarray  # (g,) groups with at least the minimum rows
+    gap: float  # max over indicators of (highest - lowest eligible group rate)
+    ci: tuple[float, float]
+    worst_indicator: int  # the indicator (class) where the gap is widest
+
+
+def _gap(rates: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """(..., g, k) rates -> (..., k) gap between eligible groups (NaN with fewer than two)."""
+    if eligible.sum() < 2:
+        return np.full(rates.shape[:-2] + rates.shape[-1:], np.nan)
+    chosen = rates[..., eligible, :]
+    return np.nanmax(chosen, axis=-2) - np.nanmin(chosen, axis=-2)
+
+
+def group_rates(values: np.ndarray, labels: np.ndarray, min_size: int, resamples: int, seed: int) -> GroupRates:
+    """Rates of `values` ((n,) or (n, k) indicators) per group of `labels`, with a bootstrap CI of the gap."""
+    values = np.asarray(values, dtype=float).reshape(len(labels), -1)
+    names, codes = np.unique(labels, return_inverse=True)
+    onehot = np.eye(len(names))[codes]  # (n, g)
+    counts = onehot.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = (onehot.T @ values) / counts[:, None]
+    eligible = counts >= min_size
+    point = _gap(rates, eligible)
+    worst = int(np.nanargmax(point)) if np.isfinite(point).any() else 0
+    samples = _bootstrap_gaps(values, onehot, eligible, resamples, seed) if np.isfinite(point).any() else np.array([])
+    return GroupRates(
+        labels=tuple(str(n) for n in names), counts=counts.astype(int), rates=rates, eligible=eligible,
+        gap=float(np.nanmax(point)) if np.isfinite(point).any() else float("nan"),
+        ci=percentile_ci(samples) if samples.size else (float("nan"), float("nan")), worst_indicator=worst,
+    )
+
+
+def _bootstrap_gaps(values: np.ndarray, onehot: np.ndarray, eligible: np.ndarray, resamples: int,
+                    seed: int) -> np.ndarray:
+    """The gap under row resamples. Every statistic here is a function of how many rows fall in each cell
+    (group x pattern of indicator values), so a bootstrap of the n rows is a multinomial draw of the cell
+    counts: the same distribution as resampling rows, at a cost independent of n."""
+    if resamples == 0:
+        return np.array([])
+    n, g = onehot.shape
+    cells, cell_of_row = np.unique(np.hstack([onehot.argmax(axis=1)[:, None], values]), axis=0,
+                                   return_inverse=True)
+    shares = np.bincount(cell_of_row.ravel(), minlength=len(cells)) / n
+    counts = np.random.default_rng(seed).multinomial(n, shares, size=resamples).astype(float)  # (r, cells)
+    cell_group = np.eye(g)[cells[:, 0].astype(int)]  # (cells, g)
+    group_rows = counts @ cell_group  # (r, g)
+    sums = np.einsum("rc,cg,ck->rgk", counts, cell_group, cells[:, 1:])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rates = sums / group_rows[:, :, None]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample may leave a small group empty
+        return np.nanmax(_gap(rates, eligible), axis=-1)
+
+
+def row_keys(rows: np.ndarray) -> np.ndarray:
+    """A 64-bit content hash per row (bit-exact values; -0.0 and 0.0 hash alike)."""
+    flat = np.ascontiguousarray(rows.reshape(rows.shape[0], -1), dtype=np.float64) + 0.0
+    return pd.util.hash_pandas_object(pd.DataFrame(flat), index=False).to_numpy()

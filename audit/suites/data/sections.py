@@ -1,0 +1,48 @@
+"""What each part of the data suite hands back, and the splits it reads."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from audit.data.types import Split
+from audit.suite import SuiteOutput
+from audit.types import Measurement
+
+NO_TRAINING = "the model's training rows are not known (pass --train-data PATH)"
+
+
+@dataclass(frozen=True)
+class NamedSplit:
+    """A split and the name it carries in measurement names ("train" or "audit")."""
+
+    name: str
+    split: Split
+
+
+def named_splits(train: Split | None, test: Split) -> tuple[NamedSplit, ...]:
+    present = [NamedSplit("train", train)] if train is not None and len(train) > 0 else []
+    return (*present, NamedSplit("audit", test))
+
+
+def skipped(names: Iterable[str], reason: str, part: str) -> SuiteOutput:
+    """Figures a part could not measure: present, NaN and insufficient, so a gate on them never passes."""
+    return SuiteOutput(
+        measurements=tuple(Measurement(n, float("nan"), insufficient_reason=reason) for n in names),
+        notes=(f"{part} skipped: {reason}.",),
+    )
+
+
+def merge(parts: Iterable[SuiteOutput]) -> SuiteOutput:
+    parts = list(parts)
+    return SuiteOutput(
+        measurements=tuple(m for p in parts for m in p.measurements),
+        tables=tuple(t for p in parts for t in p.tables),
+        charts=tuple(c for p in parts for c in p.charts),
+        validity=tuple(v for p in parts for v in p.validity),
+        notes=tuple(n for p in parts for n in p.notes),
+    )
+
+
+def rounded(value: float, digits: int = 4) -> float | None:
+    return None if value != value else round(float(value), digits)  # NaN -> None (an empty cell)

@@ -1,0 +1,85 @@
+"""DataSuite: representation, label bias, quality, leakage, label errors, shift and generalisation."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+from audit.stats import derive_seed
+from audit.suite import SuiteContext, SuiteOutput
+from audit.suites.data.params import DataParams
+from audit.suites.data.sections import NO_TRAINING, merge, skipped
+
+# Salts separating the suite's independent random streams.
+_SALT_LABEL_BIAS, _SALT_MISSING, _SALT_LABEL_ERRORS, _SALT_GROUPS, _SALT_SHIFT, _SALT_DOMAIN = 41, 42, 43, 44, 45, 46
+
+
+class DataSuite:
+    name: ClassVar[str] = "data"
+    pillar: ClassVar[str] = "data"
+    requires: ClassVar[frozenset[str]] = frozenset()
+    description: ClassVar[str] = ("Representation, label bias, missingness, leakage, label errors (cleanlab), "
+                                  "train/audit shift and generalisation gap")
+    Params = DataParams
+
+    def params_for(self, preset: str) -> DataParams:
+        if preset == "quick":
+            return DataParams(resamples=200, label_error_folds=3, label_error_max_rows=2_000,
+                              domain_max_rows=5_000, domain_iterations=50)
+        return DataParams()
+
+    def run(self, ctx: SuiteContext, params: DataParams) -> SuiteOutput:
+        from threadpoolctl import threadpool_limits  # ships with scikit-learn
+
+        # Many small matrix products: one BLAS thread is fastest on a shared 2-core runner.
+        # OpenMP likewise: two-thread gradient boosting on a loaded runner measured 10x slower than one thread.
+        with threadpool_limits(limits=1):
+            return self._run(ctx, dataclasses.replace(params, reference=dict(params.reference)))
+
+    def _run(self, ctx: SuiteContext, params: DataParams) -> SuiteOutput:
+        from audit.suites.data.label_bias import label_bias
+        from audit.suites.data.label_errors import label_errors
+        from audit.suites.data.leakage import leakage
+        from audit.suites.data.quality import quality
+        from audit.suites.data.representation import representation
+
+        data, seed = ctx.data, ctx.seed
+        steps = 6
+        ctx.progress(0, steps, "data: representation and label bias")
+        parts = [representation(data, params), label_bias(data, params, derive_seed(seed, _SALT_LABEL_BIAS))]
+        ctx.progress(1, steps, "data: quality")
+        parts.append(quality(data, params, derive_seed(seed, _SALT_MISSING)))
+        ctx.progress(2, steps, "data: leakage")
+        parts.append(leakage(data, params))
+        ctx.progress(3, steps, "data: label errors")
+        parts.append(label_errors(ctx.model, data, params, ctx.rng(_SALT_LABEL_ERRORS),
+                                  derive_seed(seed, _SALT_GROUPS)))
+        ctx.progress(4, steps, "data: shift and generalisation")
+        parts.append(_shift_and_generalisation(ctx, params))
+        ctx.progress(steps, steps, "data: done")
+        return merge(parts)
+
+
+def _shift_and_generalisation(ctx: SuiteContext, params: DataParams) -> SuiteOutput:
+    from audit.suites.data import generalisation, report
+    from audit.suites.data.domain import domain_scores
+    from audit.suites.data.features import domain_matrices, feature_pairs
+    from audit.suites.data.shift import feature_shift, with_fdr
+
+    data, model = ctx.data, ctx.model
+    if data.train is None or len(data.train) == 0:
+        return merge([skipped(report.GATED, NO_TRAINING, "Shift between training and audit data"),
+                      skipped(generalisation.GATED, NO_TRAINING, "Generalisation")])
+    pairs = feature_pairs(data, params.image_components, derive_seed(ctx.seed, _SALT_SHIFT))
+    rng = ctx.rng(_SALT_SHIFT)
+    shifts = with_fdr([feature_shift(p, params.psi_bins, params.resamples, rng) for p in pairs],
+                      params.shift_alpha, params.shift_min_effect)
+    domain = domain_scores(*domain_matrices(pairs), params.domain_max_rows, params.domain_iterations,
+                           derive_seed(ctx.seed, _SALT_DOMAIN))
+    train_correct = model.predict(data.train.x) == data.train.y.numpy()
+    audit_correct = model.predict(data.test.x) == data.test.y.numpy()
+    return merge([report.shift_section(shifts, domain, len(data.test), params),
+                  generalisation.generalisation(train_correct, audit_correct, domain, params)])
+
+
+__all__ = ["DataSuite"]
