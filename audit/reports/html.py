@@ -25,6 +25,7 @@ from audit.reports.formatting import (
     verdict_label,
 )
 from audit.reports.svg import render_chart_svg
+from audit.reports.xml_text import xml_safe
 from audit.types import Chart, Scorecard, SuiteResult, ValidityCheck
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -41,11 +42,17 @@ class SuiteView:
     params: tuple[tuple[str, Any], ...]
 
 
+def _without_controls(value: Any) -> Any:
+    """Every `{{ }}` output before escaping: data loses its control characters (an ESC sequence is inert in a
+    browser, not when the file is printed on a terminal); markup we built (SVG, already XML-safe) stays as is."""
+    return value if isinstance(value, Markup) else xml_safe(value)
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
     # autoescape=True explicitly: select_autoescape would not cover the ".html.j2" name.
     env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=True, undefined=StrictUndefined,
-                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True, finalize=_without_controls)
     env.filters.update(num=fmt_number, ci=fmt_ci, threshold=fmt_threshold, value=fmt_json_value,
                        sentence=check_sentence, verdict_css=verdict_css, verdict_label=verdict_label)
     return env

@@ -14,7 +14,13 @@ from audit.reports.formatting import fmt_json_value
 _HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "@": "&#64;"}
 _BACKSLASHED = set("\\`*_[]|~$")
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n|\u2028|\u2029")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# C0 and C1 control characters, DEL, and the marks that reorder text on screen (bidi overrides, "Trojan Source").
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# GitHub turns a bare URL into a live link (GFM autolinks: `scheme:` and `www.`), so a group named
+# "https://evil.example/x" would be a link in a pull-request comment. A zero-width joiner between the scheme and
+# its colon (or after "www") leaves the text as it reads but gives the autolinker nothing to match.
+_AUTOLINK = re.compile(r"(?i)(?=://)|(?:mailto|xmpp)(?=:)|www(?=\.)")
+_ZWJ = "\u200d"
 
 
 def md_escape(value: Any, line_start: bool = False) -> str:
@@ -32,7 +38,7 @@ def md_escape(value: Any, line_start: bool = False) -> str:
             out.append("\\" + char)
         else:
             out.append(char)
-    escaped = "".join(out).strip()
+    escaped = _AUTOLINK.sub(lambda m: m.group(0) + _ZWJ, "".join(out).strip())
     if not line_start:
         return escaped
     if escaped[:1] in ("#", "-", "+", "="):
