@@ -39,6 +39,13 @@ ARGUMENT_KINDS = frozenset({
 INPUT_SPECS = {"user_input": None, "parameter": "parameter_name", "buffer": "buffer_name",
                "tensor_constant": "tensor_constant_name", "constant_input": "name"}
 OUTPUT_SPECS = {"user_output": None, "buffer_mutation": "buffer_name", "user_input_mutation": "user_input_name"}
+# argument types of the operators tensor code calls (SymInt and ScalarType print as int, Scalar as number)
+SCHEMA_TYPE_WORDS = frozenset({"Tensor", "int", "float", "bool", "complex", "number", "List", "Optional",
+                               "Device", "Generator"})
+# string arguments that only select a mode (gelu's approximate, div's rounding_mode...), never a path or code
+MODE_ARGUMENTS = frozenset({"approximate", "reduce", "rounding_mode", "mode", "padding", "padding_mode", "norm",
+                            "interpolation", "side", "indexing", "equation", "ord", "driver", "UPLO", "pad_mode",
+                            "padding_side", "assert_msg"})
 VERIFIERS = frozenset({"TRAINING", "ATEN"})
 TREESPEC_TYPES = frozenset({None, "builtins.tuple", "builtins.list", "builtins.dict", "collections.OrderedDict"})
 # sympy names a dynamic-shape expression may use; no power functions (a huge exponent would hang sympy)
@@ -60,24 +67,40 @@ def _is_identifier(name: object) -> bool:
     return isinstance(name, str) and IDENTIFIER.match(name) is not None and not name.startswith("__")
 
 
-def is_allowed_target(target: object) -> bool:
-    """`torch.ops.aten.<op>.<overload>` resolving to an OpOverload, or an arithmetic `operator` function."""
-    if not isinstance(target, str):
-        return False
-    parts = target.split(".")
-    if len(parts) == 2 and parts[0] == "_operator":
-        return parts[1] in OPERATOR_FUNCTIONS
-    if len(parts) != 5 or parts[:2] != ["torch", "ops"] or parts[2] not in OP_NAMESPACES:
-        return False
-    if not all(_is_identifier(p) for p in parts[3:]):
-        return False
+def _resolve_overload(parts: list[str]) -> Any:
     import torch
 
     try:  # a registry lookup in the dispatcher: no code from the file runs
         overload = getattr(getattr(getattr(torch.ops, parts[2]), parts[3]), parts[4])
     except (AttributeError, RuntimeError):
-        return False
-    return isinstance(overload, torch._ops.OpOverload)
+        return None
+    return overload if isinstance(overload, torch._ops.OpOverload) else None
+
+
+def _unusual_argument(overload: Any) -> str | None:
+    """The first argument whose type a tensor computation does not need (a file name, a generic object...)."""
+    for argument in overload._schema.arguments:
+        words = set(re.findall(r"[A-Za-z_]\w*", str(argument.type)))
+        if not words <= SCHEMA_TYPE_WORDS | {"str"} or ("str" in words and argument.name not in MODE_ARGUMENTS):
+            return f"{argument.name}: {argument.type}"
+    return None
+
+
+def target_problem(target: object) -> str | None:
+    """Why a graph node may not call `target`; None for ATen/prims overloads of tensor math and `operator`s."""
+    parts = target.split(".") if isinstance(target, str) else []
+    if len(parts) == 2 and parts[0] == "_operator" and parts[1] in OPERATOR_FUNCTIONS:
+        return None
+    overload = None
+    if len(parts) == 5 and parts[:2] == ["torch", "ops"] and parts[2] in OP_NAMESPACES \
+            and all(_is_identifier(p) for p in parts[3:]):
+        overload = _resolve_overload(parts)
+    if overload is None:
+        return "which is not an ATen operator (custom ops, Python functions and higher-order ops are not accepted)"
+    unusual = _unusual_argument(overload)
+    if unusual:
+        return f"an operator with an argument ({unusual}) that tensor arithmetic does not take, e.g. a file name"
+    return None
 
 
 def _expression_tokens(text: str) -> Iterator[tokenize.TokenInfo]:
@@ -151,9 +174,9 @@ def _check_nodes(graph: dict, refuse: Refuse) -> None:
         raise refuse("has a graph without a node list")
     for node in nodes:
         target = node.get("target") if isinstance(node, dict) else None
-        if not is_allowed_target(target):
-            raise refuse(f"calls {str(target)[:80]!r}, which is not an ATen operator (custom ops, Python "
-                         "functions and higher-order operators are not accepted)")
+        problem = target_problem(target)
+        if problem:
+            raise refuse(f"calls {str(target)[:80]!r}, {problem}")
         where = f"the call to {target}"
         for named in node.get("inputs") or []:
             if not (isinstance(named, dict) and _is_identifier(named.get("name"))):

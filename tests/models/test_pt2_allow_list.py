@@ -125,11 +125,42 @@ def test_pytree_context_cannot_import_a_module(tmp_path, base, data, marker, tor
 
 
 @pytest.mark.parametrize("target", ["torch.os.system", "builtins.exec", "torch.ops.load_library",
-                                    "torch.ops.higher_order.cond", "#custom.op", "_operator.methodcaller"])
+                                    "torch.ops.higher_order.cond", "#custom.op", "_operator.methodcaller",
+                                    "torch.ops.aten.save.default", "torch.ops.aten._print.default"])
 def test_graph_targets_outside_aten_are_refused(tmp_path, base, data, marker, torch_never_loads, target):
     def program(model):
         model["graph_module"]["graph"]["nodes"][0]["target"] = target
-    _refused(rewrite(base, tmp_path / "target.pt2", program=program), data, marker, "not an ATen operator")
+    _refused(rewrite(base, tmp_path / "target.pt2", program=program), data, marker,
+             "not an ATen operator|tensor arithmetic does not take")
+
+
+def _tensor_meta(n: int) -> dict:
+    return {"dtype": 1, "sizes": [{"as_int": n}], "requires_grad": False, "device": {"type": "cpu", "index": None},
+            "strides": [{"as_int": 1}], "storage_offset": {"as_int": 0}, "layout": 7}
+
+
+def test_aten_ops_that_touch_files_are_refused(tmp_path, base, data, marker, torch_never_loads):
+    """aten.from_file(shared=True) maps a file into a tensor; an in-place fill then overwrites the file."""
+    victim = tmp_path / "victim.txt"
+    victim.write_bytes(b"original content")
+
+    def program(model):
+        graph = model["graph_module"]["graph"]
+        graph["tensor_values"].update(mapped=_tensor_meta(8), filled=_tensor_meta(8))
+        graph["nodes"][0:0] = [
+            {"target": "torch.ops.aten.from_file.default", "name": "mapped", "metadata": {},
+             "inputs": [{"name": "filename", "arg": {"as_string": str(victim)}, "kind": 1},
+                        {"name": "shared", "arg": {"as_bool": True}, "kind": 1},
+                        {"name": "size", "arg": {"as_int": 8}, "kind": 1},
+                        {"name": "dtype", "arg": {"as_scalar_type": 1}, "kind": 2}],
+             "outputs": [{"as_tensor": {"name": "mapped"}}]},
+            {"target": "torch.ops.aten.fill_.Scalar", "name": "filled", "metadata": {},
+             "inputs": [{"name": "self", "arg": {"as_tensor": {"name": "mapped"}}, "kind": 1},
+                        {"name": "value", "arg": {"as_int": 88}, "kind": 1}],
+             "outputs": [{"as_tensor": {"name": "filled"}}]},
+        ]
+    _refused(rewrite(base, tmp_path / "from_file.pt2", program=program), data, marker, "filename: str")
+    assert victim.read_bytes() == b"original content"
 
 
 def test_sample_inputs_that_need_a_full_unpickle_are_refused(tmp_path, base, data, marker, torch_never_loads):
