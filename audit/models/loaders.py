@@ -95,7 +95,7 @@ class ExportedModule(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.graph(x)
+        return self.graph(x.clone())  # a graph may write to its input in place: never to the audit's data
 
 
 def _load_export(path: Path, allow_unsafe_load: bool) -> nn.Module:

@@ -244,3 +244,20 @@ def test_archives_readers_could_disagree_on_are_refused(tmp_path, base, data, ma
     evil = tmp_path / "ambiguous.pt2"
     evil.write_bytes(damage(base.read_bytes()))
     _refused(evil, data, marker, "bytes before or after|not a torch.export archive|damaged")
+
+
+def test_a_graph_that_writes_to_its_input_cannot_change_the_audit_data(tmp_path, base, data):
+    """An in-place ATen op on the input is plain tensor math, but must not rewrite the rows every suite reads."""
+    def program(model):
+        graph = model["graph_module"]["graph"]
+        name = graph["inputs"][-1]["as_tensor"]["name"]
+        graph["tensor_values"]["overwritten"] = graph["tensor_values"][name]
+        graph["nodes"].insert(0, {
+            "target": "torch.ops.aten.fill_.Scalar", "name": "overwritten", "metadata": {},
+            "inputs": [{"name": "self", "arg": {"as_tensor": {"name": name}}, "kind": 1},
+                       {"name": "value", "arg": {"as_int": 7}, "kind": 1}],
+            "outputs": [{"as_tensor": {"name": "overwritten"}}]})
+    rows = data.test.x.clone()
+    model = load_user_model(rewrite(base, tmp_path / "mutating.pt2", program=program), data=data, device="cpu")
+    model.predict_proba(data.test.x)
+    assert torch.equal(data.test.x, rows)
