@@ -70,10 +70,10 @@ def _run(module: nn.Module, x: torch.Tensor, data: Dataset) -> torch.Tensor:
     try:
         with torch.no_grad():
             out = module(x)
-    except (RuntimeError, ValueError, TypeError, IndexError, AssertionError) as error:
+    except Exception as error:  # noqa: BLE001 - any failure on the probe batch is a model/data mismatch
         raise AuditInputError(
             f"The model failed on inputs of shape {tuple(x.shape)} from data set {data.name!r}"
-            f"{expected_input_hint(module)}: {str(error).splitlines()[0]}. "
+            f"{expected_input_hint(module)}: {(str(error).splitlines() or [type(error).__name__])[0][:300]}. "
             "Check that the data's feature columns match the model's inputs (--features); a torch.export "
             "program must be exported with a dynamic batch dimension."
         ) from error
@@ -108,7 +108,7 @@ def _has_gradients(module: nn.Module, x: torch.Tensor) -> bool:
     probe = x[:2].clone().requires_grad_(True)
     try:
         (grad,) = torch.autograd.grad(module(probe).sum(), probe, allow_unused=True)
-    except RuntimeError:
+    except Exception:  # noqa: BLE001 - no usable gradient, whatever the reason: the capability is absent
         return False
     return grad is not None
 

@@ -136,3 +136,17 @@ def test_damaged_torchscript_with_unsafe_load_is_an_input_error(tmp_path, data, 
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("scripted/code/__torch__.py", "def broken(:\n")
     _load_refused(path, data, capfd, "Could not load TorchScript archive", allow_unsafe_load=True)
+
+
+class _FailsWithoutMessage(nn.Module):
+    def forward(self, x):
+        raise KeyError  # neither a RuntimeError nor a message
+
+
+@pytest.mark.parametrize("arch", ["torch.nn:Module", f"{__name__}:_FailsWithoutMessage"])
+def test_any_failure_on_the_probe_batch_is_an_input_error(tmp_path, data, arch):
+    """nn.Module itself has no forward (NotImplementedError); an empty message must not break the report."""
+    path = tmp_path / "empty_state.pt"
+    torch.save({}, path)
+    with pytest.raises(AuditInputError, match="The model failed on inputs of shape"):
+        load_user_model(path, data=data, arch=arch, device="cpu")
