@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from audit.console import printable
 from audit.errors import AuditInputError
 from audit.gating import EXIT_INTERNAL, EXIT_USAGE
 
@@ -25,7 +26,7 @@ def _guard(action: Callable[[], T]) -> T:
     try:
         return action()
     except AuditInputError as exc:
-        err.print(f"audit: error: {exc}", markup=False)
+        err.print(f"audit: error: {printable(exc, keep_newlines=True)}", markup=False)
         raise typer.Exit(EXIT_USAGE) from None
     except typer.Exit:
         raise
@@ -34,38 +35,63 @@ def _guard(action: Callable[[], T]) -> T:
         raise typer.Exit(130) from None
     except Exception:
         err.print("audit: internal error (please report it):", markup=False)
-        err.print(traceback.format_exc(), markup=False)
+        err.print(printable(traceback.format_exc(), keep_newlines=True), markup=False)
         raise typer.Exit(EXIT_INTERNAL) from None
 
 
 Opt = typer.Option
 
 
+def _default(name: str) -> str:
+    """The built-in default of a `run` setting, as --help shows it."""
+    from audit.config import AuditConfig
+
+    return str(getattr(AuditConfig(), name))
+
+
 @app.command()
 def run(
-    suite: Annotated[str | None, Opt(help="full | quick | comma list of suites")] = None,
-    model: Annotated[str | None, Opt(help="zoo model name or model file (.pt2, .safetensors, .pt)")] = None,
-    data: Annotated[str | None, Opt(help="CSV or Parquet file of rows to audit on")] = None,
-    label: Annotated[str | None, Opt(help="label column of --data")] = None,
-    sensitive: Annotated[str | None, Opt(help="sensitive attribute column(s), comma separated")] = None,
-    features: Annotated[str | None, Opt(help="feature columns (default: all but label)")] = None,
-    train_data: Annotated[str | None, Opt("--train-data", help="the model's training rows (for privacy)")] = None,
-    missing_group: Annotated[bool | None, Opt("--missing-group", help="NaN sensitive values form a group")] = None,
-    arch: Annotated[str | None, Opt(help="module:Class for safetensors/state-dict weights")] = None,
-    arch_kwargs: Annotated[str | None, Opt("--arch-kwargs", help="JSON keyword arguments for --arch")] = None,
-    allow_unsafe_load: Annotated[bool | None, Opt("--allow-unsafe-load", help="allow TorchScript (runs code)")] = None,
-    device: Annotated[str | None, Opt(help="auto | cpu | cuda")] = None,
-    seed: Annotated[int | None, Opt(help="seed for everything")] = None,
-    config: Annotated[Path | None, Opt(help="TOML config file")] = None,
-    out: Annotated[str | None, Opt(help="output folder (default reports/<model>-<time>)")] = None,
-    gate_on: Annotated[str | None, Opt("--gate-on", help="value | ci")] = None,
+    suite: Annotated[str | None, Opt(help="full | quick | comma list of suites",
+                                     show_default=_default("suite"))] = None,
+    model: Annotated[str | None, Opt(help="zoo model name or model file (.pt2, .safetensors, .pt)",
+                                     show_default=_default("model"))] = None,
+    data: Annotated[str | None, Opt(help="CSV or Parquet file of rows to audit on",
+                                    show_default="the zoo model's reference data")] = None,
+    label: Annotated[str | None, Opt(help="label column of --data", show_default="none; needed with --data")] = None,
+    sensitive: Annotated[str | None, Opt(help="sensitive attribute column(s), comma separated",
+                                         show_default="reference data: its own; your data: none")] = None,
+    features: Annotated[str | None, Opt(help="model input columns of --data, comma separated",
+                                        show_default="all but the label and text-valued sensitive columns")] = None,
+    train_data: Annotated[str | None, Opt("--train-data", help="the model's training rows (for privacy)",
+                                          show_default="none")] = None,
+    missing_group: Annotated[bool | None, Opt("--missing-group", help="NaN sensitive values form a group",
+                                              show_default="off")] = None,
+    arch: Annotated[str | None, Opt(help="module:Class for safetensors/state-dict weights",
+                                    show_default="none")] = None,
+    arch_kwargs: Annotated[str | None, Opt("--arch-kwargs", help="JSON keyword arguments for --arch",
+                                           show_default="{}")] = None,
+    allow_unsafe_load: Annotated[bool | None, Opt("--allow-unsafe-load", help="allow TorchScript (runs code); "
+                                                  "never read from ./pyproject.toml", show_default="off")] = None,
+    device: Annotated[str | None, Opt(help="auto | cpu | cuda", show_default=_default("device"))] = None,
+    seed: Annotated[int | None, Opt(help="seed for everything (0 to 2**32-1)", show_default=_default("seed"))] = None,
+    config: Annotated[Path | None, Opt(help="TOML config file", show_default="none")] = None,
+    out: Annotated[str | None, Opt(help="output folder", show_default="reports/<model>-<time>")] = None,
+    gate_on: Annotated[str | None, Opt("--gate-on", help="value | ci", show_default=_default("gate_on"))] = None,
+    card: Annotated[Path | None, Opt("--card", help="model card TOML (model_name, owner, intended_use, …)",
+                                     show_default="[tool.audit.card], else none")] = None,
+    baseline: Annotated[str | None, Opt("--baseline", help="run folder of the release this model replaces: also "
+                                        "compare against it (writes OUT/comparison/)", show_default="none")] = None,
 ) -> None:
-    """Run suites on a model and write scorecard.json, .md, .html and junit.xml."""
+    """Run suites on a model and write scorecard.json, .md, .html and junit.xml.
+
+    Flags win over --config FILE, which wins over ./pyproject.toml's tool.audit table; defaults fill the rest.
+    """
     from audit.config import load_config
 
     cli_values = dict(suite=suite, model=model, data=data, label=label, sensitive=sensitive, features=features,
                       train_data=train_data, missing_group=missing_group, arch=arch, arch_kwargs=arch_kwargs,
-                      allow_unsafe_load=allow_unsafe_load, device=device, seed=seed, out=out, gate_on=gate_on)
+                      allow_unsafe_load=allow_unsafe_load, device=device, seed=seed, out=out, gate_on=gate_on,
+                      card=str(card) if card is not None else None, baseline=baseline)
     cfg = _guard(lambda: load_config(cli_values, config))
     raise typer.Exit(_guard(lambda: _run(cfg)))
 
@@ -82,15 +108,71 @@ def _run(cfg: Any) -> int:
     if bad is not None:
         console.print(bad)
     for fmt, path in outcome.files.items():
-        console.print(f"{fmt:>5}: {path}", markup=False)
+        console.print(printable(f"{fmt:>5}: {path}"), markup=False)
+    if cfg.baseline:
+        return _compare_with_baseline(cfg, outcome, console)
     console.print(f"exit code {outcome.scorecard.exit_code}", markup=False)
     return outcome.scorecard.exit_code
+
+
+def _compare_with_baseline(cfg: Any, outcome: Any, console: Console) -> int:
+    from audit.compare import compare_dirs, settings_from_config
+    from audit.gating import combined_exit_code
+
+    comparison, files = compare_dirs(Path(cfg.baseline), outcome.out_dir, settings_from_config(cfg))
+    _print_comparison(comparison, files, console)
+    code = combined_exit_code(outcome.scorecard.exit_code, comparison.exit_code)
+    console.print(f"exit code {code} (run {outcome.scorecard.exit_code}, comparison {comparison.exit_code})",
+                  markup=False)
+    return code
+
+
+def _print_comparison(comparison: Any, files: dict[str, Path], console: Console) -> None:
+    from audit.compare.report_text import headline
+
+    for check in comparison.checks:
+        if check.verdict.value != "pass":
+            console.print(printable(f"{check.verdict.value:>21}  {check.key}: {check.reason}"), markup=False)
+    console.print(printable(f"comparison: {comparison.verdict.value} — {headline(comparison)}"), markup=False)
+    for fmt, path in files.items():
+        console.print(printable(f"{fmt:>5}: {path}"), markup=False)
+
+
+@app.command()
+def compare(
+    baseline: Annotated[Path, typer.Argument(help="run folder (or its scorecard.json) of the release being replaced")],
+    candidate: Annotated[Path, typer.Argument(help="run folder (or its scorecard.json) of the new model")],
+    out: Annotated[Path | None, Opt(help="folder for comparison.json/.md/.html and junit.xml",
+                                    show_default="CANDIDATE/comparison")] = None,
+    unpaired: Annotated[bool, Opt("--unpaired", help="compare runs on different data, with unpaired tests")] = False,
+    resamples: Annotated[int, Opt(help="bootstrap resamples per suite")] = 1000,
+    seed: Annotated[int | None, Opt(help="seed of the resamples", show_default=_default("seed"))] = None,
+    config: Annotated[Path | None, Opt(help="TOML config file ([regression] margins, [[waivers]])",
+                                       show_default="none")] = None,
+) -> None:
+    """Compare a candidate run with its baseline: paired tests, regression margins, waivers.
+
+    Exit 0: no regression gate fails; 1: one does; 2: bad input (e.g. runs on different data without --unpaired).
+    """
+    from audit.compare import compare_dirs, settings_from_config
+    from audit.config import load_config
+
+    def action() -> int:
+        cfg = load_config({"seed": seed}, config)
+        settings = settings_from_config(cfg, resamples, unpaired)
+        comparison, files = compare_dirs(baseline, candidate, settings, out)
+        console = Console(highlight=False)
+        _print_comparison(comparison, files, console)
+        console.print(f"exit code {comparison.exit_code}", markup=False)
+        return comparison.exit_code
+
+    raise typer.Exit(_guard(action))
 
 
 @app.command()
 def report(
     scorecard: Annotated[Path, typer.Argument(help="scorecard.json from an earlier run")],
-    format: Annotated[str, Opt("--format", help="html | md | junit | json")] = "html",
+    format: Annotated[str, Opt("--format", help="html | md | junit | json | card | pdf")] = "html",
     out: Annotated[Path | None, Opt(help="file to write (default: beside the scorecard)")] = None,
 ) -> None:
     """Re-render a scorecard without recomputing anything."""
@@ -98,14 +180,52 @@ def report(
     from audit.reports.json_io import atomic_write_text
 
     def action() -> None:
-        if format not in FORMATS:
-            raise AuditInputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
+        if format not in (*FORMATS, "pdf"):
+            raise AuditInputError(f"--format must be one of {', '.join(FORMATS)}, pdf; got {format!r}")
         card = load_scorecard(scorecard)
-        target = out or scorecard.with_name(FILE_NAMES[format])
-        atomic_write_text(target, render(card, format))
-        print(target)
+        if format == "pdf":
+            from audit.reports.pdf import write_pdf
+
+            target = write_pdf(card, out or scorecard.with_name("scorecard.pdf"))
+        else:
+            target = atomic_write_text(out or scorecard.with_name(FILE_NAMES[format]), render(card, format))
+        print(printable(str(target)))
 
     _guard(action)
+
+
+@app.command()
+def bundle(
+    run_dir: Annotated[Path, typer.Argument(help="folder written by `audit run` (holds scorecard.json)")],
+    out: Annotated[Path | None, Opt(help="zip to write", show_default="RUN_DIR/evidence.zip")] = None,
+) -> None:
+    """Pack a run into evidence.zip: every report format, model card, per-row evidence, provenance, manifest."""
+    from audit.bundle import make_bundle
+
+    def action() -> None:
+        path, manifest_sha = make_bundle(run_dir, out)
+        print(printable(str(path)))
+        print(f"manifest sha256 {manifest_sha} (keep it to check the bundle with --manifest-sha256)")
+
+    _guard(action)
+
+
+@app.command()
+def verify(
+    bundle_zip: Annotated[Path, typer.Argument(metavar="EVIDENCE_ZIP", help="evidence.zip from `audit bundle`")],
+    manifest_sha256: Annotated[str | None, Opt("--manifest-sha256", help="the manifest hash `audit bundle` "
+                                               "printed; catches a rewritten manifest")] = None,
+) -> None:
+    """Check every file of an evidence bundle against its manifest: exit 0 intact, 1 altered, 2 not a bundle."""
+    from audit.bundle import verify_bundle
+
+    result = _guard(lambda: verify_bundle(bundle_zip, manifest_sha256))
+    if result.ok:
+        print(f"intact: {result.files} files match manifest.json (sha256 {result.manifest_sha256})")
+        raise typer.Exit(0)
+    for problem in result.problems:
+        err.print(printable(f"altered: {problem}"), markup=False)
+    raise typer.Exit(1)
 
 
 @app.command("list")

@@ -7,16 +7,18 @@ from collections.abc import Iterable, Sequence
 
 from audit.pillars import PILLARS
 from audit.policy import Policy
+from audit.policy.requirements import EvidenceRule, evidence_checks
+from audit.policy.waivers import Waiver, apply_waivers
 from audit.types import Check, Measurement, PillarSummary, SuiteResult, SuiteStatus, Threshold, Verdict
 
 EXIT_OK, EXIT_GATE_FAILED, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 # Worst first: the order in which a pillar's or the run's verdict is chosen.
 _SEVERITY = (
-    Verdict.ERROR, Verdict.UNRELIABLE, Verdict.FAIL, Verdict.INSUFFICIENT_EVIDENCE,
-    Verdict.WARN, Verdict.PASS, Verdict.SKIPPED,
+    Verdict.ERROR, Verdict.INCOMPLETE, Verdict.UNRELIABLE, Verdict.FAIL, Verdict.INSUFFICIENT_EVIDENCE,
+    Verdict.WARN, Verdict.WAIVED, Verdict.PASS, Verdict.SKIPPED,
 )
-_BLOCKING = {Verdict.FAIL, Verdict.UNRELIABLE, Verdict.INSUFFICIENT_EVIDENCE}
+_BLOCKING = {Verdict.FAIL, Verdict.UNRELIABLE, Verdict.INSUFFICIENT_EVIDENCE, Verdict.INCOMPLETE}
 
 
 def judge(key: str, m: Measurement, t: Threshold) -> Check:
@@ -145,3 +147,17 @@ def _count_text(checks: Sequence[Check], suites: Sequence[SuiteResult]) -> str:
     gated = ", ".join(f"{n} {v}" for v, n in sorted(counts.items())) or "no gated checks"
     measured = sum(len(r.measurements) for r in suites)
     return f"{measured} figures measured; checks: {gated}"
+
+
+def run_checks(results: Sequence[SuiteResult], policy: Policy, rule: EvidenceRule | None = None,
+               waivers: Sequence[Waiver] = ()) -> list[Check]:
+    """Every check of a run: each suite's, then evidence requirements (no pass without evidence), then waivers."""
+    checks = [c for r in results for c in checks_for(r, policy)]
+    if rule is not None:
+        checks += evidence_checks(results, rule)
+    return apply_waivers(checks, waivers) if waivers else checks
+
+
+def combined_exit_code(*codes: int) -> int:
+    """One exit code for several gates (a run and its comparison): a failed gate first, then the most severe."""
+    return EXIT_GATE_FAILED if EXIT_GATE_FAILED in codes else max(codes, default=EXIT_OK)

@@ -18,9 +18,12 @@ from audit import gating, registry
 from audit.config import AuditConfig
 from audit.data.types import Dataset
 from audit.errors import AuditInputError, SuiteSkipped
+from audit.evidence import write_evidence
 from audit.home import audit_home
 from audit.models.types import ModelUnderAudit
 from audit.policy import Policy
+from audit.policy.requirements import EvidenceRule, evidence_rule
+from audit.policy.waivers import parse_waivers
 from audit.suite import Suite, SuiteContext, SuiteOutput, context_capabilities
 from audit.types import SCHEMA_VERSION, Provenance, RunInfo, Scorecard, SuiteResult, SuiteStatus, to_json_dict
 
@@ -142,6 +145,8 @@ def _run_one(audit: Audit, planned: PlannedSuite, previous: dict[str, SuiteResul
     seed_everything(audit.config.seed)
     start = time.perf_counter()
     status, reason, output, bad_input = _guarded(suite, ctx, planned.params)
+    if output.evidence is not None:  # per-row evidence for paired comparisons, beside scorecard.json
+        write_evidence(audit.out_dir, planned.name, output.evidence, audit.provenance.data_sha256)
     return SuiteResult(
         suite=planned.name, pillar=pillar_name, status=status, reason=reason,
         measurements=output.measurements, tables=output.tables, charts=output.charts,
@@ -164,7 +169,8 @@ def _guarded(suite: Suite, ctx: SuiteContext, params: Any) -> tuple[SuiteStatus,
 
 def _scorecard(audit: Audit, results: Sequence[SuiteResult], started: str, finished: str | None,
                input_error: bool) -> Scorecard:
-    checks = [c for r in results for c in gating.checks_for(r, audit.plan.policy)]
+    checks = gating.run_checks(results, audit.plan.policy, _evidence_rule(audit.config),
+                               parse_waivers(audit.config.waivers))
     info = RunInfo(
         model=audit.model.name, dataset=audit.data.name, preset=audit.plan.preset,
         suites=tuple(p.name for p in audit.plan.suites), seed=audit.config.seed, device=audit.model.device,
@@ -176,6 +182,10 @@ def _scorecard(audit: Audit, results: Sequence[SuiteResult], started: str, finis
         verdict=gating.overall_verdict(checks), exit_code=gating.exit_code(checks, input_error),
         complete=finished is not None,
     )
+
+
+def _evidence_rule(config: AuditConfig) -> EvidenceRule:
+    return evidence_rule(config.suite, config.require, config.allow_skipped)
 
 
 def _now() -> str:

@@ -81,11 +81,20 @@ def weighted_auc(scores: np.ndarray, is_pos: np.ndarray, weights: np.ndarray, ch
 def _auc_rows(w: np.ndarray, pos: np.ndarray, starts: np.ndarray) -> np.ndarray:
     if starts.size == 0:
         return np.full(w.shape[0], np.nan)
-    pos_w = np.add.reduceat(w * pos, starts, axis=1)  # weight of positives at each distinct score
-    neg_w = np.add.reduceat(w * (1 - pos), starts, axis=1)
-    below = np.cumsum(neg_w, axis=1) - neg_w  # negative weight strictly below each score
-    num = (pos_w * (below + 0.5 * neg_w)).sum(axis=1)
-    den = pos_w.sum(axis=1) * neg_w.sum(axis=1)
+    n = w.shape[1]
+    neg_w = w * (1 - pos)
+    cum = np.cumsum(neg_w, axis=1)  # negative weight at or below each sorted position
+    rows = np.flatnonzero(pos)
+    w_pos = w[:, rows]
+    if starts.size == n:  # no tied scores: each positive beats exactly the negatives before it
+        num = (w_pos * cum[:, rows]).sum(axis=1)
+    else:  # a positive beats the negatives below its tie group and half of those tied with it
+        sizes = np.diff(np.r_[starts, n])
+        group = np.repeat(np.arange(starts.size), sizes)[rows]
+        first, last = starts[group], starts[group] + sizes[group] - 1
+        below = cum[:, first] - neg_w[:, first]
+        num = (w_pos * (below + 0.5 * (cum[:, last] - below))).sum(axis=1)
+    den = w_pos.sum(axis=1) * cum[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 

@@ -22,6 +22,7 @@ import torch
 
 from audit.data.types import Dataset
 from audit.errors import AuditInputError
+from audit.evidence import RowEvidence
 from audit.models.types import ModelUnderAudit
 from audit.stats import derive_seed
 from audit.types import Chart, Measurement, SuiteResult, Table, ValidityCheck
@@ -105,6 +106,7 @@ class SuiteOutput:
     charts: tuple[Chart, ...] = ()
     validity: tuple[ValidityCheck, ...] = ()
     notes: tuple[str, ...] = ()
+    evidence: RowEvidence | None = None  # per-row evidence for paired comparisons (audit.evidence)
 
 
 class Suite(Protocol):

@@ -28,6 +28,8 @@ class Verdict(str, enum.Enum):
     SKIPPED = "skipped"
     INSUFFICIENT_EVIDENCE = "insufficient-evidence"
     UNRELIABLE = "unreliable-evaluation"
+    INCOMPLETE = "incomplete"  # a required pillar has no evidence (skipped or errored): never a pass
+    WAIVED = "waived"  # a blocking result excused by an unexpired waiver: never a pass, does not block
 
 
 class SuiteStatus(str, enum.Enum):

@@ -71,12 +71,13 @@ class NeedsTrain(_Fake):
         raise AssertionError("should have been skipped")
 
 
-def make_audit(tmp_path: Path, suites: list, policy: Policy | None = None, no_train: bool = False) -> runner.Audit:
+def make_audit(tmp_path: Path, suites: list, policy: Policy | None = None, no_train: bool = False,
+               cfg: AuditConfig | None = None) -> runner.Audit:
     data = synthetic_tabular(300, seed=2)
     model = tabular_model(data, epochs=5)
     if no_train:
         data = dataclasses.replace(data, train=None)
-    cfg = AuditConfig(model="synthetic")
+    cfg = cfg or AuditConfig(model="synthetic", require=())  # the fakes stand in for no real preset
     planned = tuple(runner.PlannedSuite(s.name, s(), NoParams()) for s in suites)
     return runner.Audit(
         config=cfg, plan=runner.RunPlan("full", planned, policy or Policy(())), model=model, data=data,
@@ -85,14 +86,27 @@ def make_audit(tmp_path: Path, suites: list, policy: Policy | None = None, no_tr
 
 
 def test_error_is_isolated_and_others_still_run(tmp_path: Path) -> None:
-    card = runner.run(make_audit(tmp_path, [Good, Crash, Skips], Policy((Threshold("good.score", min=0.5),))))
+    card = runner.run(make_audit(tmp_path, [Good, Crash, Skips], Policy((Threshold("good.score", min=0.5),)),
+                                 cfg=AuditConfig(model="synthetic", require=("accuracy", "privacy"))))
     status = {r.suite: r.status for r in card.results}
     assert status == {"good": SuiteStatus.OK, "crash": SuiteStatus.ERROR, "skips": SuiteStatus.SKIPPED}
     crash = next(r for r in card.results if r.suite == "crash")
     assert "division by zero in layer 3" in crash.reason
-    assert card.exit_code == 3 and card.complete
+    # Privacy evidence is required; "skips" gave none, so the run is incomplete (exit 1), not a crash.
+    assert card.exit_code == 1 and card.complete
+    incomplete = {c.key: c for c in card.checks if c.verdict is Verdict.INCOMPLETE}
+    assert "no members known" in incomplete["evidence.privacy"].reason
+    assert "--train-data" in incomplete["evidence.privacy"].reason and "evidence.accuracy" not in incomplete
     on_disk = json.loads((tmp_path / "scorecard.json").read_text())
     assert on_disk["complete"] is True and len(on_disk["results"]) == 3
+
+
+def test_suite_crash_without_missing_evidence_exits_3(tmp_path: Path) -> None:
+    cfg = AuditConfig(model="synthetic", require=("accuracy", "privacy"), allow_skipped=("privacy",))
+    card = runner.run(make_audit(tmp_path, [Good, Crash, Skips], Policy((Threshold("good.score", min=0.5),)), cfg=cfg))
+    assert card.exit_code == 3
+    allowed = next(c for c in card.checks if c.key == "evidence.privacy")
+    assert allowed.verdict is Verdict.SKIPPED and "allow_skipped" in allowed.reason
 
 
 def test_missing_capability_is_skipped_with_reason(tmp_path: Path) -> None:

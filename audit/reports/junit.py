@@ -13,7 +13,7 @@ from audit.reports.formatting import check_sentence, fmt_ci, fmt_number, fmt_thr
 from audit.reports.xml_text import xml_safe
 from audit.types import Check, Scorecard, SuiteResult, SuiteStatus, Verdict
 
-_FAILURES = {Verdict.FAIL, Verdict.UNRELIABLE, Verdict.INSUFFICIENT_EVIDENCE}
+_FAILURES = {Verdict.FAIL, Verdict.UNRELIABLE, Verdict.INSUFFICIENT_EVIDENCE, Verdict.INCOMPLETE}
 def _suite_of(check: Check) -> str:
     return check.key.split(".", 1)[0]
 
@@ -36,7 +36,7 @@ def _check_case(parent: ET.Element, check: Check, suite: str) -> None:
         ET.SubElement(case, "error", message=message, type="error").text = message
     elif check.verdict is Verdict.SKIPPED:
         ET.SubElement(case, "skipped", message=message)
-    elif check.verdict is Verdict.WARN:
+    elif check.verdict in (Verdict.WARN, Verdict.WAIVED):
         ET.SubElement(case, "system-out").text = message
 
 

@@ -15,13 +15,16 @@ from audit.reports.formatting import (
     fmt_ci,
     fmt_number,
     fmt_threshold,
+    missing_evidence,
+    preset_label,
     provenance_rows,
     verdict_label,
 )
 from audit.reports.md_text import md_escape, md_table
+from audit.reports.summary import ExecutiveSummary, build_summary, is_self_check, verdict_sentence
 from audit.types import Measurement, Scorecard, SuiteResult, SuiteStatus, Verdict
 
-MAX_MARKDOWN_CHARS = 60_000
+MAX_MARKDOWN_CHARS = 40_000  # well under GitHub's 65,536-character limit for a comment
 _ROW_LIMITS = (None, 50, 20, 10, 5, 2)
 _MARKER = {
     Verdict.PASS: "✅",
@@ -31,6 +34,8 @@ _MARKER = {
     Verdict.SKIPPED: "⏭️",
     Verdict.INSUFFICIENT_EVIDENCE: "❔",
     Verdict.UNRELIABLE: "🚫",
+    Verdict.INCOMPLETE: "🕳️",
+    Verdict.WAIVED: "🏷️",
 }
 
 
@@ -55,22 +60,31 @@ def _verdict(verdict: Verdict | None) -> str:
 
 
 def _document(sc: Scorecard, max_rows: int | None) -> list[str]:
+    """What changed the verdict first (blocking findings, warnings), then pillars, checks and the detail."""
+    summary = build_summary(sc)
     lines = [f"# Audit scorecard: {md_escape(sc.run.model)} on {md_escape(sc.run.dataset)}", ""]
-    lines += _banner(sc) + _run_line(sc) + _pillars(sc) + _checks(sc, max_rows)
+    lines += _banner(sc) + _lead(sc, summary) + _run_line(sc) + _pillars(sc) + _checks(sc, max_rows)
     lines += ["## Suites", ""]
     for result in sc.results:
-        lines += _suite(result, max_rows)
-    lines += _details("Configuration", _key_value_rows(sc.config), max_rows)
+        if result.status is not SuiteStatus.SKIPPED:
+            lines += _suite(result, max_rows)
+    lines += _not_applicable(summary) + _self_checks(summary)
+    config = {k: v for k, v in sc.config.items() if k != "card"} if isinstance(sc.config, dict) else sc.config
+    lines += _details("Configuration", _key_value_rows(config), max_rows)
     lines += _details("Provenance", _provenance_rows(sc), max_rows)
     return lines
 
 
 def _banner(sc: Scorecard) -> list[str]:
     lines = [
-        f"> {_verdict(sc.verdict)} — {VERDICT_MEANING[sc.verdict]}",
+        f"> {_verdict(sc.verdict)} — {md_escape(verdict_sentence(sc, build_summary(sc)))} "
+        f"{VERDICT_MEANING[sc.verdict]}",
         ">",
         f"> Exit code **{md_escape(sc.exit_code)}**: {exit_code_meaning(sc.exit_code)}.",
     ]
+    for check in missing_evidence(sc):
+        label = "No evidence" if check.verdict is Verdict.INCOMPLETE else "Allowed to be skipped"
+        lines += [">", f"> {_MARKER[check.verdict]} **{label}: {md_escape(check.key)}** — {md_escape(check.reason)}"]
     if not sc.complete:
         lines += [">", "> ⚠️ **Incomplete run**: suites were still running or the run was stopped; "
                        "figures below cover only the suites that finished."]
@@ -81,8 +95,46 @@ def _run_line(sc: Scorecard) -> list[str]:
     run = sc.run
     suites = ", ".join(md_escape(s) for s in run.suites) or "none"
     finished = md_escape(run.finished_at) if run.finished_at else "not finished"
-    return [f"Preset **{md_escape(run.preset)}** · seed {md_escape(run.seed)} · device {md_escape(run.device)} · "
+    return [f"Preset **{md_escape(preset_label(sc))}** · seed {md_escape(run.seed)} · device {md_escape(run.device)} · "
             f"suites: {suites} · started {md_escape(run.started_at)} · finished {finished}", ""]
+
+
+def _lead(sc: Scorecard, summary: ExecutiveSummary) -> list[str]:
+    """Each blocking finding with its figures and the next step; then the warnings, one line each."""
+    lines: list[str] = []
+    if summary.blocking:
+        lines += ["## What stops a release", ""]
+        for f in summary.blocking:
+            gaps = "; ".join((f"**{md_escape(g.group)}** " if g.group else "") + md_escape(g.text) for g in f.gaps)
+            lines += [f"- {_MARKER[f.verdict]} **{md_escape(f.title)}** — {md_escape(f.measured)}: {gaps}. "
+                      f"Who is affected: {md_escape(f.impact)}. **Next step:** {md_escape(f.next_step)}"]
+        lines += [""]
+    if summary.warnings:
+        items = [f"{md_escape(f.title)} ("
+                 + ", ".join(f"{md_escape(g.group or g.check.key)} {fmt_number(g.check.value)}" for g in f.gaps) + ")"
+                 for f in summary.warnings]
+        lines += ["**Warnings** (do not block a release): " + "; ".join(items), ""]
+    return lines
+
+
+def _not_applicable(summary: ExecutiveSummary) -> list[str]:
+    if not summary.not_applicable:
+        return []
+    return ["## Suites that did not apply", ""] + [
+        f"- ⏭️ **{md_escape(r.suite)}**: {md_escape(r.reason) or 'no reason given'}" for r in summary.not_applicable
+    ] + [""]
+
+
+def _self_checks(summary: ExecutiveSummary) -> list[str]:
+    if not summary.self_checks:
+        return []
+    failed = [s for s in summary.self_checks if not s.check.passed]
+    head = (f"🚫 **{len(failed)} self-check(s) failed: those suites' figures are unreliable.**" if failed
+            else f"All {len(summary.self_checks)} self-checks of the evaluation passed.")
+    rows = [[md_escape(s.suite), "❌ **FAILED**" if not s.check.passed else "✅ passed", md_escape(s.check.name),
+             md_escape(s.check.detail)] for s in summary.self_checks]
+    return ["## Self-checks of the evaluation", "", head, ""] + _details(
+        "Every self-check", [], None, md_table(["Suite", "Result", "Self-check", "Detail"], rows))
 
 
 def _pillars(sc: Scorecard) -> list[str]:
@@ -96,12 +148,14 @@ def _pillars(sc: Scorecard) -> list[str]:
 
 
 def _checks(sc: Scorecard, max_rows: int | None) -> list[str]:
-    if not sc.checks:
+    skipped = {r.suite for r in sc.results if r.status is SuiteStatus.SKIPPED}
+    checks = [c for c in checks_by_severity(sc.checks) if not is_self_check(c) and c.key not in skipped]
+    if not checks:
         return ["## Gated checks", "", "_No measurement was gated by the policy._", ""]
     rows = [
         [md_escape(c.key), _verdict(c.verdict), fmt_number(c.value), fmt_ci(c.ci),
-         fmt_threshold(c.threshold), md_escape(check_sentence(c))]
-        for c in checks_by_severity(sc.checks)
+         fmt_threshold(c.threshold), md_escape(check_sentence(c) if c.verdict is not Verdict.PASS else c.description)]
+        for c in checks
     ]
     header = ["Check", "Verdict", "Value", "95% CI", "Threshold", "What it means"]
     return ["## Gated checks", ""] + md_table(header, rows, max_rows) + [""]
@@ -110,11 +164,13 @@ def _checks(sc: Scorecard, max_rows: int | None) -> list[str]:
 def _suite(result: SuiteResult, max_rows: int | None) -> list[str]:
     lines = [f"### {md_escape(result.suite)} ({md_escape(result.pillar)}) — {result.status.value}, "
              f"{result.duration_s:.1f} s", ""]
-    if result.status is SuiteStatus.SKIPPED:
-        lines += [f"⏭️ **Skipped:** {md_escape(result.reason) or 'no reason given'}", ""]
-    elif result.status is SuiteStatus.ERROR:
+    if result.status is SuiteStatus.ERROR:
         lines += [f"💥 **Error:** {md_escape(result.reason) or 'no message'}", ""]
-    lines += _validity(result) + _notes(result) + _measurements(result.measurements, max_rows)
+    failed = sum(not v.passed for v in result.validity)
+    if failed:
+        lines += [f"🚫 **{failed} self-check(s) failed: this suite's figures are unreliable.**", ""]
+    lines += _notes(result) + ["<details>", f"<summary>Figures of {md_escape(result.suite)}</summary>", ""]
+    lines += _measurements(result.measurements, max_rows)
     for table in result.tables:
         lines += [f"**{md_escape(table.title)}**", ""]
         if table.caption:
@@ -124,19 +180,8 @@ def _suite(result: SuiteResult, max_rows: int | None) -> list[str]:
     if result.charts:
         titles = "; ".join(md_escape(chart.title) for chart in result.charts)
         lines += [f"Charts (in scorecard.html): {titles}", ""]
+    lines += ["</details>", ""]
     return lines + _details(f"Parameters of {md_escape(result.suite)}", _key_value_rows(result.params), max_rows)
-
-
-def _validity(result: SuiteResult) -> list[str]:
-    if not result.validity:
-        return []
-    ordered = sorted(result.validity, key=lambda v: v.passed)  # failures first
-    rows = [[("❌ **FAILED**" if not v.passed else "✅ passed"), md_escape(v.name), md_escape(v.detail)]
-            for v in ordered]
-    failed = sum(not v.passed for v in result.validity)
-    head = (f"🚫 **{failed} validity check(s) failed: this suite's figures are unreliable.**"
-            if failed else "**Validity checks**")
-    return [head, ""] + md_table(["Result", "Check", "Detail"], rows) + [""]
 
 
 def _notes(result: SuiteResult) -> list[str]:
@@ -168,8 +213,8 @@ def _provenance_rows(sc: Scorecard) -> list[list[str]]:
     return [[md_escape(key), md_escape(value)] for key, value in provenance_rows(sc)]
 
 
-def _details(summary: str, rows: list[list[str]], max_rows: int | None) -> list[str]:
-    if not rows:
+def _details(summary: str, rows: list[list[str]], max_rows: int | None, body: list[str] | None = None) -> list[str]:
+    if not rows and not body:
         return []
-    body = md_table(["Key", "Value"], rows, max_rows)
+    body = body or md_table(["Key", "Value"], rows, max_rows)
     return ["<details>", f"<summary>{summary}</summary>", ""] + body + ["", "</details>", ""]

@@ -8,6 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from audit.evidence import RowEvidence, prediction_columns, row_keys
 from audit.stats import iter_resample_counts, percentile_ci, wilson_interval
 from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.suites.accuracy import metrics as mx
@@ -77,6 +78,9 @@ class AccuracySuite:
         ctx.progress(3, 3, "done")
         return SuiteOutput(
             measurements=(*headline, *per_class), tables=tables, charts=charts, notes=_notes(headline, ctx),
+            evidence=RowEvidence("audit", row_keys(split.x, split.y), prediction_columns(preds.y, preds.proba),
+                                 {"positive_class": ctx.data.positive_class, "class_names": list(ctx.data.class_names),
+                                  "calibration_bins": params.calibration_bins}),
         )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 import numpy as np
 
 from audit.errors import AuditInputError, SuiteSkipped
+from audit.evidence import RowEvidence, row_keys
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.fairness.params import FairnessParams
 
@@ -80,7 +82,17 @@ class FairnessSuite:
                 f"Mitigation preview not run for {name}: more than max_groups = {params.max_groups} groups."
                 for name in many)))
         ctx.progress(steps, steps, "fairness: done")
-        return _merge(parts)
+        return dataclasses.replace(_merge(parts), evidence=_group_evidence(ctx, usable, y_true, y_pred, params))
+
+
+def _group_evidence(ctx: SuiteContext, groups: dict[str, np.ndarray], y_true: np.ndarray, y_pred: np.ndarray,
+                    params: FairnessParams) -> RowEvidence:
+    """Per row: label, decision and group of each compared attribute, for paired comparisons of the disparities."""
+    columns = {"label": y_true.astype(np.int64), "predicted": y_pred.astype(np.int64),
+               **{f"group[{name}]": labels.astype(str) for name, labels in groups.items()}}
+    meta = {"positive_class": ctx.data.positive_class, "n_classes": ctx.data.n_classes, "task": ctx.data.task,
+            "intersections": params.intersections, "attributes": list(groups)}
+    return RowEvidence("audit", row_keys(ctx.data.test.x, ctx.data.test.y), columns, meta)
 
 
 def _split_by_group_count(columns: dict[str, np.ndarray],

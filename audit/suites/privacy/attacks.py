@@ -28,6 +28,7 @@ class AttackOutcome:
     labels: np.ndarray
     sensitive: pd.DataFrame  # row-aligned with scores, for leakage by group
     details: Mapping[str, JSONValue] = field(default_factory=dict)
+    rows: np.ndarray | None = None  # indices into the evaluation set when only some of its rows were scored
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ def art_attack(probs: np.ndarray, ev: EvaluationSet, n_classes: int, attack_mode
         ev.sensitive.iloc[np.flatnonzero(held.held_out)].reset_index(drop=True),
         {"reference": "ART MembershipInferenceBlackBox (Shokri et al. 2017 style)", "attack_model": attack_model,
          "attack_training_rows": held.n_train, "rows": int(held.labels.size), "input": "probabilities + label"},
+        rows=np.flatnonzero(held.held_out),
     )
 
 

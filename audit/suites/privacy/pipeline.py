@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from audit.evidence import RowEvidence, row_keys
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.privacy import attacks, attribute, groups, report
 from audit.suites.privacy.sampling import EvaluationSet, balanced_evaluation_set
@@ -158,4 +159,16 @@ def run_privacy(ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
         charts=(report.roc_chart(summaries),),
         validity=tuple(validity),
         notes=tuple([headline_note, *notes, *attr_notes]),
+        evidence=_membership_evidence(ev, outcomes),
     )
+
+
+def _membership_evidence(ev: EvaluationSet, outcomes: list[attacks.AttackOutcome]) -> RowEvidence:
+    """Per evaluation row: member or not, and each attack's score."""
+    keys = tuple(f"{k}:{'member' if m else 'non-member'}" for k, m in zip(row_keys(ev.x, ev.y), ev.labels, strict=True))
+    columns = {"member": ev.labels.astype(np.int64)}
+    for o in outcomes:  # NaN on rows an attack did not score (ART's attack model trains on the others)
+        column = np.full(len(ev.labels), np.nan)
+        column[np.arange(len(ev.labels)) if o.rows is None else o.rows] = o.scores
+        columns[f"score[{o.key}]"] = column
+    return RowEvidence("membership", keys, columns, {"strata": "member"})

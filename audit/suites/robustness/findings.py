@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from audit.suite import SuiteOutput
 from audit.types import Chart, Measurement, Table, ValidityCheck
 
@@ -15,6 +17,7 @@ class Findings:
     charts: list[Chart] = field(default_factory=list)
     validity: list[ValidityCheck] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    row_outcomes: dict[str, np.ndarray] = field(default_factory=dict)  # per-row evidence (robustness.evidence)
 
     def output(self) -> SuiteOutput:
         return SuiteOutput(tuple(self.measurements), tuple(self.tables), tuple(self.charts),

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import ClassVar
 
 import numpy as np
 import torch
 
 from audit.errors import SuiteSkipped
+from audit.evidence import RowEvidence, row_keys
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.robustness import report, validity, whitebox
+from audit.suites.robustness.evidence import outcome_columns
 from audit.suites.robustness.findings import Findings
 from audit.suites.robustness.groups import group_measurements
 from audit.suites.robustness.inputs import check_eps, check_inputs, default_eps
@@ -62,7 +65,8 @@ class RobustnessSuite:
         f.measurements += group_measurements(split.sensitive, data.sensitive_attributes, reference, clean,
                                              params.min_group_rows, ctx.seed)
         ctx.progress(1, 1, "robustness: done")
-        return f.output()
+        keys = row_keys(split.x, split.y)
+        return dataclasses.replace(f.output(), evidence=RowEvidence("audit", keys, f.row_outcomes, {"unit": unit}))
 
 
 def _rows(ctx: SuiteContext, p: RobustnessParams) -> np.ndarray:
@@ -101,6 +105,7 @@ def _white_box(ctx: SuiteContext, setup: AttackSetup, eps_by_norm: dict[str, tup
                unit: str, f: Findings) -> Outcome:
     """Returns the worst-case outcome at the middle L∞ ε (for the by-group figures)."""
     outcomes, adversarial = whitebox.run_sweep(setup, eps_by_norm, ctx.progress)
+    f.row_outcomes.update(outcome_columns(setup, outcomes, unit))
     f.measurements += whitebox.sweep_measurements(setup, outcomes, unit)
     large = setup.params.large_eps or (1.0 if setup.is_image else 20.0)
     f.validity += whitebox.sweep_checks(setup, outcomes, mid_eps, large)
@@ -122,6 +127,7 @@ def _white_box(ctx: SuiteContext, setup: AttackSetup, eps_by_norm: dict[str, tup
 def _black_box_only(setup: AttackSetup, eps_list: tuple[float, ...], unit: str, f: Findings) -> Outcome:
     rows = np.arange(min(setup.params.n_blackbox, setup.u.shape[0]))
     outcomes = [blackbox_attack(setup, eps, rows) for eps in eps_list]
+    f.row_outcomes.update(outcome_columns(setup, outcomes, unit))
     f.measurements += [report.robust_accuracy(o, unit, setup.is_image) for o in outcomes]
     f.charts.append(report.curve_chart(outcomes, "linf", unit))
     at_zero = blackbox_attack(setup, 0.0, rows)

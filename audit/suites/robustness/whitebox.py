@@ -9,6 +9,7 @@ from audit.stats import bootstrap_mean_ci
 from audit.suite import Progress
 from audit.suites.robustness import report, validity
 from audit.suites.robustness.deepfool import deepfool
+from audit.suites.robustness.evidence import outcome_columns
 from audit.suites.robustness.findings import Findings
 from audit.suites.robustness.sweep import (
     AttackSetup,
@@ -98,6 +99,7 @@ def blackbox_check(setup: AttackSetup, outcomes: list[Outcome], mid_eps: float, 
     rows = np.arange(min(setup.params.n_blackbox, setup.u.shape[0]))
     bb = blackbox_attack(setup, mid_eps, rows)
     f.measurements.append(report.robust_accuracy(bb, unit, setup.is_image))
+    f.row_outcomes.update(outcome_columns(setup, [bb], unit))
     wb = _find(outcomes, "worst-case", "linf", mid_eps).correct[rows]
     f.validity.append(validity.blackbox_not_stronger(bb.correct, wb, setup.clean_correct[rows],
                                                      setup.params.validity_tolerance))
@@ -142,6 +144,7 @@ def tabular_extras(setup: AttackSetup, pgd_points: torch.Tensor, mid_eps: float,
             f"Share of audited rows still classified correctly when an attacker may switch up to {budget} mutable "
             "categorical feature(s) to another valid category.", {"budget": budget, "search": "greedy"})
         f.measurements.append(m)
+        f.row_outcomes[m.name] = outcome.correct.astype(float)
         f.tables.append(report.switch_table([g.name for g in space.categorical], changed.cpu()))
     valid = one_hot_valid(setup.space.to_x(cat_points), space.categorical) or not _was_valid(setup)
     immutable_kept = validity.constraints_respected(setup.u, pgd_points, space.immutable_columns, True)
