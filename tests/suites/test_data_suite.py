@@ -17,7 +17,7 @@ from audit import gating, registry
 from audit.data.types import Dataset, FeatureSpec, Split
 from audit.errors import AuditInputError
 from audit.policy import build_policy
-from audit.suite import SuiteContext
+from audit.suite import Output, SuiteContext
 from audit.suites.data import DataParams, DataSuite
 from audit.suites.data.label_errors import find_issues
 from audit.testing import synthetic_tabular, tabular_model, train_classifier, wrap_module
@@ -78,6 +78,11 @@ def test_clean_data_raises_nothing(clean_output) -> None:
     assert blocking == []
     assert checks["data.leakage_excess_share"].verdict is Verdict.PASS
     assert checks["data.shift_auc_lower_bound"].verdict is Verdict.PASS
+
+
+def test_every_figure_is_declared_in_emits(clean_output) -> None:
+    names = {m.name for m in clean_output.measurements}
+    assert [n for n in names if not any(Output("data", p).matches(n) for p in DataSuite.emits)] == []
 
 
 def test_same_seed_same_figures(clean: Dataset, clean_model, clean_output) -> None:
@@ -171,7 +176,7 @@ def test_a_shifted_feature_is_flagged_ranked_first_and_fails_the_shift_gate(clea
 def test_without_training_rows_the_training_parts_never_pass(clean: Dataset, clean_model) -> None:
     out = _run(_with_splits(clean, None, clean.test), clean_model, params=FAST)
     m, checks = _by_name(out), _checks(out)
-    for name in ("leakage_excess_share", "shift_auc_lower_bound", "label_issue_share", "generalisation_gap"):
+    for name in ("leakage_excess_share", "shift_auc_lower_bound", "label_issue_share[train]", "generalisation_gap"):
         assert m[name].insufficient_reason and "training rows" in m[name].insufficient_reason
     assert checks["data.leakage_excess_share"].verdict is Verdict.INSUFFICIENT_EVIDENCE
     assert gating.is_blocking(checks["data.shift_auc_lower_bound"])
@@ -203,8 +208,8 @@ def test_bad_settings_are_input_errors(clean: Dataset, clean_model) -> None:
 def _images(n: int = 300, seed: int = 0) -> Dataset:
     rng = np.random.default_rng(seed)
     y = rng.integers(0, 3, n)
-    x = rng.random((n, 1, 6, 6)) * 0.5
-    x[np.arange(n), 0, y, y] += 1.0  # a class-specific bright pixel
+    x = np.round(rng.random((n, 1, 6, 6)) * 0.5, 2)  # pixels in [0, 0.5], both ends seen in training
+    x[np.arange(n), 0, y, y] = 1.0  # a class-specific bright pixel
     whole = Split(torch.tensor(x, dtype=torch.float32), torch.tensor(y), pd.DataFrame(index=range(n)))
     return Dataset(name="tiny-images", task="multiclass", class_names=("0", "1", "2"), input_kind="image",
                    feature_names=(), features=(), sensitive_attributes=(), train=whole.subset(torch.arange(200)),
@@ -214,6 +219,7 @@ def _images(n: int = 300, seed: int = 0) -> Dataset:
 def test_images_leakage_by_content_hash_and_shift_on_pixel_components() -> None:
     data = _images()
     test = _replace_rows(data.test, np.arange(5), data.train.x[:5], data.train.y[:5], data.train.sensitive.iloc[:5])
+    test.x[10, 0, 0, 0] = 3.0  # brighter than any training pixel
     data = _with_splits(data, data.train, test)
     module = train_classifier(nn.Sequential(nn.Flatten(), nn.Linear(36, 3)), data.train.x, data.train.y, epochs=60)
     out = _run(data, model=wrap_module(module, data), params=dataclasses.replace(FAST, image_components=5))
@@ -222,3 +228,4 @@ def test_images_leakage_by_content_hash_and_shift_on_pixel_components() -> None:
     assert {f"psi[pixel PC{i}]" for i in range(1, 6)} <= set(m)
     assert m["shift_auc_lower_bound"].value < 0.6
     assert "logistic regression" in m["label_issue_share[train]"].details["method"]
+    assert m["out_of_range_share"].details["rows"] == 1

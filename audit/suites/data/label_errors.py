@@ -22,6 +22,7 @@ from audit.suites.data.sections import NO_TRAINING, rounded, skipped
 from audit.types import Measurement, Table, ValidityCheck
 
 MAX_LISTED = 20
+SHARE = "label_issue_share[train]"
 
 
 class TooFewRows(Exception):
@@ -50,7 +51,8 @@ def out_of_sample(model: ModelUnderAudit, split: Split, n_classes: int, params: 
     from sklearn.model_selection import StratifiedKFold
 
     y_all = split.y.numpy()
-    rows = sample_rows(y_all, params.label_error_max_rows, rng)
+    cap = params.label_error_max_images if split.x.dim() > 2 else params.label_error_max_rows
+    rows = sample_rows(y_all, cap, rng)
     y = y_all[rows]
     folds = int(min(params.label_error_folds, np.bincount(y).min()))
     if folds < 2:
@@ -93,13 +95,13 @@ def _linear_fold(split: Split, fit: np.ndarray, held: np.ndarray, n_classes: int
 def label_errors(ctx_model: ModelUnderAudit, data: Dataset, params: DataParams, rng: np.random.Generator,
                  seed: int) -> SuiteOutput:
     if data.train is None or len(data.train) == 0:
-        return skipped(("label_issue_share",), NO_TRAINING, "Label errors")
+        return skipped((SHARE,), NO_TRAINING, "Label errors")
     if not params.label_errors:
-        return skipped(("label_issue_share",), "switched off (label_errors = false)", "Label errors")
+        return skipped((SHARE,), "switched off (label_errors = false)", "Label errors")
     try:
         oos, issues = find_issues(ctx_model, data.train, data.n_classes, params, rng, seed)
     except TooFewRows as exc:
-        return skipped(("label_issue_share",), str(exc), "Label errors")
+        return skipped((SHARE,), str(exc), "Label errors")
     return _report(issues, data.train.y.numpy()[oos.rows], oos, data, params, seed)
 
 
@@ -120,7 +122,7 @@ def _report(issues: np.ndarray, y: np.ndarray, oos: OutOfSample, data: Dataset, 
     details = {"rows_flagged": k, "rows_used": n, "n_train": len(data.train), "method": oos.method,
                "folds": oos.folds, "out_of_sample_accuracy": rounded(accuracy)}
     measurements = [Measurement(
-        "label_issue_share[train]", k / n, wilson_interval(k, n), False, n,
+        SHARE, k / n, wilson_interval(k, n), False, n,
         "Share of training rows confident learning flags as likely mislabelled (cleanlab, out-of-sample "
         "probabilities; 95% Wilson interval).", details,
     )]

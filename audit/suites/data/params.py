@@ -21,6 +21,7 @@ class DataParams:
     label_errors: bool = True
     label_error_folds: int = bounded(5, min=2, max=20)
     label_error_max_rows: int = bounded(5_000, min=50)  # training rows cross-validated (stratified sample beyond)
+    label_error_max_images: int = bounded(1_000, min=50)  # the same for images (a CNN per fold costs far more)
     shift_alpha: float = bounded(0.05, min=0.0, max=1.0)  # false discovery rate of the per-feature tests (BH)
     shift_min_effect: float = bounded(0.05, min=0.0, max=1.0)  # KS distance / total variation a flag needs
     psi_bins: int = bounded(10, min=2, max=100)  # training-quantile bins for a numeric feature's PSI

@@ -34,8 +34,12 @@ def quality(data: Dataset, params: DataParams, seed: int) -> SuiteOutput:
     reference = train if train is not None else audit
     if data.input_kind != "image":
         parts.append(_near_constant(reference, params, "train" if train is not None else "audit"))
-    parts.append(_out_of_range(train, audit) if train is not None else
-                 skipped(["out_of_range_share"], NO_TRAINING, "Audit values outside the training range"))
+    if train is None:
+        parts.append(skipped(["out_of_range_share"], NO_TRAINING, "Audit values outside the training range"))
+    elif data.input_kind == "image":  # per-pixel ranges are noise; a value outside all training pixels is not
+        parts.append(_out_of_range(*_pixel_ranges(train, audit)))
+    else:
+        parts.append(_out_of_range(train, audit))
     notes = () if raw else ("Missingness is read from the encoded model inputs: values imputed before encoding "
                             "cannot be seen, so a zero here does not prove the source data was complete.",)
     return SuiteOutput(
@@ -105,6 +109,15 @@ def _near_constant(frame: pd.DataFrame, params: DataParams, split: str) -> Suite
     table = Table("near_constant_columns", "Constant and near-constant columns",
                   ("column", "commonest value", "share", "kind"), tuple(rows))
     return SuiteOutput(measurements=(measurement,), tables=(table,))
+
+
+def _pixel_ranges(train: pd.DataFrame, audit: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each audit image's darkest and brightest pixel, against the range of all training pixels together
+    (per-pixel ranges would flag ordinary strokes in rarely inked corners)."""
+    tr, te = train.to_numpy(dtype=float), audit.to_numpy(dtype=float)
+    every_train_pixel = np.concatenate([tr.min(axis=1), tr.max(axis=1)])
+    reference = pd.DataFrame({"darkest pixel": every_train_pixel, "brightest pixel": every_train_pixel})
+    return reference, pd.DataFrame({"darkest pixel": te.min(axis=1), "brightest pixel": te.max(axis=1)})
 
 
 def _out_of_range(train: pd.DataFrame, audit: pd.DataFrame) -> SuiteOutput:

@@ -21,11 +21,18 @@ class DataSuite:
     description: ClassVar[str] = ("Representation, label bias, missingness, leakage, label errors (cleanlab), "
                                   "train/audit shift and generalisation gap")
     Params = DataParams
+    emits: ClassVar[tuple[str, ...]] = (
+        "share[*]", "reference_ratio[*]", "small_groups", "base_rate_gap[*]", "missing_rows_share[*]",
+        "missing_gap[*]", "near_constant_columns", "out_of_range_share", "leakage_exact_share", "leakage_excess_share",
+        "near_duplicate_share", "near_duplicate_excess_share", "label_conflict_share", "label_issue_share[*]",
+        "label_issue_gap[*]", "psi[*]", "shifted_features", "shift_auc", "shift_auc_lower_bound",
+        "generalisation_gap", "accuracy_unlike_training", "unlike_accuracy_gap",
+    )
 
     def params_for(self, preset: str) -> DataParams:
         if preset == "quick":
             return DataParams(resamples=200, label_error_folds=3, label_error_max_rows=2_000,
-                              domain_max_rows=5_000, domain_iterations=50)
+                              label_error_max_images=500, domain_max_rows=5_000, domain_iterations=50)
         return DataParams()
 
     def run(self, ctx: SuiteContext, params: DataParams) -> SuiteOutput:
