@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from audit import runner
 from audit.config import AuditConfig, did_you_mean
@@ -20,8 +24,10 @@ class Outcome:
     files: dict[str, Path]
 
 
-def load_model_and_data(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset]:
-    """A zoo name trains/loads the reference model with its own data; a file needs --data and --label."""
+def load_model_and_data(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset, Mapping[str, str]]:
+    """A zoo name trains/loads the reference model with its own data; a file needs --data and --label.
+
+    Also returns the data columns left out of the model inputs (column -> why)."""
     from audit.models import zoo
 
     if cfg.model in zoo.ZOO_MODELS:
@@ -30,7 +36,7 @@ def load_model_and_data(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset]:
                 f"--data cannot be combined with the zoo model {cfg.model!r}, which is audited on its own reference "
                 "data; pass your model file to --model to audit it on your data"
             )
-        return zoo.load_zoo_model(cfg.model, device=cfg.device, home=runner.audit_home())
+        return *zoo.load_zoo_model(cfg.model, device=cfg.device, home=runner.audit_home()), {}
     path = Path(cfg.model)
     if not path.exists():
         raise AuditInputError(
@@ -42,20 +48,62 @@ def load_model_and_data(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset]:
     return _user_model(cfg, path)
 
 
-def _user_model(cfg: AuditConfig, path: Path) -> tuple[ModelUnderAudit, Dataset]:
-    from audit.data.user import load_user_data
+def _user_model(cfg: AuditConfig, path: Path) -> tuple[ModelUnderAudit, Dataset, Mapping[str, str]]:
+    from audit.data.user import load_user_inputs
     from audit.models.loaders import load_user_model
 
-    data = load_user_data(
+    inputs = load_user_inputs(
         Path(cfg.data), label=cfg.label, sensitive=cfg.sensitive, features=cfg.features,
         train_path=Path(cfg.train_data) if cfg.train_data else None, seed=cfg.seed,
         missing_group=cfg.missing_group,
     )
-    model = load_user_model(
-        path, data=data, arch=cfg.arch, arch_kwargs=dict(cfg.arch_kwargs),
-        allow_unsafe_load=cfg.allow_unsafe_load, device=cfg.device,
-    )
-    return model, data
+    try:
+        model = load_user_model(
+            path, data=inputs.dataset, arch=cfg.arch, arch_kwargs=dict(cfg.arch_kwargs),
+            allow_unsafe_load=cfg.allow_unsafe_load, device=cfg.device,
+        )
+    except AuditInputError as exc:
+        if not inputs.left_out:
+            raise
+        raise AuditInputError(f"{exc}\n{_left_out_note(inputs.left_out)}") from None
+    return model, inputs.dataset, inputs.left_out
+
+
+def _left_out_note(left_out: Mapping[str, str]) -> str:
+    """Why a column the model may expect was not passed to it, and how to pass it."""
+    reasons = "; ".join(f"{column!r} is {why}" for column, why in left_out.items())
+    return (f"Note: column(s) {list(left_out)} were left out of the model inputs: {reasons}. If the model was "
+            "trained on such a column, write it into the file as numbers (e.g. 0/1 or one-hot) and list the "
+            "model's input columns with --features.")
+
+
+def prepare_out_dir(path: Path) -> None:
+    """Create the output folder and prove it writable now, before the model loads, not after the audit ran."""
+    if path.exists() and not path.is_dir():
+        raise AuditInputError(f"--out {str(path)!r} is an existing file, not a folder; pass a folder to write into")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path, prefix=".audit-write-check-"):
+            pass
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise AuditInputError(
+            f"cannot write reports to {str(path)!r} ({reason}); pass --out a folder you can write to"
+        ) from None
+
+
+def used_inputs(cfg: AuditConfig, data: Dataset, left_out: Mapping[str, str]) -> dict[str, Any]:
+    """What the run actually audited, for the scorecard (the flags alone may be empty, e.g. default sensitive
+    attributes of a reference data set)."""
+    used: dict[str, Any] = {
+        "data": data.source, "label": cfg.label or f"the label of the reference data set {data.name!r}",
+        "classes": list(data.class_names), "sensitive": list(data.sensitive_attributes),
+        "features": list(data.feature_names) or f"{data.input_kind} input",
+        "rows": {"audited": len(data.test), "training": len(data.train) if data.train is not None else 0},
+    }
+    if left_out:
+        used["left_out_of_features"] = dict(left_out)
+    return used
 
 
 def execute(cfg: AuditConfig, progress: runner.ProgressSink | None = None) -> Outcome:
@@ -64,7 +112,9 @@ def execute(cfg: AuditConfig, progress: runner.ProgressSink | None = None) -> Ou
     from audit.reports import write_reports
 
     plan = runner.plan(cfg)
-    model, data = load_model_and_data(cfg)
+    prepare_out_dir(Path(cfg.out) if cfg.out else runner.default_out_dir("audit").parent)
+    model, data, left_out = load_model_and_data(cfg)
+    cfg = dataclasses.replace(cfg, used=used_inputs(cfg, data, left_out))
     out_dir = Path(cfg.out) if cfg.out else runner.default_out_dir(model.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     audit = runner.Audit(

@@ -6,6 +6,8 @@ sensitive attributes kept apart from (or also used as) model inputs, and a train
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
@@ -70,6 +72,16 @@ def train_classifier(
         nn.functional.cross_entropy(module(x), y).backward()
         opt.step()
     return module.eval()
+
+
+def export_tiny_classifier(path: Path, n_features: int = 2, n_classes: int = 2, seed: int = 0) -> Path:
+    """A linear classifier exported as a clean `.pt2` file (dynamic batch), for end-to-end CLI tests."""
+    torch.manual_seed(seed)
+    module = nn.Sequential(nn.Linear(n_features, n_classes)).eval()
+    example = torch.randn(4, n_features)
+    program = torch.export.export(module, (example,), dynamic_shapes={"input": {0: torch.export.Dim("batch")}})
+    torch.export.save(program, path)
+    return path
 
 
 def tabular_model(data: Dataset, seed: int = 0, epochs: int = 60, hidden: tuple[int, ...] = (16,)) -> ModelUnderAudit:

@@ -154,3 +154,42 @@ def test_list_shows_suites_and_zoo(workspace: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     for word in ("accuracy", "fairness", "adult-mlp", "mnist-cnn", "adult"):
         assert word in proc.stdout
+
+
+def test_scorecard_records_what_was_used_and_the_safety_switch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process: the config section must show effective inputs (not `sensitive: []`) and the unsafe switch."""
+    from audit import cli
+    from audit.testing import export_tiny_classifier
+
+    monkeypatch.chdir(tmp_path)
+    model = export_tiny_classifier(tmp_path / "tiny.pt2", n_features=2)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60), "sex": np.tile(["F", "M"], 30)})
+    frame["y"] = (frame["a"] > 0).astype(int)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    args = ["run", "--suite", "accuracy", "--model", str(model), "--data", "d.csv", "--label", "y",
+            "--sensitive", "sex", "--out", "out", "--allow-unsafe-load"]
+    result = CliRunner().invoke(cli.app, args)
+    assert result.exit_code in (0, 1), result.output
+    config = json.loads((tmp_path / "out" / "scorecard.json").read_text())["config"]
+    assert config["safety_switches"] == {"allow_unsafe_load": "on (set by the command line)"}
+    used = config["used"]
+    assert used["features"] == ["a", "b"] and used["sensitive"] == ["sex"] and used["label"] == "y"
+    assert used["classes"] == ["0", "1"] and used["rows"]["audited"] == 60 and "sex" in used["left_out_of_features"]
+    markdown = (tmp_path / "out" / "scorecard.md").read_text()
+    assert "safety\\_switches.allow\\_unsafe\\_load" in markdown and "used.sensitive" in markdown
+    assert "suites chosen with --suite" in markdown and "Preset **full**" not in markdown
+    assert "suites chosen with --suite" in (tmp_path / "out" / "scorecard.html").read_text()
+
+
+def test_used_inputs_of_reference_data_name_its_sensitive_attributes() -> None:
+    """A zoo run passes no --sensitive; the report must still say which attributes were audited."""
+    from audit.config import AuditConfig
+    from audit.session import used_inputs
+    from audit.testing import synthetic_tabular
+
+    data = synthetic_tabular(n=50)
+    used = used_inputs(AuditConfig(), data, {})
+    assert AuditConfig().sensitive == () and used["sensitive"] == ["sex", "race"]
+    assert used["features"] == list(data.feature_names) and "reference data set" in used["label"]
+    assert "safety_switches" not in used and AuditConfig().sha256() == AuditConfig(used=used).sha256()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -46,7 +47,11 @@ def parse_thresholds(table: Mapping[str, Any], default_on: str, origin: str) -> 
                 f"{origin}: policy entry {metric!r} has unknown key(s) {sorted(unknown)}; "
                 "use min, max, on, severity or off"
             )
-        parsed[metric] = None if spec.get("off") else _threshold(metric, spec, default_on, origin)
+        off = spec.get("off", False)
+        if not isinstance(off, bool):  # a quoted "false" must not switch a gate off
+            raise AuditInputError(f"{origin}: policy entry {metric!r}: off must be true or false (unquoted), "
+                                  f"got {off!r}")
+        parsed[metric] = None if off else _threshold(metric, spec, default_on, origin)
     return parsed
 
 
@@ -55,8 +60,8 @@ def _threshold(metric: str, spec: Mapping[str, Any], default_on: str, origin: st
     if lo is None and hi is None:
         raise AuditInputError(f"{origin}: policy entry {metric!r} needs min or max (or off = true)")
     for bound in (lo, hi):
-        if bound is not None and not isinstance(bound, (int, float)):
-            raise AuditInputError(f"{origin}: policy entry {metric!r}: bounds must be numbers, got {bound!r}")
+        if bound is not None and not _finite_number(bound):
+            raise AuditInputError(f"{origin}: policy entry {metric!r}: bounds must be finite numbers, got {bound!r}")
     on = spec.get("on", default_on)
     if on not in ("value", "ci"):
         raise AuditInputError(f'{origin}: policy entry {metric!r}: on must be "value" or "ci", got {on!r}')
@@ -64,6 +69,16 @@ def _threshold(metric: str, spec: Mapping[str, Any], default_on: str, origin: st
     if severity not in ("fail", "warn"):
         raise AuditInputError(f'{origin}: policy entry {metric!r}: severity must be "fail" or "warn", got {severity!r}')
     return Threshold(metric, None if lo is None else float(lo), None if hi is None else float(hi), on, severity)
+
+
+def _finite_number(value: Any) -> bool:
+    """A finite int or float: TOML `true` is not a number, nor an integer beyond the range of a float."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def default_thresholds(default_on: str) -> dict[str, Threshold | None]:

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from audit.data.user import MISSING_GROUP, count_overlap, load_user_data
+from audit.data.user import MISSING_GROUP, count_overlap, load_user_data, load_user_inputs
 from audit.errors import AuditInputError
 
 
@@ -103,3 +103,73 @@ def test_unsupported_and_missing_files(tmp_path):
         load_user_data(tmp_path / "data.xlsx", label="y")
     with pytest.raises(AuditInputError, match="does not exist"):
         load_user_data(tmp_path / "nope.csv", label="y")
+
+
+def _write(tmp_path, name: str, content: bytes):
+    path = tmp_path / name
+    path.write_bytes(content)
+    return path
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty; it needs a header row"),
+        (b"\n\n", "is empty; it needs a header row"),
+        (b"income,approved\n", "has a header but no data rows"),
+        (b"income,tenure,approved\n1,2,yes\n3,4,no,extra\n", r"not a well-formed CSV \(.*line 3.*as many"),
+        (b"income,approved\n\xff\xfe1,yes\n2,no\n", "not UTF-8 text"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00", "binary data"),
+        ("income,approved\n1,yes\n2,no\n".encode("utf-16"), "binary data|not UTF-8"),
+    ],
+)
+def test_unreadable_csv_files_are_input_errors(tmp_path, content, message):
+    path = _write(tmp_path, "bad.csv", content)
+    with pytest.raises(AuditInputError, match=message):
+        load_user_data(path, label="approved")
+
+
+def test_garbage_parquet_and_gzip(tmp_path):
+    with pytest.raises(AuditInputError, match="not a readable Parquet file"):
+        load_user_data(_write(tmp_path, "bad.parquet", b"PAR1 not really"), label="y")
+    with pytest.raises(AuditInputError, match="could not be read as CSV"):
+        load_user_data(_write(tmp_path, "bad.csv.gz", b"not gzip at all"), label="y")
+
+
+def test_short_rows_are_named_as_missing_values(tmp_path):
+    path = _write(tmp_path, "short.csv", b"income,tenure,approved\n1,2,yes\n3,no\n")
+    with pytest.raises(AuditInputError, match="missing values.*data row 2"):
+        load_user_data(path, label="approved", features=("income", "tenure"))
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "1e300", "-1e39"])
+def test_non_finite_or_float32_overflow_features_name_column_and_row(tmp_path, value):
+    """1e300 becomes inf in float32; the model used to be blamed for it."""
+    frame = _frame()
+    frame["income"] = frame["income"].astype(object)
+    frame.loc[7, "income"] = value
+    frame.to_csv(tmp_path / "big.csv", index=False)
+    with pytest.raises(AuditInputError, match=r"column 'income'.*infinite or too large.*data row 8"):
+        load_user_data(tmp_path / "big.csv", label="approved", sensitive=("gender",), features=("income", "tenure"))
+
+
+def test_text_labels_in_one_file_and_numbers_in_the_other(tmp_path):
+    _frame(30, seed=1).to_csv(tmp_path / "test.csv", index=False)
+    _frame(30, seed=2).assign(approved=lambda f: (f["approved"] == "yes").astype(int)).to_csv(
+        tmp_path / "train.csv", index=False)
+    with pytest.raises(AuditInputError, match=r"holds text in 'test.csv' but numbers in 'train.csv'"):
+        load_user_data(tmp_path / "test.csv", label="approved", features=("income",),
+                       train_path=tmp_path / "train.csv")
+
+
+def test_left_out_text_sensitive_column_is_reported(csv):
+    inputs = load_user_inputs(csv, label="approved", sensitive=("gender",))
+    assert "gender" not in inputs.dataset.feature_names
+    assert list(inputs.left_out) == ["gender"] and "text values" in inputs.left_out["gender"]
+    assert load_user_inputs(csv, label="approved", sensitive=("gender",), features=("income",)).left_out == {}
+
+
+def test_no_feature_columns_left(tmp_path):
+    _frame()[["gender", "approved"]].to_csv(tmp_path / "only.csv", index=False)
+    with pytest.raises(AuditInputError, match="no feature columns"):
+        load_user_data(tmp_path / "only.csv", label="approved", sensitive=("gender",))
