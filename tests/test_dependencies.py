@@ -12,7 +12,8 @@ from importlib import metadata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LOCAL = {"audit", "conftest", "fairness_helpers", "robustness_helpers", "sample_scorecard", "pt2_crafting"}
+# The project's own top-level names: its packages, and test helper modules imported from their own folder.
+LOCAL = {"audit", "tests", "benchmarks"} | {p.stem for d in ("tests", "benchmarks") for p in (ROOT / d).rglob("*.py")}
 
 
 def _normalise(name: str) -> str:
