@@ -13,7 +13,6 @@ SEED_MULTIPLIER = 1_000_003  # a prime larger than any salt in use: distinct (se
 Seed = int | np.random.Generator  # an integer seed, or a generator whose stream continues
 
 
-
 def derive_seed(seed: int, *salts: int) -> int:
     """The seed of an independent stream: `seed * 1_000_003 + salt`, folded over the salts in turn.
 
