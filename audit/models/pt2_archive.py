@@ -103,12 +103,14 @@ def _check_fixed(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], 
 def _check_tensor_meta(meta: Any, where: str, path: Path) -> None:
     if not isinstance(meta, dict):
         raise refuse(path, f"describes {where} without tensor metadata")
-    dims = [*meta.get("sizes", []), *meta.get("strides", []), meta.get("storage_offset")]
+    sizes, strides = meta.get("sizes"), meta.get("strides")
+    dims = [*sizes, *strides, meta.get("storage_offset")] if isinstance(sizes, list) and isinstance(strides, list) \
+        else [None]
     if not all(isinstance(d, dict) and set(d) == {"as_int"} and type(d["as_int"]) is int and d["as_int"] >= 0
                for d in dims):
         raise refuse(path, f"describes {where} with sizes that are not plain non-negative integers")
     device = meta.get("device")
-    if not (isinstance(device, dict) and device.get("type") in DEVICES):
+    if not (isinstance(device, dict) and isinstance(device.get("type"), str) and device["type"] in DEVICES):
         raise refuse(path, f"places {where} on an unsupported device {device!r}")
 
 

@@ -156,6 +156,14 @@ def _check_expressions(program: dict, refuse: Refuse) -> None:
                          "torch would evaluate it as Python")
 
 
+def _listed(value: Any, what: str, refuse: Refuse) -> list:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise refuse(f"has malformed {what}")
+    return value
+
+
 def _check_argument(arg: Any, where: str, refuse: Refuse, depth: int = 0) -> None:
     if not (isinstance(arg, dict) and len(arg) == 1) or depth > MAX_NESTING:
         raise refuse(f"has a malformed argument in {where}")
@@ -178,11 +186,11 @@ def _check_nodes(graph: dict, refuse: Refuse) -> None:
         if problem:
             raise refuse(f"calls {str(target)[:80]!r}, {problem}")
         where = f"the call to {target}"
-        for named in node.get("inputs") or []:
+        for named in _listed(node.get("inputs"), f"the inputs of {where}", refuse):
             if not (isinstance(named, dict) and _is_identifier(named.get("name"))):
                 raise refuse(f"has a malformed input in {where}")
             _check_argument(named.get("arg"), where, refuse)
-        for output in node.get("outputs") or []:
+        for output in _listed(node.get("outputs"), f"the outputs of {where}", refuse):
             _check_argument(output, where, refuse)
         if node.get("name") is not None and not _is_identifier(node.get("name")):
             raise refuse(f"names a node {str(node.get('name'))[:80]!r}, which is not an identifier")
@@ -200,16 +208,16 @@ def _check_specs(signature: Any, refuse: Refuse) -> None:
     if not isinstance(signature, dict):
         raise refuse("has no graph signature")
     for field, allowed in (("input_specs", INPUT_SPECS), ("output_specs", OUTPUT_SPECS)):
-        for spec in signature.get(field) or []:
+        for spec in _listed(signature.get(field), f"its {field}", refuse):
             if not (isinstance(spec, dict) and len(spec) == 1):
                 raise refuse(f"has a malformed {field[:-1]}")
             ((kind, body),) = spec.items()
             if kind not in allowed:
                 raise refuse(f"declares a {kind!r} {field[:-6]} (only parameters, buffers, tensor constants and "
                              "tensor inputs/outputs are accepted)")
-            name_key = allowed[kind]
-            if name_key and not is_fqn((body or {}).get(name_key)):
-                raise refuse(f"names a {kind} {str((body or {}).get(name_key))[:80]!r}, which is not an attribute path")
+            name = body.get(allowed[kind]) if isinstance(body, dict) and allowed[kind] else None
+            if allowed[kind] and not is_fqn(name):
+                raise refuse(f"names a {kind} {str(name)[:80]!r}, which is not an attribute path")
 
 
 def _contains_dict(value: Any) -> bool:
@@ -224,7 +232,8 @@ def _contains_dict(value: Any) -> bool:
 
 
 def _is_plain_treespec(node: Any, depth: int = 0) -> bool:
-    if not isinstance(node, dict) or depth > MAX_NESTING or node.get("type") not in TREESPEC_TYPES:
+    kind = node.get("type") if isinstance(node, dict) else ()
+    if depth > MAX_NESTING or not (kind is None or isinstance(kind, str)) or kind not in TREESPEC_TYPES:
         return False
     context = node.get("context")
     if context is not None:
@@ -241,13 +250,16 @@ def _is_plain_treespec(node: Any, depth: int = 0) -> bool:
 def _check_call_graph(graph_module: dict, refuse: Refuse) -> None:
     if graph_module.get("treespec_namedtuple_fields"):
         raise refuse("declares namedtuple types for its inputs or outputs")
-    for entry in graph_module.get("module_call_graph") or []:
+    entries = graph_module.get("module_call_graph") or []
+    for entry in entries if isinstance(entries, list) else [None]:
         fqn = entry.get("fqn") if isinstance(entry, dict) else None
         if fqn != "" and not is_fqn(fqn):
             raise refuse(f"names a submodule {str(fqn)[:80]!r}, which is not an attribute path")
         signature = entry.get("signature")
         if signature is None:
             continue
+        if not isinstance(signature, dict):
+            raise refuse(f"has a malformed call signature for {fqn!r}")
         for spec_key in ("in_spec", "out_spec"):
             try:
                 protocol, spec = json.loads(signature.get(spec_key))
@@ -255,13 +267,14 @@ def _check_call_graph(graph_module: dict, refuse: Refuse) -> None:
                 protocol, spec = None, None
             if protocol != 1 or not _is_plain_treespec(spec):
                 raise refuse(f"declares an input/output structure ({spec_key}) beyond tuples, lists and dicts")
-        if not all(_is_identifier(n) for n in signature.get("forward_arg_names") or []):
+        names = signature.get("forward_arg_names") or []
+        if not (isinstance(names, list) and all(_is_identifier(n) for n in names)):
             raise refuse("names forward arguments that are not identifiers")
 
 
 def _check_header(program: dict, refuse: Refuse) -> None:
     verifiers = program.get("verifiers") or []
-    if not (isinstance(verifiers, list) and set(verifiers) <= VERIFIERS):
+    if not (isinstance(verifiers, list) and all(isinstance(v, str) and v in VERIFIERS for v in verifiers)):
         raise refuse(f"asks for verifiers {verifiers!r} (a plain export uses {sorted(VERIFIERS)})")
     ranges = program.get("range_constraints") or {}
     if not (isinstance(ranges, dict) and all(SHAPE_SYMBOL.match(str(k)) for k in ranges)):

@@ -1,0 +1,62 @@
+"""Fuzz the .pt2 JSON: whatever a file says, loading ends in a model or in AuditInputError (exit 2), never a crash."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pt2_crafting import CONSTANTS_CONFIG, MODEL_JSON, WEIGHTS_CONFIG, export_plain, rewrite
+
+from audit.errors import AuditInputError
+from audit.models.loaders import load_user_model
+from audit.testing import synthetic_tabular
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-2, 10**20) | st.floats(allow_nan=True) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    data = synthetic_tabular(n=80)
+    root = tmp_path_factory.mktemp("fuzz")
+    return data, root, export_plain(root / "base.pt2", width=data.test.x.shape[1])
+
+
+def _paths(value, prefix=()):
+    """Every location in a JSON document, as a tuple of keys and indices."""
+    yield prefix
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else []
+    for key, child in children:
+        yield from _paths(child, (*prefix, key))
+
+
+def _replace(document, path, new):
+    if not path:
+        return new
+    target = document
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = new
+    return document
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(member=st.sampled_from([MODEL_JSON, WEIGHTS_CONFIG, CONSTANTS_CONFIG]), choice=st.integers(0, 10**6),
+       new=JSON_VALUES)
+def test_any_json_edit_is_loaded_or_refused(setup, member, choice, new):
+    data, root, base = setup
+
+    def edit(content):
+        document = json.loads(content[member])
+        paths = list(_paths(document))
+        content[member] = json.dumps(_replace(document, paths[choice % len(paths)], new)).encode()
+    path = rewrite(base, root / "fuzzed.pt2", members=edit)
+    try:
+        load_user_model(path, data=data, device="cpu")
+    except AuditInputError:
+        pass
