@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from audit.stats import clopper_pearson
+from audit.stats import clopper_pearson, derive_seed
 from audit.suites.privacy.epsilon import epsilon_lower_bound
 from audit.suites.privacy.roc import low_fpr_insufficient, roc_metrics
 from audit.suites.remedies import paired
@@ -50,10 +50,10 @@ class Pillars:
 def shared_weights(rows: AuditRows, resamples: int, seed: int) -> Weights:
     members = rows.membership
     return Weights(
-        audit=paired.weights(len(rows.y_test), resamples, seed * 1_000_003 + _SALT_AUDIT),
-        attack=paired.weights(len(rows.attack_rows), resamples, seed * 1_000_003 + _SALT_ATTACK),
+        audit=paired.weights(len(rows.y_test), resamples, derive_seed(seed, _SALT_AUDIT)),
+        attack=paired.weights(len(rows.attack_rows), resamples, derive_seed(seed, _SALT_ATTACK)),
         members=None if members is None else paired.weights(len(members.labels), resamples,
-                                                            seed * 1_000_003 + _SALT_MEMBERS),
+                                                            derive_seed(seed, _SALT_MEMBERS)),
     )
 
 

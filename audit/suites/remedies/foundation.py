@@ -18,6 +18,7 @@ import torch
 from audit.errors import SuiteSkipped
 from audit.foundation.reference import subset_splits
 from audit.foundation.text_checks import add_typos
+from audit.stats import derive_seed
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.privacy.sampling import EvaluationSet
 from audit.suites.privacy.threshold import loss_scores
@@ -42,7 +43,7 @@ def run_foundation(ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
         raise SuiteSkipped("needs the text model's sentence encoder, its head recipe and the raw text of its rows")
     on_gpu = ctx.device.startswith("cuda")
     train, test = subset_splits(data.train, data.test, None if on_gpu else params.foundation_rows,
-                                ctx.seed * 1_000_003 + _SALT_SUBSET)
+                                derive_seed(ctx.seed, _SALT_SUBSET))
     texts_train, texts_test = list(train.raw[TEXT]), list(test.raw[TEXT])
     settings = text_training.TextSettings(params.foundation_epochs, params.foundation_lr, params.lora_rank,
                                           params.lora_lr, model.recipe.seed, ctx.device)

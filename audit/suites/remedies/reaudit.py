@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from audit.data.types import Dataset
+from audit.stats import derive_seed
 from audit.suites.efficiency.reaudit import predict
 from audit.suites.efficiency.timing import TimingPlan, batch_of, time_forward
 from audit.suites.privacy.sampling import EvaluationSet, balanced_evaluation_set
@@ -88,7 +89,7 @@ def robust_correct(variant: TrainedVariant, rows: AuditRows, cfg: PGDConfig, see
     view = LogitView(module, rows.space.scale.to(rows.device), variant.outputs == "probabilities").eval()
     idx = torch.as_tensor(rows.attack_rows)
     u0, y = rows.space.to_u(rows.x_test[idx]), torch.as_tensor(rows.y_test[rows.attack_rows])
-    u_adv = pgd(view, u0, y, rows.space, cfg, torch.Generator().manual_seed(seed * 1_000_003 + _SALT_PGD))
+    u_adv = pgd(view, u0, y, rows.space, cfg, torch.Generator().manual_seed(derive_seed(seed, _SALT_PGD)))
     with torch.no_grad():
         return (view(u_adv.to(rows.device)).argmax(dim=1).cpu() == y).numpy()
 

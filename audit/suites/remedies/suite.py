@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from audit.errors import AuditInputError, SuiteSkipped
+from audit.stats import derive_seed
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.remedies import comparison, findings, tradeoff
 from audit.suites.remedies.params import CONSTRAINTS, TABULAR_REMEDIES, RemediesParams, preset_params
@@ -131,7 +132,7 @@ def _trainers(ctx: SuiteContext, params: RemediesParams, rows, attribute: str,  
 
     recipe, data = ctx.model.recipe, ctx.data
     assert recipe is not None and data.train is not None
-    seed = ctx.seed * 1_000_003 + _SALT_TRAIN
+    seed = derive_seed(ctx.seed, _SALT_TRAIN)
     dp = DpSettings(params.dp_epsilon, params.dp_delta, params.dp_max_grad_norm, params.dp_batch_size, params.dp_lr)
 
     def fairness() -> TrainedVariant:
