@@ -32,6 +32,7 @@ def _declared() -> tuple[frozenset[str], frozenset[str]]:
     return core, extras - {"audit"}
 
 
+@cache
 def _imported_modules(folder: str) -> dict[str, str]:
     """Top-level third-party module -> one file importing it (imports inside functions included)."""
     found: dict[str, str] = {}
