@@ -3,7 +3,7 @@
 Target on a 2-core CPU: the whole suite at the full preset on UCI Adult (32,561 training + 16,281 audit
 rows) with the cached adult-mlp, under 20 s: representation, label bias and missingness with 1,000
 resamples, leakage, label errors (5-fold cross-validation retraining the recipe on a 5,000-row sample),
-per-feature shift and the domain classifier (20,000 rows a side, 100 rounds), and generalisation.
+per-feature shift and the domain classifier (10,000 rows a side, 100 rounds), and generalisation.
 The model is trained/cached before timing.
 """
 

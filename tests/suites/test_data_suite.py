@@ -80,6 +80,14 @@ def test_clean_data_raises_nothing(clean_output) -> None:
     assert checks["data.shift_auc_lower_bound"].verdict is Verdict.PASS
 
 
+@pytest.mark.parametrize("preset", ["full", "quick"])
+def test_the_presets_include_the_data_pillar(preset: str) -> None:
+    from audit.pillars import PILLAR_NAMES
+
+    assert "data" in PILLAR_NAMES
+    assert "data" in [entry.name for entry in registry.resolve(preset)[1]]
+
+
 def test_every_figure_is_declared_in_emits(clean_output) -> None:
     names = {m.name for m in clean_output.measurements}
     assert [n for n in names if not any(Output("data", p).matches(n) for p in DataSuite.emits)] == []
@@ -229,3 +237,27 @@ def test_images_leakage_by_content_hash_and_shift_on_pixel_components() -> None:
     assert m["shift_auc_lower_bound"].value < 0.6
     assert "logistic regression" in m["label_issue_share[train]"].details["method"]
     assert m["out_of_range_share"].details["rows"] == 1
+
+
+def test_quality_reads_the_raw_rows_missing_by_group_unseen_values_and_constant_columns(clean: Dataset,
+                                                                                          clean_model) -> None:
+    def raw(split: Split, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        return pd.DataFrame({"age": rng.integers(20, 60, len(split)).astype(float),
+                             "city": rng.choice(["a", "b"], len(split)), "constant": "x"})
+
+    train_raw, audit_raw = raw(clean.train, 1), raw(clean.test, 2)
+    is_female = clean.test.sensitive["sex"].to_numpy() == "Female"
+    female = np.flatnonzero(is_female)
+    audit_raw.loc[female[female >= 10][:20], "age"] = np.nan  # missing only among women, apart from rows 0-4
+    audit_raw.loc[[0, 1, 2], "city"] = "new"  # a category training never saw
+    audit_raw.loc[[3, 4], "age"] = 99.0  # beyond the training maximum
+    data = _with_splits(clean, dataclasses.replace(clean.train, raw=train_raw),
+                        dataclasses.replace(clean.test, raw=audit_raw))
+    out = _run(data, clean_model, params=dataclasses.replace(FAST, label_errors=False))
+    m = _by_name(out)
+    assert m["missing_rows_share[audit]"].details["rows_missing"] == 20
+    assert m["missing_gap[audit,sex]"].value == pytest.approx(20 / female.size)
+    assert m["out_of_range_share"].details["rows"] == 5
+    assert m["near_constant_columns"].details["columns"] == ["constant"]
+    assert not any("encoded model inputs" in n for n in out.notes)  # raw rows were read

@@ -26,7 +26,7 @@ class DataParams:
     shift_min_effect: float = bounded(0.05, min=0.0, max=1.0)  # KS distance / total variation a flag needs
     psi_bins: int = bounded(10, min=2, max=100)  # training-quantile bins for a numeric feature's PSI
     image_components: int = bounded(20, min=1, max=200)  # pixel PCA components that stand for an image
-    domain_max_rows: int = bounded(20_000, min=50)  # rows per side (training, audit) for the domain classifier
+    domain_max_rows: int = bounded(10_000, min=50)  # rows per side (training, audit) for the domain classifier
     domain_iterations: int = bounded(100, min=1, max=1000)  # boosting rounds of the domain classifier
     unlike_share: float = bounded(0.1, min=0.01, max=0.5)  # audit rows with the highest domain score
     top_features: int = bounded(10, min=1)  # rows of the top-separating-features table

@@ -147,5 +147,4 @@ def _outside(train: pd.Series, audit: pd.Series) -> tuple[np.ndarray, str]:
         lo, hi = train.min(), train.max()
         values = audit.to_numpy(dtype=float)
         return known & ((values < lo) | (values > hi)), "numeric range"
-    seen = set(train.dropna().astype(str))
-    return known & ~audit.astype(str).isin(seen).to_numpy(), "unseen category"
+    return known & ~audit.isin(pd.unique(train.dropna())).to_numpy(), "unseen category"
