@@ -26,14 +26,23 @@ def _parses_as_pickle(head: bytes) -> bool:
         return False
 
 
+def _opens_as_zip(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError, NotImplementedError):
+        return False
+    return True
+
+
 def sniff(path: Path) -> str:
-    """One of "empty", "zip", "truncated-zip", "pickle", "unknown"."""
+    """One of "empty", "zip", "truncated-zip" (also any zip whose directory is damaged), "pickle", "unknown"."""
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if not head:
         return "empty"
     if zipfile.is_zipfile(path):
-        return "zip"
+        return "zip" if _opens_as_zip(path) else "truncated-zip"
     if head.startswith(ZIP_MAGIC):
         return "truncated-zip"
     return "pickle" if _parses_as_pickle(head) else "unknown"

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import logging
 import os
 import pickle
-import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -27,6 +25,7 @@ from audit.models.architectures import ARCHITECTURES, build
 from audit.models.device import resolve_device
 from audit.models.file_kinds import describe, sniff
 from audit.models.pt2_archive import check_export_archive, check_guard_free
+from audit.models.quiet import quiet_torch
 from audit.models.types import ModelSource, ModelUnderAudit
 from audit.models.validation import check_model
 from audit.models.zip_limits import check_zip_directory
@@ -36,7 +35,7 @@ SAVE_STATE_DICT = "Save the weights with torch.save(model.state_dict(), path) an
 
 
 def _zip_names(path: Path) -> list[str]:
-    if not zipfile.is_zipfile(path):
+    if sniff(path) != "zip":
         return []
     with zipfile.ZipFile(path) as archive:
         return archive.namelist()
@@ -59,22 +58,6 @@ def _weights_only_everywhere() -> Iterator[None]:
             del os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"]
         else:
             os.environ["TORCH_FORCE_WEIGHTS_ONLY_LOAD"] = previous
-
-
-@contextlib.contextmanager
-def _quiet_torch() -> Iterator[None]:
-    """Keep torch's log records and warnings (tracebacks included) off the terminal while a file loads.
-
-    A failure becomes one AuditInputError message; what torch would have printed adds nothing to it.
-    """
-    previous = logging.root.manager.disable
-    logging.disable(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logging.disable(previous)
 
 
 def _check_zip_limits(path: Path) -> None:
@@ -105,7 +88,7 @@ def _load_export(path: Path, allow_unsafe_load: bool) -> nn.Module:
         check_export_archive(path)  # the allow-list: refuses anything beyond a plain exported module
     guard = contextlib.nullcontext() if allow_unsafe_load else _weights_only_everywhere()
     try:
-        with guard, _quiet_torch():
+        with guard, quiet_torch():
             program = torch.export.load(str(path))
             graph = program.module(check_guards=False)  # guard code from a file is never turned into code
     except Exception as error:  # noqa: BLE001 - whatever torch fails on, the file is the problem
@@ -173,7 +156,7 @@ def _read_weights_file(path: Path) -> object:
     if kind not in ("zip", "pickle"):
         raise AuditInputError(f"{path.name!r} is {describe(path)}, not a saved state dict. {SAVE_STATE_DICT}")
     _check_zip_limits(path)
-    with _quiet_torch():
+    with quiet_torch():
         return torch.load(path, map_location="cpu", weights_only=True)
 
 
@@ -206,7 +189,7 @@ def _load_torchscript(path: Path, allow_unsafe_load: bool) -> nn.Module:
         )
     _check_zip_limits(path)
     try:
-        with _quiet_torch():
+        with quiet_torch():
             return torch.jit.load(str(path), map_location="cpu")
     except Exception as error:  # noqa: BLE001 - whatever torch fails on, the file is the problem
         first_line = (str(error).splitlines() or [type(error).__name__])[0][:300]

@@ -14,12 +14,14 @@ import io
 import json
 import re
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 from audit.errors import AuditInputError
 from audit.models import pt2_graph
 from audit.models.file_kinds import describe, sniff, zip_layout
+from audit.models.quiet import quiet_torch
 from audit.models.zip_limits import check_zip_directory
 
 CLEAN_EXPORT = (
@@ -86,17 +88,32 @@ def _check_member_names(path: Path, members: dict[str, zipfile.ZipInfo]) -> None
         raise refuse(path, f"lacks {missing[0]!r}, which torch.export.save always writes")
 
 
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
+    try:
+        return archive.read(info)
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, zlib.error) as error:
+        raise refuse(path, f"has a member {info.filename!r} that cannot be read ({str(error)[:80]})") from error
+
+
 def _read_json(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> Any:
     try:
-        return json.loads(archive.read(info).decode("utf-8"))
-    except (ValueError, RecursionError, zipfile.BadZipFile) as error:
+        return json.loads(_read_member(archive, info, path).decode("utf-8"))
+    except (ValueError, RecursionError) as error:
         raise refuse(path, f"holds {info.filename!r}, which is not valid JSON ({str(error)[:80]})") from error
+
+
+def _check_encoding(archive: zipfile.ZipFile, path: Path) -> None:
+    """torch's zip reader knows stored and deflated members only; encrypted ones it cannot read at all."""
+    for info in archive.infolist():
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED) or info.flag_bits & 0x1:
+            raise refuse(path, f"stores {info.filename!r} encrypted or with compression method {info.compress_type}")
 
 
 def _check_fixed(archive: zipfile.ZipFile, members: dict[str, zipfile.ZipInfo], path: Path) -> None:
     for name, expected in FIXED_MEMBERS.items():
         info = members.get(name)
-        if info is not None and (info.file_size > 64 or (expected and archive.read(info).strip() != expected)):
+        if info is not None and (info.file_size > 64 or (expected and _read_member(archive, info, path).strip()
+                                                         != expected)):
             raise refuse(path, f"has an unexpected {name!r} (this loader reads torch.export archive format 'pt2' v0)")
 
 
@@ -138,13 +155,14 @@ def _check_sample_inputs(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: 
     """torch retries an unrestricted torch.load when weights_only fails: make sure weights_only succeeds."""
     import torch
 
-    blob = archive.read(info)
+    blob = _read_member(archive, info, path)
     if not blob:
         return
     try:
         with zipfile.ZipFile(io.BytesIO(blob)) as nested:
             check_zip_directory(nested, len(blob), f"{path.name!r} (its sample inputs)")
-        sample = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
+        with quiet_torch():
+            sample = torch.load(io.BytesIO(blob), map_location="cpu", weights_only=True)
     except AuditInputError:
         raise
     except Exception as error:  # noqa: BLE001 - any failure means torch would fall back to a full unpickle
@@ -185,6 +203,7 @@ def check_guard_free(path: Path) -> None:
     with _open_refusing_other_formats(path) as archive:
         check_zip_directory(archive, path.stat().st_size, repr(path.name))
         _check_single_reading(archive, path)
+        _check_encoding(archive, path)
         _, members = _members(archive, path)
         if MODEL_JSON not in members:
             raise refuse(path, f"lacks {MODEL_JSON!r}, which torch.export.save always writes")
@@ -196,6 +215,7 @@ def check_export_archive(path: Path) -> None:
     with _open_refusing_other_formats(path) as archive:
         check_zip_directory(archive, path.stat().st_size, repr(path.name))
         _check_single_reading(archive, path)
+        _check_encoding(archive, path)
         _, members = _members(archive, path)
         _check_member_names(path, members)
         _check_fixed(archive, members, path)

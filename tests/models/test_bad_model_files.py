@@ -150,3 +150,16 @@ def test_any_failure_on_the_probe_batch_is_an_input_error(tmp_path, data, arch):
     torch.save({}, path)
     with pytest.raises(AuditInputError, match="The model failed on inputs of shape"):
         load_user_model(path, data=data, arch=arch, device="cpu")
+
+
+DAMAGED_DIRECTORY = bytes(100) + b"PK\x05\x06" + bytes(4) + b"\x05\x00\x05\x00" + (999).to_bytes(4, "little") \
+    + (50).to_bytes(4, "little") + bytes(2)  # an end record pointing at a directory that is not there
+
+
+@pytest.mark.parametrize("name", ["damaged.pt", "damaged.pt2"])
+def test_zip_with_a_damaged_directory(tmp_path, data, capfd, name):
+    path = tmp_path / name
+    path.write_bytes(DAMAGED_DIRECTORY)
+    assert zipfile.is_zipfile(path)  # the end record is there; the directory it points to is not
+    _load_refused(path, data, capfd, "truncated or damaged zip", arch="tabular-mlp",
+                  arch_kwargs={"in_features": data.test.x.shape[1]})

@@ -261,3 +261,8 @@ def test_a_graph_that_writes_to_its_input_cannot_change_the_audit_data(tmp_path,
     model = load_user_model(rewrite(base, tmp_path / "mutating.pt2", program=program), data=data, device="cpu")
     model.predict_proba(data.test.x)
     assert torch.equal(data.test.x, rows)
+
+
+def test_members_torch_cannot_decompress_are_refused(tmp_path, base, data, marker, torch_never_loads):
+    evil = rewrite(base, tmp_path / "bzip2.pt2", compression=zipfile.ZIP_BZIP2)
+    _refused(evil, data, marker, "compression method 12")
