@@ -179,7 +179,9 @@ def test_scorecard_records_what_was_used_and_the_safety_switch(tmp_path: Path, m
     markdown = (tmp_path / "out" / "scorecard.md").read_text()
     assert "safety\\_switches.allow\\_unsafe\\_load" in markdown and "used.sensitive" in markdown
     assert "suites chosen with --suite" in markdown and "Preset **full**" not in markdown
-    assert "suites chosen with --suite" in (tmp_path / "out" / "scorecard.html").read_text()
+    html = (tmp_path / "out" / "scorecard.html").read_text()
+    assert "suites chosen with --suite" in html
+    assert "safety_switches.allow_unsafe_load" in html and "used.sensitive" in html
 
 
 def test_used_inputs_of_reference_data_name_its_sensitive_attributes() -> None:
