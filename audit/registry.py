@@ -103,7 +103,7 @@ def _coerce(suite: str, key: str, hint: Any, value: Any) -> Any:
         hint = args[0]  # `int | None`: None cannot come from TOML, so the value must be the other type
     origin = typing.get_origin(hint)
     if origin is tuple and isinstance(value, list):
-        element = typing.get_args(hint)[0] if typing.get_args(hint) else Any
+        element = typing.get_args(hint)[0] if typing.get_args(hint) else object
         return tuple(_coerce(suite, key, element, v) for v in value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
