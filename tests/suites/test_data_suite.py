@@ -261,3 +261,15 @@ def test_quality_reads_the_raw_rows_missing_by_group_unseen_values_and_constant_
     assert m["out_of_range_share"].details["rows"] == 5
     assert m["near_constant_columns"].details["columns"] == ["constant"]
     assert not any("encoded model inputs" in n for n in out.notes)  # raw rows were read
+
+
+def test_text_models_shift_on_their_embeddings_and_free_text_is_not_a_category(tmp_path: Path) -> None:
+    from audit.foundation.testing import tiny_text_reference
+
+    model, data = tiny_text_reference(tmp_path)
+    out = _run(data, model, params=dataclasses.replace(FAST, label_errors=False))
+    m = _by_name(out)
+    assert "psi[embedding[0]]" in m
+    table = next(t for t in out.tables if t.id == "out_of_range")
+    assert ("text", "free text (not checked)") not in [(r[0], r[1]) for r in table.rows]  # listed only if flagged
+    assert m["out_of_range_share"].value < 0.05

@@ -41,9 +41,17 @@ def feature_pairs(data: Dataset, components: int, seed: int) -> tuple[FeaturePai
     xtr, xte = _flat(data.train), _flat(data.test)
     if data.input_kind == "image" or not data.features:
         xtr, xte = _pixel_components(xtr, xte, components, seed) if data.input_kind == "image" else (xtr, xte)
-        prefix = "pixel PC" if data.input_kind == "image" else "x"
-        return tuple(FeaturePair(f"{prefix}{j + 1}", "numeric", xtr[:, j], xte[:, j]) for j in range(xtr.shape[1]))
+        names = _column_names(data, xtr.shape[1])
+        return tuple(FeaturePair(names[j], "numeric", xtr[:, j], xte[:, j]) for j in range(xtr.shape[1]))
     return tuple(FeaturePair(f.name, f.kind, _values(xtr, f), _values(xte, f)) for f in data.features)
+
+
+def _column_names(data: Dataset, width: int) -> tuple[str, ...]:
+    if data.input_kind == "image":
+        return tuple(f"pixel PC{j + 1}" for j in range(width))
+    if len(data.feature_names) == width:  # e.g. a text model's embedding[i] inputs
+        return data.feature_names
+    return tuple(f"x{j + 1}" for j in range(width))
 
 
 def domain_matrices(pairs: tuple[FeaturePair, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

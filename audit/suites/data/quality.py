@@ -13,6 +13,8 @@ from audit.suites.data.proportions import group_labels, group_rates
 from audit.suites.data.sections import NO_TRAINING, named_splits, rounded, skipped
 from audit.types import Measurement, Table
 
+FREE_TEXT_MIN_VALUES = 50  # a text column with more distinct training values than this and than half its rows
+
 
 def frames(data: Dataset) -> tuple[pd.DataFrame | None, pd.DataFrame, bool]:
     """(training frame, audit frame, whether they are the raw rows); raw only when every split has them."""
@@ -147,4 +149,7 @@ def _outside(train: pd.Series, audit: pd.Series) -> tuple[np.ndarray, str]:
         lo, hi = train.min(), train.max()
         values = audit.to_numpy(dtype=float)
         return known & ((values < lo) | (values > hi)), "numeric range"
-    return known & ~audit.isin(pd.unique(train.dropna())).to_numpy(), "unseen category"
+    seen = pd.unique(train.dropna())
+    if len(seen) > max(FREE_TEXT_MIN_VALUES, len(train) // 2):  # free text or identifiers, not categories
+        return np.zeros(len(audit), dtype=bool), "free text (not checked)"
+    return known & ~audit.isin(seen).to_numpy(), "unseen category"
