@@ -106,11 +106,14 @@ def _add_source(merged: dict[str, Any], origins: dict[str, str], source: tuple[d
 
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        raise AuditInputError(f"config file {path} does not exist; pass an existing TOML file to --config")
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise AuditInputError(f"config file {path} {what}; pass an existing TOML file to --config")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise AuditInputError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise AuditInputError(f"config file {path} cannot be read ({exc.strerror or exc})") from None
     except RecursionError:
         raise AuditInputError(f"config file {path} nests arrays or tables too deeply to read; flatten it") from None
 

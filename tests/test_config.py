@@ -58,6 +58,12 @@ def test_missing_and_invalid_config_file(tmp_path: Path) -> None:
     bad.write_text("seed = = 1")
     with pytest.raises(AuditInputError, match="not valid TOML"):
         load_config({}, bad, tmp_path)
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe\x00seed")
+    with pytest.raises(AuditInputError, match="not valid TOML"):
+        load_config({}, binary, tmp_path)
+    with pytest.raises(AuditInputError, match="is a folder"):
+        load_config({}, tmp_path, tmp_path)
 
 
 def _config_file(tmp_path: Path, text: str) -> Path:
