@@ -1,0 +1,151 @@
+"""The remedies suite end to end on a synthetic model: paired re-audit figures against independent references."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fairlearn.metrics import MetricFrame, demographic_parity_difference, equalized_odds_difference
+from sklearn.metrics import accuracy_score, roc_auc_score
+
+from audit import gating
+from audit.errors import AuditInputError, SuiteSkipped
+from audit.policy import build_policy
+from audit.stats import bootstrap_indices
+from audit.suite import Output, SuiteContext, validate_params
+from audit.suites.remedies import RemediesParams, RemediesSuite, paired
+from audit.testing import synthetic_tabular, tabular_model, wrap_module
+from audit.types import SuiteResult, SuiteStatus, Verdict
+
+pytest.importorskip("opacus")
+
+SMALL = RemediesParams(remedies=("adversarial_training", "dp_sgd", "distillation", "fairness_constrained"),
+                       attack_steps=5, attack_rows=200, membership_rows=200, bootstrap_resamples=200,
+                       train_attack_steps=2, dp_batch_size=32)
+TIMING = ("throughput_rows_per_s", "throughput_ratio", "training_seconds")
+
+
+@pytest.fixture(scope="module")
+def setup():
+    data = synthetic_tabular(n=800, seed=11)
+    model = tabular_model(data, seed=11, epochs=60, hidden=(16,))
+    model = dataclasses.replace(model, recipe=dataclasses.replace(model.recipe, batch_size=64, epochs=8, lr=0.01))
+    ctx = SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=Path("."))
+    return data, model, ctx, RemediesSuite().run(ctx, SMALL)
+
+
+def _by_name(output) -> dict:
+    return {m.name: m for m in output.measurements}
+
+
+def test_every_measurement_is_declared_and_validity_holds(setup):
+    _, _, _, out = setup
+    names = [m.name for m in out.measurements]
+    assert len(names) == len(set(names))
+    assert [n for n in names if not any(Output("remedies", p).matches(n) for p in RemediesSuite.emits)] == []
+    assert {v.name: v.passed for v in out.validity} == {
+        "dp_sgd_reached_target": True, "dp_sgd_lower_bound_below_accountant": True,
+        "adversarial_training_attack_converged": True, "fairness_matches_fairlearn": True}
+
+
+def test_baseline_figures_equal_sklearn_and_fairlearn_on_the_original_predictions(setup):
+    data, model, _, out = setup
+    m = _by_name(out)
+    y, pred = data.test.y.numpy(), model.predict(data.test.x)
+    assert m["original.accuracy"].value == pytest.approx(accuracy_score(y, pred))
+    for attribute in ("sex", "race"):
+        groups = data.test.sensitive[attribute]
+        assert m[f"original.dp_difference[{attribute}]"].value == pytest.approx(
+            demographic_parity_difference(y, pred, sensitive_features=groups))
+        assert m[f"original.equalized_odds_difference[{attribute}]"].value == pytest.approx(
+            equalized_odds_difference(y, pred, sensitive_features=groups))
+        frame = MetricFrame(metrics=accuracy_score, y_true=y, y_pred=pred, sensitive_features=groups)
+        assert m[f"original.accuracy_gap[{attribute}]"].value == pytest.approx(frame.difference())
+
+
+def test_paired_changes_resample_both_models_on_the_same_rows():
+    rng = np.random.default_rng(0)
+    a, b = rng.random(300) < 0.8, rng.random(300) < 0.7
+    w = paired.weights(300, 150, seed=5)
+    change = paired.mean_samples(a.astype(float), w).minus(paired.mean_samples(b.astype(float), w))
+    idx = bootstrap_indices(300, 150, 5)  # the same draws, taken as explicit resamples
+    assert change.point == pytest.approx(a.mean() - b.mean())
+    assert np.allclose(change.values[1:], a[idx].mean(axis=1) - b[idx].mean(axis=1))
+    scores, members = rng.random(300), rng.random(300) < 0.5
+    assert paired.auc_samples(scores, members, w).point == pytest.approx(roc_auc_score(members, scores))
+
+
+def test_membership_figures_equal_sklearn_on_the_loss_scores(setup):
+    data, model, ctx, out = setup
+    from audit.suites.privacy.threshold import loss_scores
+    from audit.suites.remedies.reaudit import audit_rows
+
+    rows = audit_rows(data, SMALL, ctx.seed, "cpu")
+    ev = rows.membership
+    scores = loss_scores(model.scores(ev.x), ev.y, "logits")
+    assert _by_name(out)["original.membership_auc[loss]"].value == pytest.approx(roc_auc_score(ev.labels, scores))
+    assert ev.n_per_side == 200
+
+
+def test_tradeoff_table_marks_better_or_worse_only_where_the_ci_excludes_zero(setup):
+    _, _, _, out = setup
+    table = next(t for t in out.tables if t.id == "tradeoffs")
+    assert [r[0] for r in table.rows] == ["original", "adversarial_training", "dp_sgd", "distillation",
+                                          "fairness_constrained"]
+    marked = 0
+    for row in table.rows[1:]:
+        for cell in row[1:6]:
+            found = re.search(r"\(([+-][\d.]+) \[([+-][\d.]+), ([+-][\d.]+)\](, (better|worse))?\)", cell)
+            if found is None:
+                continue
+            lo, hi = float(found.group(2)), float(found.group(3))
+            assert (found.group(5) is not None) == (lo > 0 or hi < 0), cell
+            marked += found.group(5) is not None
+    assert marked >= 1
+    assert {c.id for c in out.charts} == {"accuracy_vs_disparity", "accuracy_vs_worst_group_gap",
+                                          "robust_accuracy_vs_membership_auc"}
+
+
+def test_remedies_change_what_they_target(setup):
+    _, model, _, out = setup
+    m = _by_name(out)
+    assert m["fairness_constrained.constrained_gap_change"].value < 0
+    assert m["fairness_constrained.constrained_gap_change"].ci[1] < 0
+    assert m["distillation.parameter_ratio"].value < 0.6
+    assert m["dp_sgd.accountant_epsilon"].value <= SMALL.dp_epsilon
+    assert m["dp_sgd.epsilon_lower_bound[loss]"].value <= m["dp_sgd.accountant_epsilon"].value
+    assert {f"distillation.fairness_drift[{a}]" for a in ("sex", "race")} <= set(m)
+
+
+def test_the_same_seed_gives_the_same_figures_apart_from_timings(setup):
+    _, _, ctx, out = setup
+    again = RemediesSuite().run(ctx, SMALL)
+    first = {m.name: (m.value, m.ci) for m in out.measurements if not m.name.split(".")[1].startswith(TIMING)}
+    second = {m.name: (m.value, m.ci) for m in again.measurements if not m.name.split(".")[1].startswith(TIMING)}
+    assert first == second
+
+
+def test_default_policy_only_warns_on_remedies(setup):
+    _, _, _, out = setup
+    result = SuiteResult("remedies", "remedies", SuiteStatus.OK, measurements=out.measurements, validity=out.validity)
+    checks = [c for c in gating.checks_for(result, build_policy([], "value")) if c.threshold is not None]
+    assert checks and all(c.threshold.severity == "warn" for c in checks)
+    assert not any(gating.is_blocking(c) for c in checks)
+    by_key = {c.key: c for c in checks}
+    assert by_key["remedies.fairness_constrained.constrained_gap_change"].verdict is Verdict.PASS
+
+
+def test_without_a_recipe_or_with_bad_settings_the_suite_says_why(setup):
+    data, model, ctx, _ = setup
+    assert "recipe" in RemediesSuite.requires
+    plain = wrap_module(model.module, data)
+    assert "recipe" not in plain.capabilities
+    with pytest.raises(SuiteSkipped, match="foundation"):
+        RemediesSuite().run(ctx, dataclasses.replace(SMALL, remedies=("foundation",)))
+    with pytest.raises(AuditInputError, match="fairness_attribute"):
+        RemediesSuite().run(ctx, dataclasses.replace(SMALL, fairness_attribute="income"))
+    with pytest.raises(AuditInputError, match="remedies.remedies"):
+        validate_params("remedies", dataclasses.replace(SMALL, remedies=("dp",)))

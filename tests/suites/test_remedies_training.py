@@ -1,0 +1,174 @@
+"""Each remedy's mechanics on tiny synthetic data: what it trains on, what it changes, checked independently."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from fairlearn.metrics import demographic_parity_difference
+from torch import nn
+
+from audit.models.training import train_model
+from audit.models.types import Recipe
+from audit.suites.remedies.adversarial import adversarial_loss, train_adversarial
+from audit.suites.remedies.distillation import distillation_loss, student_recipe, train_student
+from audit.suites.remedies.dp_sgd import DpSettings, train_dp_sgd
+from audit.suites.remedies.fairness_constrained import group_codes, soft_gap, train_constrained
+from audit.suites.remedies.params import RemediesParams
+from audit.suites.remedies.reaudit import IMMUTABLE, audit_rows, robust_correct
+from audit.suites.remedies.variant import ORIGINAL, RemedySkipped, TrainedVariant, count_parameters
+from audit.suites.robustness.threat import build_space
+from audit.suites.robustness.torch_pgd import PGDConfig
+from audit.testing import synthetic_tabular, tabular_model
+
+pytest.importorskip("opacus")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return synthetic_tabular(n=800, seed=3)
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    return tabular_model(data, seed=3, epochs=60, hidden=(16,))
+
+
+def _recipe(model) -> Recipe:
+    return dataclasses.replace(model.recipe, batch_size=64, epochs=15, lr=0.01)
+
+
+def _variant(name: str, module: nn.Module) -> TrainedVariant:
+    return TrainedVariant(name, module, "", float("nan"), count_parameters(module, True), count_parameters(module))
+
+
+def test_adversarial_batches_stay_in_the_threat_space_and_raise_the_loss(data, model):
+    space = build_space(data, IMMUTABLE)
+    seen: list[torch.Tensor] = []
+
+    class Spy(nn.Module):  # records the inputs the training loss is computed on
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            seen.append(x.detach().clone())
+            return self.inner(x)
+
+    x, y = data.train.x[:128], data.train.y[:128]
+    spy = Spy(model.module)
+    adv_loss = adversarial_loss(space, PGDConfig("linf", 0.3, 5, restarts=1), torch.Generator().manual_seed(0))(
+        spy, x, y, torch.arange(128))
+    x_adv = seen[-1]
+    moved = (x_adv - x).abs()
+    immutable = list(space.immutable_columns) + [2, 3, 4]  # sex one-hot; job one-hot moves only by category search
+    assert torch.all(moved[:, immutable] == 0)
+    assert torch.all(moved[:, :2] <= 0.3 * space.scale[0, :2] + 1e-5)
+    assert moved[:, :2].max() > 0.1 * space.scale[0, :2].min()
+    clean = nn.functional.cross_entropy(model.module(x), y)
+    assert adv_loss.item() > clean.item()
+
+
+def test_adversarial_training_raises_robust_accuracy_on_the_same_rows(data, model):
+    recipe = _recipe(model)
+    params = dataclasses.replace(RemediesParams(), epsilon=0.5, attack_steps=10, attack_rows=320)
+    rows = audit_rows(data, params, seed=0, device="cpu")
+    trained = train_adversarial(recipe, data, rows.space, 0.5, 5, seed=0)
+    plain = _variant(ORIGINAL, train_model(recipe, data.train))
+    cfg = PGDConfig("linf", 0.5, 10, restarts=1)
+    assert robust_correct(trained, rows, cfg, 0).mean() > robust_correct(plain, rows, cfg, 0).mean()
+    assert trained.details["epsilon"] == 0.5 and "Madry" in trained.how
+
+
+def test_dp_sgd_meets_its_target_and_is_deterministic(data, model):
+    from opacus.accountants import PRVAccountant, RDPAccountant
+
+    settings = DpSettings(epsilon=4.0, delta=1e-5, max_grad_norm=1.0, batch_size=16, lr=0.01)
+    recipe = dataclasses.replace(_recipe(model), epochs=3)
+    first = train_dp_sgd(recipe, data.train, settings, seed=0)
+    second = train_dp_sgd(recipe, data.train, settings, seed=0)
+    for a, b in zip(first.module.state_dict().values(), second.module.state_dict().values(), strict=True):
+        assert torch.equal(a, b)
+    d = first.details
+    assert 3.8 <= d["accountant_epsilon"] <= 4.0 + 1e-6
+    # Re-derive ε from the recorded noise, sampling rate and steps with fresh accountants: RDP agrees, and the
+    # tighter PRV accountant cannot exceed it.
+    for accountant in (RDPAccountant(), PRVAccountant()):
+        for _ in range(d["optimizer_steps"]):
+            accountant.step(noise_multiplier=d["noise_multiplier"], sample_rate=d["sample_rate"])
+        eps = accountant.get_epsilon(delta=1e-5)
+        assert eps == pytest.approx(d["accountant_epsilon"], rel=1e-6) if isinstance(accountant, RDPAccountant) \
+            else eps <= d["accountant_epsilon"] + 1e-6
+    assert "GradSample" not in type(first.module).__name__ and not first.module._forward_hooks
+
+
+def test_a_lower_bound_above_the_accountant_is_reported_as_an_invalid_evaluation():
+    from audit.suites.remedies.findings import dp_validity
+
+    variant = TrainedVariant("dp_sgd", nn.Linear(2, 2), "", 1.0, 6, 6, details={"accountant_epsilon": 2.0})
+
+    class Found:
+        epsilon_lb = 3.1
+
+    ev = type("Ev", (), {"variant": variant})()
+    checks = {c.name: c for c in dp_validity(Found(), ev, dataclasses.replace(RemediesParams(), dp_epsilon=2.0))}
+    bad = checks["dp_sgd_lower_bound_below_accountant"]
+    assert not bad.passed and "impossible" in bad.detail
+    Found.epsilon_lb = 1.5
+    assert {c.name: c for c in dp_validity(Found(), ev, RemediesParams())}["dp_sgd_lower_bound_below_accountant"].passed
+
+
+def test_student_is_half_the_width_and_learns_from_softened_targets(data, model):
+    recipe = _recipe(model)
+    assert student_recipe(recipe).arch_kwargs["hidden"] == [8]
+    zoo_like = dataclasses.replace(recipe, arch_kwargs={**recipe.arch_kwargs, "hidden": [64, 32]})
+    assert student_recipe(zoo_like).arch_kwargs["hidden"] == [32, 16]
+    cnn = Recipe(name="c", dataset="mnist", architecture="mnist-cnn", arch_kwargs={})
+    assert student_recipe(cnn).arch_kwargs == {"channels": [8, 16], "hidden": 32}
+    with pytest.raises(RemedySkipped):
+        student_recipe(dataclasses.replace(recipe, architecture="resnet"))
+    student = train_student(recipe, data.train, model.module, "logits", 4.0, 0.9)
+    assert student.parameters < count_parameters(model.module)
+    with torch.no_grad():
+        agree = (student.module(data.test.x).argmax(1) == model.module(data.test.x).argmax(1)).float().mean()
+    assert agree > 0.85
+
+
+def test_distillation_loss_is_hintons_formula():
+    torch.manual_seed(0)
+    teacher, student, y = torch.randn(6, 3), torch.randn(6, 3, requires_grad=True), torch.tensor([0, 1, 2, 0, 1, 2])
+    loss = distillation_loss(teacher, temperature=3.0, alpha=0.7)(lambda x: student, None, y, torch.arange(6))
+    p_t = np.exp(teacher.numpy() / 3) / np.exp(teacher.numpy() / 3).sum(1, keepdims=True)
+    log_p_s = student.detach().numpy() / 3 - np.log(np.exp(student.detach().numpy() / 3).sum(1, keepdims=True))
+    kl = (p_t * (np.log(p_t) - log_p_s)).sum(1).mean()
+    ce = nn.functional.cross_entropy(student.detach(), y).item()
+    assert loss.item() == pytest.approx(0.7 * 9 * kl + 0.3 * ce, rel=1e-5)
+
+
+def test_soft_gaps_match_their_definitions():
+    p = torch.tensor([0.9, 0.8, 0.3, 0.1, 0.6, 0.2])
+    codes = torch.tensor([0, 0, 1, 1, 2, 2])
+    y_pos = torch.tensor([True, False, True, False, True, False])
+    means = [p[codes == g].mean().item() for g in range(3)]
+    assert soft_gap(p, codes, 3, y_pos, "demographic_parity").item() == pytest.approx(max(means) - min(means))
+    tpr = [p[(codes == g) & y_pos].mean().item() for g in range(3)]
+    fpr = [p[(codes == g) & ~y_pos].mean().item() for g in range(3)]
+    expected = max(max(tpr) - min(tpr), max(fpr) - min(fpr))
+    assert soft_gap(p, codes, 3, y_pos, "equalized_odds").item() == pytest.approx(expected)
+    assert soft_gap(p[:2], codes[:2], 3, y_pos[:2], "demographic_parity").item() == 0.0  # one group: no gap
+
+
+def test_fairness_constraint_narrows_the_gap_fairlearn_measures(data, model):
+    recipe = _recipe(model)
+    plain = train_model(recipe, data.train)
+    fair = train_constrained(recipe, data.train, "sex", "demographic_parity", 3.0, positive=1)
+    codes, names = group_codes(data.train.sensitive, "sex")
+    assert names == ("Female", "Male") and int(codes.max()) == 1
+    groups = data.test.sensitive["sex"]
+    with torch.no_grad():
+        gaps = [demographic_parity_difference(data.test.y.numpy(), m(data.test.x).argmax(1).numpy(),
+                                              sensitive_features=groups) for m in (plain, fair.module)]
+    assert gaps[1] < gaps[0] - 0.05
+    assert fair.details["method"] == "differentiable penalty"
