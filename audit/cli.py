@@ -97,11 +97,11 @@ def run(
 
 
 def _run(cfg: Any) -> int:
-    from audit.console import RichProgress, failing_checks, summary_table
+    from audit.console import RichProgress, failing_checks, summary_table, warnings_shown_on
     from audit.session import execute
 
     console = Console(highlight=False)
-    with RichProgress(console) as progress:
+    with RichProgress(console) as progress, warnings_shown_on(err):
         outcome = execute(cfg, progress)
     console.print(summary_table(outcome.scorecard))
     bad = failing_checks(outcome.scorecard)

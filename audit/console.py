@@ -7,7 +7,10 @@ otherwise clear the screen or move the cursor. Table cells wrap rather than bein
 
 from __future__ import annotations
 
+import contextlib
 import re
+import warnings
+from collections.abc import Iterator
 
 from rich.console import Console
 from rich.markup import escape
@@ -39,6 +42,19 @@ def printable(text: object, keep_newlines: bool = False) -> str:
 def _visible(match: re.Match[str]) -> str:
     code = ord(match.group())
     return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+
+@contextlib.contextmanager
+def warnings_shown_on(console: Console) -> Iterator[None]:
+    """Python warnings as one clean `audit: warning:` line each: their text may quote column names from data."""
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: object = None, line: str | None = None) -> None:
+        console.print(f"audit: warning: {printable(message)}", markup=False)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
 
 
 def step_label(suite: str, description: str) -> str:

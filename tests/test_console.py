@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,7 +12,14 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from audit import cli
-from audit.console import RichProgress, failing_checks, printable, step_label, summary_table
+from audit.console import (
+    RichProgress,
+    failing_checks,
+    printable,
+    step_label,
+    summary_table,
+    warnings_shown_on,
+)
 from audit.types import (
     SCHEMA_VERSION,
     Check,
@@ -123,3 +131,14 @@ def test_run_help_shows_defaults() -> None:
     for shown in ("[default: (full)]", "[default: (adult-mlp)]", "[default: (auto)]", "[default: (0)]",
                   "[default: (value)]", "[default: (off)]", "[default: (reports/<model>-<time>)]"):
         assert shown in flat, shown
+
+
+def test_warnings_are_one_clean_line() -> None:
+    """A library warning may quote a column name from the data (pandas' mixed-type warning does)."""
+    console = Console(file=io.StringIO(), width=80, force_terminal=False, color_system=None)
+    with warnings_shown_on(console):
+        warnings.simplefilter("always")
+        warnings.warn(f"Columns (3: {HOSTILE}) have mixed types", UserWarning, stacklevel=1)
+    out = console.file.getvalue()
+    assert out.startswith("audit: warning: Columns (3: Fe\\x1b[2J") and not RAW_CONTROL.search(out), repr(out)
+    assert "UserWarning" not in out and ".py:" not in out
