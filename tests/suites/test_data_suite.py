@@ -201,6 +201,13 @@ def test_reference_shares_and_small_groups(clean: Dataset, clean_model) -> None:
     k, n = ratio.details["rows"], ratio.n
     assert ratio.value == pytest.approx(k / n / 0.6) and ratio.value < 0.8  # about 40% Female against 60%
     assert ratio.details["binomial_test_p"] == pytest.approx(sps.binomtest(k, n, 0.6).pvalue)
+    composition = m["composition_difference[race]"]
+    train_share = clean.train.sensitive["race"].value_counts(normalize=True)
+    audit_share = clean.test.sensitive["race"].value_counts(normalize=True)
+    assert composition.value == pytest.approx(0.5 * (train_share - audit_share).abs().sum())
+    table = pd.crosstab(np.r_[np.zeros(len(clean.train)), np.ones(len(clean.test))],
+                        np.r_[clean.train.sensitive["race"], clean.test.sensitive["race"]])
+    assert composition.details["p_value"] == pytest.approx(sps.chi2_contingency(table, correction=False).pvalue)
     counts = clean.train.sensitive["race"].value_counts()
     assert counts["C"] < 80 and any("race=C" in g for g in m["small_groups"].details["groups"])
     assert _checks(out)["data.reference_ratio[train,sex=Female]"].verdict is Verdict.WARN
@@ -211,6 +218,10 @@ def test_bad_settings_are_input_errors(clean: Dataset, clean_model) -> None:
         _run(clean, clean_model, params=dataclasses.replace(FAST, reference={"age": {"old": 0.2}}))
     with pytest.raises(AuditInputError, match="label_error_folds"):
         registry.apply_overrides("data", FAST, {"label_error_folds": 1})
+    with pytest.raises(AuditInputError, match=r"reference\.sex\.Female = 1\.5"):
+        registry.apply_overrides("data", FAST, {"reference": {"sex": {"Female": 1.5}}})
+    with pytest.raises(AuditInputError, match="add up to 1.2"):
+        registry.apply_overrides("data", FAST, {"reference": {"sex": {"Female": 0.6, "Male": 0.6}}})
 
 
 def _images(n: int = 300, seed: int = 0) -> Dataset:

@@ -30,3 +30,16 @@ class DataParams:
     domain_iterations: int = bounded(100, min=1, max=1000)  # boosting rounds of the domain classifier
     unlike_share: float = bounded(0.1, min=0.01, max=0.5)  # audit rows with the highest domain score
     top_features: int = bounded(10, min=1)  # rows of the top-separating-features table
+
+    def conflicts(self) -> list[str]:
+        """The shape of `reference`, checked before the model loads (its attribute names need the data)."""
+        for attribute, shares in self.reference.items():
+            if not isinstance(shares, Mapping) or not shares:
+                return [f"reference.{attribute} must be a table of group shares like {{ Female = 0.51 }}"]
+            bad = [g for g, v in shares.items() if isinstance(v, bool) or not isinstance(v, int | float)
+                   or not 0 < v <= 1]
+            if bad:
+                return [f"reference.{attribute}.{bad[0]} = {shares[bad[0]]!r}; a share must be a number in (0, 1]"]
+            if sum(shares.values()) > 1 + 1e-9:
+                return [f"reference.{attribute}: the shares add up to {sum(shares.values()):g}, more than 1"]
+        return []

@@ -21,7 +21,7 @@ def shift_section(shifts: list[FeatureShift], domain: DomainScores, n_audit: int
         f"{params.shift_alpha:g} and KS distance / total variation at least {params.shift_min_effect:g}.",
         {"features": flagged, "tested": len(shifts)},
     ))
-    measurements += _domain(domain)
+    measurements += _domain(domain, params.min_group_size)
     top = shifts[: params.top_features]
     return SuiteOutput(measurements=tuple(measurements), tables=(_table(top),), charts=(_chart(top),),
                        notes=_notes(flagged, domain))
@@ -37,17 +37,19 @@ def _psi(s: FeatureShift, n_audit: int) -> Measurement:
     )
 
 
-def _domain(d: DomainScores) -> list[Measurement]:
+def _domain(d: DomainScores, min_rows: int) -> list[Measurement]:
+    smaller = int(min(d.train_rows.size, d.audit_rows.size))
+    reason = None if smaller >= min_rows else f"only {smaller} rows on one side (minimum {min_rows})"
     details = {"train_rows": int(d.train_rows.size), "audit_rows": int(d.audit_rows.size),
                "classifier": f"gradient-boosted trees ({d.iterations} rounds), 2-fold cross-fitted"}
     n = int(d.train_rows.size + d.audit_rows.size)
     return [
         Measurement("shift_auc", d.auc, d.ci, False, n,
                     "AUC of a classifier telling audit rows from training rows, on rows it did not fit (0.5: no "
-                    "detectable shift); DeLong 95% CI over the held-out rows.", details),
+                    "detectable shift); DeLong 95% CI over the held-out rows.", details, reason),
         Measurement("shift_auc_lower_bound", d.ci[0], None, False, n,
                     "Lower end of the shift AUC's 95% CI: the separation between training and audit rows that "
-                    "is established beyond sampling noise.", details),
+                    "is established beyond sampling noise.", details, reason),
     ]
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 from scipy import stats as sps
 
@@ -14,29 +12,24 @@ from audit.suite import SuiteOutput
 from audit.suites.data.params import DataParams
 from audit.suites.data.proportions import group_labels
 from audit.suites.data.sections import NamedSplit, named_splits, rounded
+from audit.suites.data.shift import chi_squared, counts_ci, tvd_from_counts
 from audit.types import Measurement, Table
 
 
-def check_reference(reference: Mapping[str, Mapping[str, float]], data: Dataset) -> None:
-    """Every reference names a sensitive attribute and gives shares in (0, 1] summing to at most 1."""
-    for attribute, shares in reference.items():
+def check_reference(params: DataParams, data: Dataset) -> None:
+    """Every reference names a sensitive attribute of this data and has a valid shape."""
+    for attribute in params.reference:
         if attribute not in data.sensitive_attributes:
             raise AuditInputError(
                 f"data.reference names {attribute!r}, which is not a sensitive attribute of this data "
                 f"(available: {', '.join(data.sensitive_attributes) or 'none'}); fix [tool.audit.suites.data]."
             )
-        if not isinstance(shares, Mapping) or not shares:
-            raise AuditInputError(f"data.reference.{attribute} must be a table like {{ Female = 0.51 }}.")
-        bad = [g for g, s in shares.items() if not isinstance(s, (int, float)) or not 0 < s <= 1]
-        if bad or sum(shares.values()) > 1 + 1e-9:
-            raise AuditInputError(
-                f"data.reference.{attribute}: shares must be numbers in (0, 1] summing to at most 1 "
-                f"(check {', '.join(map(str, bad)) or 'the total'}); fix [tool.audit.suites.data]."
-            )
+    for problem in params.conflicts():
+        raise AuditInputError(f"data: {problem} (fix [tool.audit.suites.data]).")
 
 
-def representation(data: Dataset, params: DataParams) -> SuiteOutput:
-    check_reference(params.reference, data)
+def representation(data: Dataset, params: DataParams, rng: np.random.Generator) -> SuiteOutput:
+    check_reference(params, data)
     measurements: list[Measurement] = []
     rows: list[tuple] = []
     small: list[str] = []
@@ -58,9 +51,11 @@ def representation(data: Dataset, params: DataParams) -> SuiteOutput:
                 if k < params.min_group_size:
                     small.append(f"{attribute}={group} ({k} {s.name} rows)")
             rows.append((*row, reference.get(group)))
-        for group in set(reference) - set(groups):  # a reference group absent from the data is a finding too
+        for group in sorted(set(reference) - set(groups)):  # a reference group absent from the data is a finding
             for s in splits:
                 measurements.append(_reference_ratio(s.name, attribute, group, 0, len(s.split), reference[group]))
+        if len(splits) == 2:
+            measurements.append(_composition(attribute, groups, counts["train"], counts["audit"], params, rng))
     measurements.append(Measurement(
         "small_groups", float(len(small)), None, False, len(data.test),
         f"Sensitive groups with fewer than {params.min_group_size} rows in a split: too small to audit.",
@@ -91,6 +86,21 @@ def _reference_ratio(split: str, attribute: str, group: str, k: int, n: int, ref
         f"The group's share of the {split} rows divided by its reference share {reference:g} (1 = as expected; "
         "interval from the 95% Wilson interval of the share; exact binomial test in the details).",
         {"rows": k, "reference_share": reference, "binomial_test_p": p_value},
+    )
+
+
+def _composition(attribute: str, groups: list[str], train: dict[str, int], audit: dict[str, int],
+                 params: DataParams, rng: np.random.Generator) -> Measurement:
+    """How differently the groups make up the training and the audit rows (chi-squared test in details)."""
+    expected = np.array([train.get(g, 0) for g in groups], dtype=float)
+    actual = np.array([audit.get(g, 0) for g in groups], dtype=float)
+    statistic, p_value = chi_squared(expected, actual)
+    return Measurement(
+        f"composition_difference[{attribute}]", float(tvd_from_counts(expected, actual)),
+        counts_ci(expected, actual, tvd_from_counts, params.resamples, rng), False, int(actual.sum()),
+        f"Total variation distance between the {attribute} make-up of the training and of the audit rows (0: the "
+        "same shares); bootstrap 95% CI, Pearson chi-squared test in the details.",
+        {"chi_squared": rounded(statistic), "p_value": p_value},
     )
 
 

@@ -3,6 +3,7 @@ Benjamini-Hochberg control, total variation / KS distance as the effect, and the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,11 +48,29 @@ def binned_counts(pair: FeaturePair, bins: int) -> tuple[np.ndarray, np.ndarray]
     return (np.bincount(codes[:n], minlength=categories.size), np.bincount(codes[n:], minlength=categories.size))
 
 
-def _psi_ci(expected: np.ndarray, actual: np.ndarray, resamples: int, rng: np.random.Generator) -> tuple[float, float]:
-    """Bootstrap of rows = multinomial redraw of each split's bin counts (PSI depends on nothing else)."""
+def tvd_from_counts(expected: np.ndarray, actual: np.ndarray) -> np.ndarray:
+    """Total variation distance between the two count vectors' shares: (..., bins) -> (...)."""
+    return 0.5 * np.abs(expected / expected.sum(axis=-1, keepdims=True)
+                        - actual / actual.sum(axis=-1, keepdims=True)).sum(axis=-1)
+
+
+def counts_ci(expected: np.ndarray, actual: np.ndarray, statistic: Callable[[np.ndarray, np.ndarray], np.ndarray],
+              resamples: int, rng: np.random.Generator) -> tuple[float, float]:
+    """Bootstrap CI of a statistic of the two splits' bin counts alone: a row bootstrap of each split is exactly
+    a multinomial redraw of its counts."""
     e = rng.multinomial(int(expected.sum()), expected / expected.sum(), size=resamples)
     a = rng.multinomial(int(actual.sum()), actual / actual.sum(), size=resamples)
-    return percentile_ci(psi_from_counts(e, a))
+    return percentile_ci(statistic(e, a))
+
+
+def chi_squared(expected: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
+    """Pearson's chi-squared test of homogeneity (no continuity correction) on categories seen in either split."""
+    table = np.stack([expected, actual])
+    table = table[:, table.sum(axis=0) > 0]
+    if table.shape[1] < 2:
+        return 0.0, 1.0
+    result = sps.chi2_contingency(table, correction=False)
+    return float(result.statistic), float(result.pvalue)
 
 
 def feature_shift(pair: FeaturePair, bins: int, resamples: int, rng: np.random.Generator) -> FeatureShift:
@@ -61,21 +80,11 @@ def feature_shift(pair: FeaturePair, bins: int, resamples: int, rng: np.random.G
         ks = sps.ks_2samp(pair.train, pair.audit)
         statistic, p_value, effect, test = float(ks.statistic), float(ks.pvalue), float(ks.statistic), "KS"
     else:
-        statistic, p_value = _chi_squared(expected, actual)
-        effect = float(0.5 * np.abs(expected / expected.sum() - actual / actual.sum()).sum())
+        statistic, p_value = chi_squared(expected, actual)
+        effect = float(tvd_from_counts(expected, actual))
         test = "chi-squared"
     return FeatureShift(pair.name, pair.kind, test, statistic, p_value, effect, psi,
-                        _psi_ci(expected, actual, resamples, rng))
-
-
-def _chi_squared(expected: np.ndarray, actual: np.ndarray) -> tuple[float, float]:
-    """Pearson's chi-squared test of homogeneity (no continuity correction) on categories seen in either split."""
-    table = np.stack([expected, actual])
-    table = table[:, table.sum(axis=0) > 0]
-    if table.shape[1] < 2:
-        return 0.0, 1.0
-    result = sps.chi2_contingency(table, correction=False)
-    return float(result.statistic), float(result.pvalue)
+                        counts_ci(expected, actual, psi_from_counts, resamples, rng))
 
 
 def with_fdr(shifts: list[FeatureShift], alpha: float, min_effect: float) -> list[FeatureShift]:

@@ -12,6 +12,7 @@ from audit.suites.data.sections import NO_TRAINING, merge, skipped
 
 # Salts separating the suite's independent random streams.
 _SALT_LABEL_BIAS, _SALT_MISSING, _SALT_LABEL_ERRORS, _SALT_GROUPS, _SALT_SHIFT, _SALT_DOMAIN = 41, 42, 43, 44, 45, 46
+_SALT_REPRESENTATION = 47
 
 
 class DataSuite:
@@ -22,11 +23,11 @@ class DataSuite:
                                   "train/audit shift and generalisation gap")
     Params = DataParams
     emits: ClassVar[tuple[str, ...]] = (
-        "share[*]", "reference_ratio[*]", "small_groups", "base_rate_gap[*]", "missing_rows_share[*]",
-        "missing_gap[*]", "near_constant_columns", "out_of_range_share", "leakage_exact_share", "leakage_excess_share",
-        "near_duplicate_share", "near_duplicate_excess_share", "label_conflict_share", "label_issue_share[*]",
-        "label_issue_gap[*]", "psi[*]", "shifted_features", "shift_auc", "shift_auc_lower_bound",
-        "generalisation_gap", "accuracy_unlike_training", "unlike_accuracy_gap",
+        "share[*]", "reference_ratio[*]", "composition_difference[*]", "small_groups", "base_rate_gap[*]",
+        "missing_rows_share[*]", "missing_gap[*]", "near_constant_columns", "out_of_range_share",
+        "leakage_exact_share", "leakage_excess_share", "near_duplicate_share", "near_duplicate_excess_share",
+        "label_conflict_share", "label_issue_share[*]", "label_issue_gap[*]", "psi[*]", "shifted_features",
+        "shift_auc", "shift_auc_lower_bound", "generalisation_gap", "accuracy_unlike_training", "unlike_accuracy_gap",
     )
 
     def params_for(self, preset: str) -> DataParams:
@@ -53,7 +54,8 @@ class DataSuite:
         data, seed = ctx.data, ctx.seed
         steps = 6
         ctx.progress(0, steps, "data: representation and label bias")
-        parts = [representation(data, params), label_bias(data, params, derive_seed(seed, _SALT_LABEL_BIAS))]
+        parts = [representation(data, params, ctx.rng(_SALT_REPRESENTATION)),
+                 label_bias(data, params, derive_seed(seed, _SALT_LABEL_BIAS))]
         ctx.progress(1, steps, "data: quality")
         parts.append(quality(data, params, derive_seed(seed, _SALT_MISSING)))
         ctx.progress(2, steps, "data: leakage")
