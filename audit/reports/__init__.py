@@ -1,4 +1,6 @@
-"""Scorecard renderers: JSON, Markdown (PR comment), self-contained HTML, JUnit XML.
+"""Scorecard renderers: JSON, Markdown (PR comment), self-contained HTML, JUnit XML, model card (model-card.md).
+
+The PDF (audit.reports.pdf, WeasyPrint) is rendered on request: `audit report --format pdf` or `audit bundle`.
 
 Renderers only format a `Scorecard`; they compute nothing and never import torch.
 """
@@ -8,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from audit.card import render_model_card_md
 from audit.errors import AuditInputError
 from audit.reports.html import render_html
 from audit.reports.json_io import atomic_write_text, load_scorecard, render_json, write_json
@@ -15,13 +18,15 @@ from audit.reports.junit import render_junit
 from audit.reports.markdown import render_markdown
 from audit.types import Scorecard
 
-FORMATS = ("json", "md", "html", "junit")
-FILE_NAMES = {"json": "scorecard.json", "md": "scorecard.md", "html": "scorecard.html", "junit": "junit.xml"}
+FORMATS = ("json", "md", "html", "junit", "card")
+FILE_NAMES = {"json": "scorecard.json", "md": "scorecard.md", "html": "scorecard.html", "junit": "junit.xml",
+              "card": "model-card.md"}
 _RENDERERS: dict[str, Callable[[Scorecard], str]] = {
     "json": render_json,
     "md": render_markdown,
     "html": render_html,
     "junit": render_junit,
+    "card": render_model_card_md,
 }
 
 __all__ = ["FILE_NAMES", "FORMATS", "load_scorecard", "render", "write_json", "write_reports"]
@@ -33,7 +38,7 @@ def _check_format(fmt: str) -> None:
 
 
 def render(scorecard: Scorecard, fmt: str) -> str:
-    """The scorecard in one format ("json", "md", "html" or "junit")."""
+    """The scorecard in one format ("json", "md", "html", "junit" or "card")."""
     _check_format(fmt)
     return _RENDERERS[fmt](scorecard)
 

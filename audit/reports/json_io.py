@@ -22,12 +22,17 @@ def render_json(scorecard: Scorecard) -> str:
 
 def atomic_write_text(path: Path, text: str) -> Path:
     """Write to a temporary file beside `path`, then os.replace: readers never see half a file."""
+    return atomic_write_bytes(path, text.encode("utf-8", errors="replace"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """`atomic_write_text` for bytes (PDF, zip): a temporary file beside `path`, fsynced, then os.replace."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="replace", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp_name, 0o644)  # mkstemp makes 0600; reports are meant to be read by CI and reviewers

@@ -6,19 +6,23 @@ error bars), scatter (error bars), heatmap and images (see svg_grids). All text 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from audit.reports.formatting import fmt_number
 from audit.reports.svg_axes import (
     PALETTE,
     Axis,
+    dash_attr,
     draw_frame,
     draw_legend,
     error_bar,
     esc,
     finite,
     make_axis,
+    marker,
     message_svg,
+    min_span_for,
+    natural_order,
     open_svg,
     px,
     short,
@@ -32,11 +36,17 @@ LEFT, TOP, BOTTOM_MARGIN = 64.0, 24.0, 50.0
 LEGEND_WIDTH = 170.0
 
 
-def render_chart_svg(chart: Chart) -> str:
-    """One chart as an `<svg>` element string; unknown kinds or empty data give an explanatory placeholder."""
+def render_chart_svg(chart: Chart, cell_counts: Mapping[tuple[str, str], int] | None = None,
+                     min_cell_count: int = 0) -> str:
+    """One chart as an `<svg>` element string; unknown kinds or empty data give an explanatory placeholder.
+
+    `cell_counts` (heat maps): rows behind each (row label, column label) cell; cells with fewer than
+    `min_cell_count` are drawn as "too few rows", unlike a real zero.
+    """
+    if chart.kind == "heatmap":
+        return render_heatmap(chart, cell_counts or {}, min_cell_count)
     drawers: dict[str, Callable[[Chart], str]] = {
-        "line": _xy_chart, "scatter": _xy_chart, "bar": _bar_chart,
-        "heatmap": render_heatmap, "images": render_images,
+        "line": _xy_chart, "scatter": _xy_chart, "bar": _bar_chart, "images": render_images,
     }
     drawer = drawers.get(chart.kind)
     if drawer is None:
@@ -78,7 +88,7 @@ def _axes(chart: Chart, include_zero: bool) -> tuple[Axis, Axis, list[str]] | No
         return None
     log_x, log_y = _usable_log(xs, chart.log_x), _usable_log(ys, chart.log_y)
     x_axis = make_axis(xs, LEFT, _plot_right(chart), log_x)
-    y_axis = make_axis(ys, HEIGHT - BOTTOM_MARGIN, TOP, log_y, include_zero=include_zero)
+    y_axis = make_axis(ys, HEIGHT - BOTTOM_MARGIN, TOP, log_y, include_zero=include_zero, min_span=min_span_for(ys))
     return x_axis, y_axis, _fallback_notes(chart, log_x, log_y)
 
 
@@ -95,12 +105,12 @@ def _xy_chart(chart: Chart) -> str:
     for i, series in enumerate(chart.series):
         colour = PALETTE[i % len(PALETTE)]
         if chart.kind == "line":
-            body += _band(series, x_axis, y_axis, colour) + _polylines(series, x_axis, y_axis, colour)
+            body += _band(series, x_axis, y_axis, colour) + _polylines(series, x_axis, y_axis, colour, i)
         else:
             body += _error_bars(series, x_axis, y_axis, colour)
-        body += _markers(series, x_axis, y_axis, colour)
+        body += _markers(series, x_axis, y_axis, colour, i if len(chart.series) > 1 else 0)
     if len(chart.series) > 1:
-        body += draw_legend([s.label for s in chart.series], _plot_right(chart) + 16, TOP + 10)
+        body += draw_legend([s.label for s in chart.series], _plot_right(chart) + 16, TOP + 10, lines=True)
     return "\n".join(body + ["</svg>"])
 
 
@@ -110,7 +120,7 @@ def _points(series: Series, x_axis: Axis, y_axis: Axis) -> list[tuple[int, float
             if _drawable(x_axis, x) and _drawable(y_axis, y)]
 
 
-def _polylines(series: Series, x_axis: Axis, y_axis: Axis, colour: str) -> list[str]:
+def _polylines(series: Series, x_axis: Axis, y_axis: Axis, colour: str, index: int) -> list[str]:
     """The line, broken wherever a point is missing (NaN, or non-positive on a log axis)."""
     segments: list[list[str]] = []
     previous = -2
@@ -119,8 +129,8 @@ def _polylines(series: Series, x_axis: Axis, y_axis: Axis, colour: str) -> list[
             segments.append([])
         segments[-1].append(f"{px(x)},{px(y)}")
         previous = i
-    return [f'<polyline points="{" ".join(seg)}" fill="none" stroke="{colour}" stroke-width="2"/>'
-            for seg in segments if len(seg) > 1]
+    return [f'<polyline points="{" ".join(seg)}" fill="none" stroke="{colour}" stroke-width="2"'
+            f'{dash_attr(index)} stroke-opacity="0.9"/>' for seg in segments if len(seg) > 1]
 
 
 def _interval(series: Series, i: int, y_axis: Axis) -> tuple[float, float] | None:
@@ -151,10 +161,9 @@ def _error_bars(series: Series, x_axis: Axis, y_axis: Axis, colour: str) -> list
     return out
 
 
-def _markers(series: Series, x_axis: Axis, y_axis: Axis, colour: str) -> list[str]:
-    radius = "2.5" if len(series.x) > 40 else "3.5"
-    return [f'<circle cx="{px(x)}" cy="{px(y)}" r="{radius}" fill="{colour}">'
-            f"<title>{esc(series.label)}: {esc(_point_label(series, i))}</title></circle>"
+def _markers(series: Series, x_axis: Axis, y_axis: Axis, colour: str, shape: int) -> list[str]:
+    radius = 2.5 if len(series.x) > 40 else 3.5
+    return [marker(shape, x, y, radius, colour, f"{esc(series.label)}: {esc(_point_label(series, i))}")
             for i, x, y in _points(series, x_axis, y_axis)]
 
 
@@ -172,6 +181,7 @@ def _bar_chart(chart: Chart) -> str:
         return message_svg(chart.title, "No finite data points to draw.")
     _, y_axis, out = axes
     categories = sorted(set(_series_values(chart.series, "x")))
+    slots = _slots(chart, categories)
     right = _plot_right(chart)
     group = (right - LEFT) / len(categories)
     bar = group * 0.8 / max(len(chart.series), 1)
@@ -184,7 +194,7 @@ def _bar_chart(chart: Chart) -> str:
         for i, (x, y) in enumerate(zip(series.x, series.y, strict=False)):
             if x not in categories or not _drawable(y_axis, y):
                 continue
-            left = LEFT + group * categories.index(x) + group * 0.1 + bar * s_index
+            left = LEFT + group * slots[categories.index(x)] + group * 0.1 + bar * s_index
             top = y_axis.to_px(y)
             body.append(f'<rect x="{px(left)}" y="{px(min(top, base))}" width="{px(bar)}" '
                         f'height="{px(abs(base - top))}" fill="{colour}"><title>{esc(series.label)}: '
@@ -192,18 +202,26 @@ def _bar_chart(chart: Chart) -> str:
             interval = _interval(series, i, y_axis)
             if interval:
                 body.append(error_bar(left + bar / 2, interval[0], interval[1], "#333333"))
-    body += _category_labels(chart, categories, group, bar)
+    body += _category_labels(chart, categories, group, bar, slots)
     if len(chart.series) > 1:
         body += draw_legend([s.label for s in chart.series], right + 16, TOP + 10)
     return "\n".join(body + ["</svg>"])
 
 
-def _category_labels(chart: Chart, categories: list[float], group: float, bar: float) -> list[str]:
+def _slots(chart: Chart, categories: list[float]) -> list[int]:
+    """Where each category is drawn: named categories in natural order (age "<25" before "25-44"), else as given."""
+    if chart.x_tick_labels and len(chart.x_tick_labels) == len(categories):
+        order = natural_order(chart.x_tick_labels)
+        return [order.index(i) for i in range(len(categories))]
+    return list(range(len(categories)))
+
+
+def _category_labels(chart: Chart, categories: list[float], group: float, bar: float, slots: list[int]) -> list[str]:
     """Named or numeric x under each group; with a single group, the series labels under their own bars."""
     y = HEIGHT - BOTTOM_MARGIN + 16
     if chart.x_tick_labels and len(chart.x_tick_labels) == len(categories):
         fits = max(3, int(group / 6.5))
-        return [text(LEFT + group * (i + 0.5), y, short(label, fits), full=label)
+        return [text(LEFT + group * (slots[i] + 0.5), y, short(label, fits), full=label)
                 for i, label in enumerate(chart.x_tick_labels)]
     if len(categories) == 1:
         fits = max(3, int(bar / 6.5))  # about 6.5 px per character at font-size 11

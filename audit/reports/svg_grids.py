@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 from audit.reports.formatting import fmt_number
 from audit.reports.png import Pixels, data_uri, diverging_colour, diverging_png, grey_png, sequential_colour
-from audit.reports.svg_axes import esc, finite, message_svg, open_svg, px, short, text
+from audit.reports.svg_axes import esc, finite, message_svg, natural_order, open_svg, px, short, text
 from audit.types import Chart, Heatmap, ImageGrid
 
 ColourMap = Callable[[float], tuple[int, int, int]]
@@ -31,11 +31,15 @@ def _colour_scale(values: list[float]) -> tuple[ColourMap, float, float]:
     return (lambda v: sequential_colour((v - lo) / span)), lo, hi
 
 
-def render_heatmap(chart: Chart) -> str:
+def render_heatmap(chart: Chart, cell_counts: Mapping[tuple[str, str], int] | None = None,
+                   min_count: int = 0) -> str:
+    """Annotated heat map; rows and columns in natural order; cells with fewer than `min_count` rows hatched."""
     grid = chart.heatmap
     values = finite(v for row in (grid.values if grid else ()) for v in row)
     if grid is None or not values:
         return message_svg(chart.title, "No finite values to draw.")
+    grid = _naturally_ordered(grid)
+    counts = cell_counts or {}
     colour, lo, hi = _colour_scale(values)
     cols = max(len(grid.col_labels), max(len(row) for row in grid.values))
     cell_w = max(14.0, min(64.0, 480.0 / max(cols, 1)))
@@ -46,13 +50,51 @@ def render_heatmap(chart: Chart) -> str:
     out = open_svg(width, height, chart.title) + _heatmap_labels(grid, cell_w, cell_h)
     if chart.y_label:  # rows' meaning, top left above the row labels
         out.append(text(4, 16, "rows: " + short(chart.y_label, 40), "start", ' fill="#555555"', full=chart.y_label))
+    sparse = False
     for r, row in enumerate(grid.values):
         for c, value in enumerate(row):
-            out += _heatmap_cell(value, _LABEL_WIDTH + c * cell_w, _HEADER_HEIGHT + r * cell_h, cell_w, cell_h, colour)
+            n = _count(counts, grid, r, c)
+            x, y = _LABEL_WIDTH + c * cell_w, _HEADER_HEIGHT + r * cell_h
+            if n is not None and n < min_count:
+                out += _sparse_cell(value, n, x, y, cell_w, cell_h)
+                sparse = True
+            else:
+                out += _heatmap_cell(value, x, y, cell_w, cell_h, colour)
     out += _colour_bar(colour, lo, hi, _LABEL_WIDTH + cols * cell_w + 20, _HEADER_HEIGHT, bar_height)
     below_grid = _HEADER_HEIGHT + len(grid.values) * cell_h + 24
     out.append(text(_LABEL_WIDTH + cols * cell_w / 2, below_grid, short(chart.x_label, 70), full=chart.x_label))
+    if sparse:
+        out.append(text(4, height - 6, f"Hatched: fewer than {min_count} rows, too few to judge (not a zero).",
+                        "start", ' fill="#555555" font-size="10"'))
     return "\n".join(out + ["</svg>"])
+
+
+def _reorder(items: Sequence, order: list[int]) -> tuple:
+    return tuple(items[i] for i in order if i < len(items))
+
+
+def _naturally_ordered(grid: Heatmap) -> Heatmap:
+    rows, cols = natural_order(grid.row_labels), natural_order(grid.col_labels)
+    if rows == sorted(rows) and cols == sorted(cols) or len(rows) != len(grid.values):
+        return grid
+    values = tuple(_reorder(grid.values[r], cols) if len(grid.values[r]) == len(cols) else grid.values[r]
+                   for r in rows)
+    return Heatmap(_reorder(grid.row_labels, rows), _reorder(grid.col_labels, cols), values)
+
+
+def _count(counts: Mapping[tuple[str, str], int], grid: Heatmap, r: int, c: int) -> int | None:
+    if r >= len(grid.row_labels) or c >= len(grid.col_labels):
+        return None
+    return counts.get((grid.row_labels[r], grid.col_labels[c]))
+
+
+def _sparse_cell(value: float | None, n: int, x: float, y: float, w: float, h: float) -> list[str]:
+    """Too few rows to judge: pale, crossed by a diagonal and labelled with its row count, unlike a real zero."""
+    tip = f"{fmt_number(value)} from only {n} row(s): too few to judge"
+    return [f'<rect x="{px(x)}" y="{px(y)}" width="{px(w)}" height="{px(h)}" fill="#f4f4f4" stroke="#ffffff">'
+            f"<title>{esc(tip)}</title></rect>",
+            f'<line x1="{px(x + 2)}" y1="{px(y + h - 2)}" x2="{px(x + w - 2)}" y2="{px(y + 2)}" stroke="#bbbbbb"/>',
+            text(x + w / 2, y + h / 2 + 4, f"n={n}", extra=' fill="#666666" font-style="italic"')]
 
 
 def _heatmap_labels(grid: Heatmap, cell_w: float, cell_h: float) -> list[str]:

@@ -36,7 +36,7 @@ def test_non_finite_values_survive(scorecard, tmp_path: Path) -> None:
     assert "NaN" not in path.read_text() and "Infinity" not in path.read_text()  # strict JSON for jq & co.
     loaded = load_scorecard(path).results[0].measurements[0]
     assert math.isnan(loaded.value) and all(math.isnan(b) for b in loaded.ci)
-    assert "| odd | NaN | [−∞, ∞] |" in render(card, "md")
+    assert "| odd | n/a | [−∞, ∞] |" in render(card, "md")
 
 
 def test_atomic_write_leaves_no_partial_file(scorecard, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

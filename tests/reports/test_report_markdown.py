@@ -14,11 +14,21 @@ def test_sections_and_verdicts(scorecard) -> None:
     assert md.startswith("# Audit scorecard: adult-mlp on adult\n")
     assert "❌ **FAIL**" in md and "Exit code **1**: at least one gated check failed." in md
     assert "| efficiency | ➖ **NOT RUN** | not run |" in md
-    assert "⏭️ **Skipped:** needs capability 'training-data'" in md
+    assert "- ⏭️ **privacy**: needs capability 'training-data'" in md  # a suite that did not apply: one line
     assert "💥 **Error:** RuntimeError: shape mismatch" in md
-    assert "1 validity check(s) failed" in md and "insufficient: Only 3 positives" in md
+    assert "1 self-check(s) failed" in md and "insufficient: Only 3 positives" in md
     # most serious check first
     assert md.index("fairness.dp\\_difference\\[sex\\]") < md.index("accuracy.accuracy |")
+
+
+def test_leads_with_what_changed_the_verdict(scorecard) -> None:
+    md = render(scorecard, "md")
+    lead = md.index("## What stops a release")
+    assert lead < md.index("## Pillars") < md.index("## Gated checks")
+    assert "**DP difference** — " in md and "0.04 above the maximum 0.1" in md and "**Next step:**" in md
+    assert "| robustness.validity" not in md  # self-checks are not gated rows; they have their own section
+    assert "robustness: its evaluation failed a self-check" in md  # but a failed one is named as blocking
+    assert len(md) < 40_000
 
 
 def test_incomplete_run_is_flagged(scorecard) -> None:
