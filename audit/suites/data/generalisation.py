@@ -24,6 +24,8 @@ def generalisation(train_correct: np.ndarray, audit_correct: np.ndarray, domain:
         "Training accuracy minus audit accuracy (Newcombe 95% interval): how much of what the model learned "
         "holds only on the rows it was trained on.",
         {"train_accuracy": rounded(k1 / n1), "audit_accuracy": rounded(k2 / n2), "n_train": n1, "n_audit": n2},
+        None if min(n1, n2) >= params.min_group_size else
+        f"only {min(n1, n2)} rows in one split (minimum {params.min_group_size})",
     )]
     rows = [("training rows", n1, rounded(k1 / n1)), ("audit rows", n2, rounded(k2 / n2))]
     if domain is not None:

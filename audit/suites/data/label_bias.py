@@ -11,6 +11,11 @@ from audit.suites.data.proportions import GroupRates, group_labels, group_rates
 from audit.suites.data.sections import NamedSplit, named_splits, rounded
 from audit.types import Measurement, Table
 
+_WHY = {
+    "train": "a label that differs by group teaches the model that difference.",
+    "audit": "the group metrics of the other pillars are measured against these different base rates.",
+}
+
 
 def label_bias(data: Dataset, params: DataParams, seed: int) -> SuiteOutput:
     measurements, rows = [], []
@@ -48,7 +53,7 @@ def _gap_measurement(s: NamedSplit, attribute: str, rates: GroupRates, classes: 
     return Measurement(
         f"base_rate_gap[{s.name},{attribute}]", rates.gap, rates.ci, False, int(rates.counts.sum()),
         f"Widest gap between groups of {attribute} in the share of {s.name} rows labelled '{label}' "
-        "(bootstrap 95% CI): a label that differs by group teaches the model that difference.",
+        f"(bootstrap 95% CI): {_WHY[s.name]}",
         {"label": label, "rates": {g: rounded(rates.rates[i, rates.worst_indicator])
                                    for i, g in enumerate(rates.labels)},
          "rows": {g: int(c) for g, c in zip(rates.labels, rates.counts, strict=True)},

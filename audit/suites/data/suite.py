@@ -13,6 +13,7 @@ from audit.suites.data.sections import NO_TRAINING, merge, skipped
 # Salts separating the suite's independent random streams.
 _SALT_LABEL_BIAS, _SALT_MISSING, _SALT_LABEL_ERRORS, _SALT_GROUPS, _SALT_SHIFT, _SALT_DOMAIN = 41, 42, 43, 44, 45, 46
 _SALT_REPRESENTATION = 47
+MIN_SHIFT_ROWS = 10  # per split: below this the domain classifier cannot be cross-fitted
 
 
 class DataSuite:
@@ -79,14 +80,19 @@ def _shift_and_generalisation(ctx: SuiteContext, params: DataParams) -> SuiteOut
     if data.train is None or len(data.train) == 0:
         return merge([skipped(report.GATED, NO_TRAINING, "Shift between training and audit data"),
                       skipped(generalisation.GATED, NO_TRAINING, "Generalisation")])
+    train_correct = model.predict(data.train.x) == data.train.y.numpy()
+    audit_correct = model.predict(data.test.x) == data.test.y.numpy()
+    smaller = min(len(data.train), len(data.test))
+    if smaller < MIN_SHIFT_ROWS:
+        reason = f"only {smaller} rows in one split (the shift tests need {MIN_SHIFT_ROWS})"
+        return merge([skipped(report.GATED, reason, "Shift between training and audit data"),
+                      generalisation.generalisation(train_correct, audit_correct, None, params)])
     pairs = feature_pairs(data, params.image_components, derive_seed(ctx.seed, _SALT_SHIFT))
     rng = ctx.rng(_SALT_SHIFT)
     shifts = with_fdr([feature_shift(p, params.psi_bins, params.resamples, rng) for p in pairs],
                       params.shift_alpha, params.shift_min_effect)
     domain = domain_scores(*domain_matrices(pairs), params.domain_max_rows, params.domain_iterations,
                            derive_seed(ctx.seed, _SALT_DOMAIN))
-    train_correct = model.predict(data.train.x) == data.train.y.numpy()
-    audit_correct = model.predict(data.test.x) == data.test.y.numpy()
     return merge([report.shift_section(shifts, domain, len(data.test), params),
                   generalisation.generalisation(train_correct, audit_correct, domain, params)])
 
