@@ -284,3 +284,10 @@ def test_text_models_shift_on_their_embeddings_and_free_text_is_not_a_category(t
     table = next(t for t in out.tables if t.id == "out_of_range")
     assert ("text", "free text (not checked)") not in [(r[0], r[1]) for r in table.rows]  # listed only if flagged
     assert m["out_of_range_share"].value < 0.05
+
+
+def test_a_tiny_audit_split_is_insufficient_evidence_not_a_crash(clean: Dataset, clean_model) -> None:
+    tiny = _with_splits(clean, clean.train, clean.test.subset(torch.arange(5)))
+    m = _by_name(_run(tiny, clean_model, params=dataclasses.replace(FAST, label_errors=False)))
+    assert "only 5 rows" in m["shift_auc_lower_bound"].insufficient_reason
+    assert "only 5 rows" in m["generalisation_gap"].insufficient_reason
