@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit.compare.significance import bootstrap_p_value
-from audit.compare.statistics import EvidenceStatistics
+from audit.compare.statistics import EvidenceStatistics, Resample
 from audit.evidence import LoadedEvidence
 from audit.stats import iter_resample_counts, percentile_ci, resample_counts
 
@@ -37,15 +37,16 @@ def resample_stream(n: int, resamples: int, rng: np.random.Generator,
                     strata: np.ndarray | None = None) -> Iterator[np.ndarray]:
     """(chunk, n) bootstrap multiplicities; with `strata`, each stratum is resampled within itself (privacy keeps
     as many members as non-members in every resample, as its own CIs do)."""
+    dtype = np.int16 if n < 2**15 else np.int32  # a count never exceeds n
     if strata is None:
-        yield from iter_resample_counts(n, resamples, rng, chunk=CHUNK)
+        yield from iter_resample_counts(n, resamples, rng, chunk=CHUNK, dtype=dtype)
         return
     groups = [np.flatnonzero(strata == v) for v in np.unique(strata)]
     for start in range(0, resamples, CHUNK):
         size = min(CHUNK, resamples - start)
-        counts = np.zeros((size, n))
+        counts = np.zeros((size, n), dtype=dtype)
         for rows in groups:
-            counts[:, rows] = resample_counts(rows.size, size, rng)  # continues the same stream
+            counts[:, rows] = resample_counts(rows.size, size, rng, dtype=dtype)  # continues the same stream
         yield counts
 
 
@@ -61,15 +62,16 @@ def bootstrap_differences(
     """Point figures, CI and p-value of candidate − baseline for each name, from one pass over the resamples."""
     (ev_b, st_b), (ev_c, st_c) = base, cand
     n_b, n_c = len(ev_b.frame), len(ev_c.frame)
-    point_b, point_c = st_b.evaluate(np.ones((1, n_b))), st_c.evaluate(np.ones((1, n_c)))
+    point_b, point_c = st_b.evaluate(Resample.point(n_b)), st_c.evaluate(Resample.point(n_c))
     diffs: dict[str, list[np.ndarray]] = {name: [] for name in names}
     if paired:
         stream = resample_stream(n_b, resamples, np.random.default_rng(suite_seed(seed, suite)), _strata(ev_b))
-        pairs = ((w, w) for w in stream)
+        pairs = ((w, w) for w in map(Resample, stream))
     else:
-        pairs = zip(resample_stream(n_b, resamples, np.random.default_rng(suite_seed(seed, suite, 1)), _strata(ev_b)),
-                    resample_stream(n_c, resamples, np.random.default_rng(suite_seed(seed, suite, 2)), _strata(ev_c)),
-                    strict=True)
+        pairs = zip(map(Resample, resample_stream(n_b, resamples, np.random.default_rng(suite_seed(seed, suite, 1)),
+                                                  _strata(ev_b))),
+                    map(Resample, resample_stream(n_c, resamples, np.random.default_rng(suite_seed(seed, suite, 2)),
+                                                  _strata(ev_c))), strict=True)
     for w_b, w_c in pairs:
         values_b, values_c = st_b.evaluate(w_b), st_c.evaluate(w_c)
         for name in names:

@@ -36,6 +36,14 @@ class CompareSettings:
 
 
 def compare_runs(baseline: LoadedRun, candidate: LoadedRun, settings: CompareSettings) -> ct.Comparison:
+    from threadpoolctl import threadpool_limits  # ships with scikit-learn
+
+    # Many mid-sized products: multi-threaded BLAS on a busy 2-core runner spins rather than helps.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _compare(baseline, candidate, settings)
+
+
+def _compare(baseline: LoadedRun, candidate: LoadedRun, settings: CompareSettings) -> ct.Comparison:
     problems = pairing_problems(baseline, candidate)
     if problems and not settings.unpaired:
         raise AuditInputError("cannot pair these runs: " + "; ".join(problems) + ". Audit both models on the same "

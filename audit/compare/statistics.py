@@ -16,7 +16,29 @@ import numpy as np
 from audit.evidence import LoadedEvidence, probabilities_of
 from audit.stats import weighted_auc
 
-Evaluator = Callable[[np.ndarray], dict[str, np.ndarray]]
+
+@dataclass(frozen=True, eq=False)
+class Resample:
+    """A block of bootstrap multiplicities (resamples, n), integer, with its float views made once and shared
+    by both models and every measurement (integer counts keep the AUCs exact and their memory small)."""
+
+    counts: np.ndarray
+
+    @cached_property
+    def float64(self) -> np.ndarray:
+        return self.counts.astype(np.float64)
+
+    @cached_property
+    def float32(self) -> np.ndarray:
+        return self.counts.astype(np.float32)
+
+    @classmethod
+    def point(cls, n: int) -> Resample:
+        """Every row once: the point estimate."""
+        return cls(np.ones((1, n), dtype=np.int16))
+
+
+Evaluator = Callable[[Resample], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,7 +61,7 @@ def statistics_for(evidence: LoadedEvidence, wanted: Iterable[str]) -> EvidenceS
     parts = [p for p in parts if p.names]
     names = frozenset().union(*(p.names for p in parts)) if parts else frozenset()
 
-    def evaluate(weights: np.ndarray) -> dict[str, np.ndarray]:
+    def evaluate(weights: Resample) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for part in parts:
             out.update(part.evaluate(weights))
@@ -56,9 +78,9 @@ def _column_means(ev: LoadedEvidence, wanted: set[str]) -> EvidenceStatistics:
     present = np.isfinite(values)
     filled = np.where(present, values, 0.0)
 
-    def evaluate(w: np.ndarray) -> dict[str, np.ndarray]:
+    def evaluate(w: Resample) -> dict[str, np.ndarray]:
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = (w @ filled) / (w @ present.astype(float))
+            means = (w.float64 @ filled) / (w.float64 @ present.astype(float))
         return {n: means[:, i] for i, n in enumerate(names)}
 
     return EvidenceStatistics(frozenset(names), evaluate)
@@ -71,12 +93,13 @@ def _membership_aucs(ev: LoadedEvidence, wanted: set[str]) -> EvidenceStatistics
     keys = {n: f"score[{n[len('membership_auc['):-1]}]" for n in wanted if n.startswith("membership_auc[")}
     keys = {n: c for n, c in keys.items() if c in ev.frame.columns}
 
-    def evaluate(w: np.ndarray) -> dict[str, np.ndarray]:
+    def evaluate(w: Resample) -> dict[str, np.ndarray]:
         out = {}
         for name, column in keys.items():
             scores = ev.column(column)
             scored = np.isfinite(scores)  # an attack may score only part of the rows
-            out[name] = weighted_auc(scores[scored], member[scored], w[:, scored] if not scored.all() else w)
+            counts = w.counts if scored.all() else w.counts[:, scored]
+            out[name] = weighted_auc(scores[scored], member[scored], counts)
         return out
 
     return EvidenceStatistics(frozenset(keys), evaluate)
@@ -88,21 +111,21 @@ def _accuracy(ev: LoadedEvidence, wanted: set[str]) -> EvidenceStatistics:
     _Predictions = _predictions_type()
     p = _Predictions(y=ev.column("label").astype(int), proba=probabilities_of(ev))
     positive, bins = int(ev.meta.get("positive_class", 1)), int(ev.meta.get("calibration_bins", 15))
-    formulas: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-        "accuracy": lambda w: mx.accuracy(p, w),
-        "accuracy_over_majority": lambda w: mx.accuracy_over_majority(p, w),
-        "balanced_accuracy": lambda w: mx.balanced_accuracy(p, w),
-        "macro_f1": lambda w: mx.macro_f1(p, w),
-        "auroc": lambda w: mx.auroc(p, w, positive),
-        "log_loss": lambda w: mx.log_loss(p, w),
-        "brier": lambda w: mx.brier(p, w, positive),
-        "ece": lambda w: mx.expected_calibration_error(p, w, bins),
+    formulas: dict[str, Callable[[Resample], np.ndarray]] = {
+        "accuracy": lambda w: mx.accuracy(p, w.float64),
+        "accuracy_over_majority": lambda w: mx.accuracy_over_majority(p, w.float64),
+        "balanced_accuracy": lambda w: mx.balanced_accuracy(p, w.float64),
+        "macro_f1": lambda w: mx.macro_f1(p, w.float64),
+        "auroc": lambda w: mx.auroc(p, w.counts, positive),  # integer counts: the exact, faster AUC path
+        "log_loss": lambda w: mx.log_loss(p, w.float64),
+        "brier": lambda w: mx.brier(p, w.float64, positive),
+        "ece": lambda w: mx.expected_calibration_error(p, w.float64, bins),
     }
     for k, label in enumerate(ev.meta.get("class_names", [])):
         formulas[f"recall[{label}]"] = _recall(p.y == k, p.pred == k)
     chosen = {n: f for n, f in formulas.items() if n in wanted}
 
-    def evaluate(w: np.ndarray) -> dict[str, np.ndarray]:
+    def evaluate(w: Resample) -> dict[str, np.ndarray]:
         return {n: f(w) for n, f in chosen.items()}
 
     return EvidenceStatistics(frozenset(chosen), evaluate)
@@ -126,12 +149,12 @@ def _predictions_type() -> type:
     return Cached
 
 
-def _recall(is_class: np.ndarray, predicted: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+def _recall(is_class: np.ndarray, predicted: np.ndarray) -> Callable[[Resample], np.ndarray]:
     hits, rows = (is_class & predicted).astype(float), is_class.astype(float)
 
-    def recall(w: np.ndarray) -> np.ndarray:
+    def recall(w: Resample) -> np.ndarray:
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (w @ hits) / (w @ rows)
+            return (w.float64 @ hits) / (w.float64 @ rows)
 
     return recall
 
@@ -159,8 +182,8 @@ def _fairness(ev: LoadedEvidence, wanted: set[str]) -> EvidenceStatistics:
     per_group = _per_group_indicators(indicators, membership)
     groups, k = membership.shape[0], indicators.shape[1]
 
-    def evaluate(w: np.ndarray) -> dict[str, np.ndarray]:
-        sums = (w.astype(np.float32) @ per_group).reshape(w.shape[0], groups, k).astype(np.float64)
+    def evaluate(w: Resample) -> dict[str, np.ndarray]:
+        sums = (w.float32 @ per_group).reshape(w.counts.shape[0], groups, k).astype(np.float64)
         out = {}
         for i, axis in enumerate(used):
             rates = GroupRates.of(GroupCounts.from_sums(sums[:, bounds[i]:bounds[i + 1]]))
