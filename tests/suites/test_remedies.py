@@ -18,7 +18,7 @@ from audit.stats import bootstrap_indices
 from audit.suite import Output, SuiteContext, validate_params
 from audit.suites.remedies import RemediesParams, RemediesSuite, paired
 from audit.testing import synthetic_tabular, tabular_model, wrap_module
-from audit.types import SuiteResult, SuiteStatus, Verdict
+from audit.types import Measurement, SuiteResult, SuiteStatus, Verdict
 
 pytest.importorskip("opacus")
 
@@ -120,12 +120,30 @@ def test_remedies_change_what_they_target(setup):
     assert {f"distillation.fairness_drift[{a}]" for a in ("sex", "race")} <= set(m)
 
 
-def test_the_same_seed_gives_the_same_figures_apart_from_timings(setup):
+def test_the_same_seed_gives_the_same_figures_and_findings_link_to_their_remedy(setup):
     _, _, ctx, out = setup
-    again = RemediesSuite().run(ctx, SMALL)
+    earlier = {
+        "fairness": SuiteResult("fairness", "fairness", SuiteStatus.OK, measurements=(
+            Measurement("dp_difference[sex]", 0.31), Measurement("equalized_odds_difference[race]", 0.2))),
+        "robustness": SuiteResult("robustness", "robustness", SuiteStatus.OK, measurements=(
+            Measurement("robust_accuracy[linf,eps=0.1]", 0.7), Measurement("robust_accuracy[pgd,linf,eps=0.1]", 0.7))),
+        "privacy": SuiteResult("privacy", "privacy", SuiteStatus.OK, measurements=(
+            Measurement("membership_auc[lira_online]", 0.6),)),
+    }
+    linked_ctx = dataclasses.replace(ctx, previous=earlier, reads=frozenset(RemediesSuite.reads))
+    again = RemediesSuite().run(linked_ctx, SMALL)
     first = {m.name: (m.value, m.ci) for m in out.measurements if not m.name.split(".")[1].startswith(TIMING)}
     second = {m.name: (m.value, m.ci) for m in again.measurements if not m.name.split(".")[1].startswith(TIMING)}
     assert first == second
+    table = next(t for t in again.tables if t.id == "remedy_for_each_finding")
+    assert [(r[0], r[2]) for r in table.rows] == [
+        ("fairness.dp_difference[sex]", "fairness_constrained"),
+        ("fairness.equalized_odds_difference[race]", "fairness_constrained"),
+        ("robustness.robust_accuracy[linf,eps=0.1]", "adversarial_training"),
+        ("privacy.membership_auc[lira_online]", "dp_sgd")]
+    m = _by_name(out)
+    assert table.rows[0][3].startswith(f"{m['fairness_constrained.dp_difference[sex]'].value:.4f}")
+    assert "remedy_for_each_finding" not in {t.id for t in out.tables}  # nothing to link when the others did not run
 
 
 def test_default_policy_only_warns_on_remedies(setup):

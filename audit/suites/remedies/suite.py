@@ -11,8 +11,8 @@ import torch
 
 from audit.errors import AuditInputError, SuiteSkipped
 from audit.stats import derive_seed
-from audit.suite import SuiteContext, SuiteOutput
-from audit.suites.remedies import comparison, findings, tradeoff
+from audit.suite import Output, SuiteContext, SuiteOutput
+from audit.suites.remedies import comparison, findings, linked, tradeoff
 from audit.suites.remedies.params import CONSTRAINTS, TABULAR_REMEDIES, RemediesParams, preset_params
 from audit.suites.remedies.variant import ORIGINAL, RemedySkipped, TrainedVariant, count_parameters
 from audit.types import Measurement, ValidityCheck
@@ -28,6 +28,8 @@ class RemediesSuite:
                                   "and frozen/LoRA/full fine-tuning, each re-audited beside the original")
     Params = RemediesParams
     emits: ClassVar[tuple[str, ...]] = tuple(f"{r}.*" for r in (ORIGINAL, *TABULAR_REMEDIES, "foundation"))
+    provides: ClassVar[tuple[str, ...]] = ("tradeoffs",)
+    reads: ClassVar[tuple[Output, ...]] = linked.READS
 
     def params_for(self, preset: str) -> RemediesParams:
         return preset_params(preset)
@@ -79,9 +81,7 @@ def _run_tabular(ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
     order = [found[e.name] for e in evidence]
     metric = "dp_difference" if params.fairness_constraint == "demographic_parity" else "equalized_odds_difference"
     tables = [tradeoff.tradeoff_table(order, variants, attribute, metric, rows.robust_key)]
-    extra = tradeoff.fairness_table(order)
-    if extra is not None:
-        tables.append(extra)
+    tables += [t for t in (linked.linked_table(ctx, found, rows.robust_key), tradeoff.fairness_table(order)) if t]
     if attribute and "fairness_constrained" in by_name:
         validity.append(findings.fairlearn_check(rows, by_name[ORIGINAL], by_name["fairness_constrained"], found,
                                                  attribute))
