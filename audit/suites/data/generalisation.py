@@ -12,7 +12,7 @@ from audit.suites.data.proportions import share_difference
 from audit.suites.data.sections import rounded
 from audit.types import Measurement, Table
 
-GATED = ("generalisation_gap", "unlike_accuracy_gap")
+HEADLINE = ("generalisation_gap", "unlike_accuracy_gap")  # reported as insufficient when the part is skipped
 
 
 def generalisation(train_correct: np.ndarray, audit_correct: np.ndarray, domain: DomainScores | None,

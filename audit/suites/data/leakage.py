@@ -19,7 +19,9 @@ from audit.suites.data.proportions import row_keys, share_difference
 from audit.suites.data.sections import NO_TRAINING, rounded, skipped
 from audit.types import Measurement, Table
 
-GATED = ("leakage_excess_share", "near_duplicate_excess_share")
+# Reported as insufficient when the part is skipped, so a gate on them cannot pass.
+HEADLINE = ("leakage_excess_share", "near_duplicate_excess_share", "leakage_exact_share", "near_duplicate_share",
+            "label_conflict_share")
 MAX_LISTED = 20
 
 
@@ -59,8 +61,7 @@ def rounded_rows(x: np.ndarray, columns: np.ndarray, scale: np.ndarray, toleranc
 
 def leakage(data: Dataset, params: DataParams) -> SuiteOutput:
     if data.train is None or len(data.train) == 0:
-        return skipped((*GATED, "leakage_exact_share", "near_duplicate_share", "label_conflict_share"),
-                       NO_TRAINING, "Leakage")
+        return skipped(HEADLINE, NO_TRAINING, "Leakage")
     xtr = data.train.x.reshape(len(data.train), -1).numpy()
     xte = data.test.x.reshape(len(data.test), -1).numpy()
     exact_tr, exact_te = row_keys(xtr), row_keys(xte)

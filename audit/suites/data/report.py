@@ -9,7 +9,7 @@ from audit.suites.data.sections import rounded
 from audit.suites.data.shift import FeatureShift
 from audit.types import Chart, Measurement, Series, Table
 
-GATED = ("shift_auc_lower_bound", "shift_auc", "shifted_features")
+HEADLINE = ("shift_auc_lower_bound", "shift_auc", "shifted_features")  # reported as insufficient when skipped
 
 
 def shift_section(shifts: list[FeatureShift], domain: DomainScores, n_audit: int, params: DataParams) -> SuiteOutput:

@@ -78,14 +78,14 @@ def _shift_and_generalisation(ctx: SuiteContext, params: DataParams) -> SuiteOut
 
     data, model = ctx.data, ctx.model
     if data.train is None or len(data.train) == 0:
-        return merge([skipped(report.GATED, NO_TRAINING, "Shift between training and audit data"),
-                      skipped(generalisation.GATED, NO_TRAINING, "Generalisation")])
+        return merge([skipped(report.HEADLINE, NO_TRAINING, "Shift between training and audit data"),
+                      skipped(generalisation.HEADLINE, NO_TRAINING, "Generalisation")])
     train_correct = model.predict(data.train.x) == data.train.y.numpy()
     audit_correct = model.predict(data.test.x) == data.test.y.numpy()
     smaller = min(len(data.train), len(data.test))
     if smaller < MIN_SHIFT_ROWS:
         reason = f"only {smaller} rows in one split (the shift tests need {MIN_SHIFT_ROWS})"
-        return merge([skipped(report.GATED, reason, "Shift between training and audit data"),
+        return merge([skipped(report.HEADLINE, reason, "Shift between training and audit data"),
                       generalisation.generalisation(train_correct, audit_correct, None, params)])
     pairs = feature_pairs(data, params.image_components, derive_seed(ctx.seed, _SALT_SHIFT))
     rng = ctx.rng(_SALT_SHIFT)
