@@ -51,7 +51,8 @@ def test_heatmap_cells_with_too_little_data_differ_from_zeros() -> None:
     svg = render_chart_svg(chart, {("Black", "<25"): 3, ("Black", "25-44"): 800, ("White", "<25"): 2400,
                                    ("White", "25-44"): 6800}, 30)
     assert svg.count("n=3") == 1 and "too few to judge" in svg
-    assert len(re.findall(r'fill="#(?:222222|ffffff)">0</text>', svg)) == 1  # White×<25 is a real zero from 2,400 rows: annotated as 0
+    # White×<25 is a real zero from 2,400 rows: annotated as 0
+    assert len(re.findall(r'fill="#(?:222222|ffffff)">0</text>', svg)) == 1
     assert svg.index(">&lt;25<") < svg.index(">25-44<")  # columns in natural order
 
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from conftest import HOSTILE
 
-from audit.card import CARD_FIELDS, CARD_KEYS, card_of, parse_card, read_card_file, render_model_card_md
+from audit.card import CARD_FIELDS, CARD_KEYS, card_of, parse_card, read_card_file
 from audit.config import load_config
 from audit.errors import AuditInputError
 from audit.reports import render
@@ -38,7 +38,8 @@ def _with_card(scorecard, card):
 def test_card_fields_are_the_mitchell_sections() -> None:
     assert set(FULL_CARD) == set(CARD_KEYS)
     sections = {f.section for f in CARD_FIELDS}
-    assert {"Model details", "Intended use", "Data", "Ethical considerations", "Caveats and recommendations"} <= sections
+    assert {"Model details", "Intended use", "Data", "Ethical considerations",
+            "Caveats and recommendations"} <= sections
 
 
 def test_unknown_card_key_is_exit_2_with_did_you_mean() -> None:
@@ -129,3 +130,17 @@ def test_hostile_card_text_is_inert(scorecard) -> None:
 def test_card_in_scorecard_ignores_values_that_are_not_strings(scorecard) -> None:
     sc = _with_card(scorecard, {"model_name": ["not", "a", "string"], "owner": "Team", "bogus": "x"})
     assert dict(card_of(sc).values) == {"owner": "Team"}
+
+
+def test_run_card_flag_with_an_unknown_field_is_exit_2(tmp_path, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from audit.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    card = tmp_path / "card.toml"
+    card.write_text('owner = "Team"\nintended_usage = "x"\n', encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", "--card", str(card), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "did you mean 'intended_use'" in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()  # refused before anything ran
