@@ -91,7 +91,7 @@ def _auc_rows(w: np.ndarray, pos: np.ndarray, starts: np.ndarray) -> np.ndarray:
     exact = np.issubdtype(w.dtype, np.integer)
     total = np.int64 if exact else np.float64
     neg_w = np.where(pos, w.dtype.type(0), w)
-    small = exact and int(w.max(initial=0)) * n < 2**31
+    small = exact and 2 * int(w.max(initial=0)) * n < 2**31  # `below + cum` below must fit int32 too
     cum = np.cumsum(neg_w, axis=1, dtype=np.int32 if small else total)  # negative weight at or below each position
     rows = np.flatnonzero(pos)
     w_pos = w[:, rows]

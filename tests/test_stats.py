@@ -58,6 +58,16 @@ def test_weighted_auc_on_bootstrap_counts_equals_sklearn_on_the_resampled_rows()
         assert got[r] == pytest.approx(roc_auc_score(is_pos[idx[r]], scores[idx[r]]), rel=1e-12)
 
 
+
+def test_weighted_auc_without_ties_integer_and_float_weights_agree_with_sklearn() -> None:
+    rng = np.random.default_rng(8)
+    scores, is_pos = rng.normal(size=500), rng.random(500) < 0.4
+    counts = stats.resample_counts(500, 4, 3, np.int32)
+    exact, floating = stats.weighted_auc(scores, is_pos, counts), stats.weighted_auc(scores, is_pos, counts * 1.0)
+    for r in range(4):
+        expected = roc_auc_score(is_pos, scores, sample_weight=counts[r])
+        assert exact[r] == pytest.approx(expected, rel=1e-12) and floating[r] == pytest.approx(expected, rel=1e-12)
+
 def test_weighted_auc_is_nan_without_both_classes() -> None:
     scores = np.array([0.1, 0.4, 0.9])
     weights = np.array([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0], [0.0, 2.0, 1.0]])
