@@ -176,6 +176,8 @@ def test_a_shifted_feature_is_flagged_ranked_first_and_fails_the_shift_gate(clea
     assert m["psi[education]"].details["flagged"] and m["psi[education]"].value > 0.25
     table = next(t for t in out.tables if t.id == "feature_shift")
     assert table.rows[0][0] == "education"
+    lost = {row[0]: row[table.columns.index("domain AUC lost when shuffled")] for row in table.rows}
+    assert lost["education"] > 0.1 and lost["education"] == max(lost.values())  # the classifier relies on it
     assert m["shift_auc"].value > 0.7
     assert _checks(out)["data.shift_auc_lower_bound"].verdict is Verdict.FAIL
     assert m["out_of_range_share"].details["rows"] >= 5  # the shifted values pass the training maximum

@@ -12,7 +12,8 @@ from audit.types import Chart, Measurement, Series, Table
 HEADLINE = ("shift_auc_lower_bound", "shift_auc", "shifted_features")  # reported as insufficient when skipped
 
 
-def shift_section(shifts: list[FeatureShift], domain: DomainScores, n_audit: int, params: DataParams) -> SuiteOutput:
+def shift_section(shifts: list[FeatureShift], domain: DomainScores, importance: dict[str, float], n_audit: int,
+                  params: DataParams) -> SuiteOutput:
     flagged = [s.name for s in shifts if s.flagged]
     measurements = [_psi(s, n_audit) for s in shifts]
     measurements.append(Measurement(
@@ -23,7 +24,7 @@ def shift_section(shifts: list[FeatureShift], domain: DomainScores, n_audit: int
     ))
     measurements += _domain(domain, params.min_group_size)
     top = shifts[: params.top_features]
-    return SuiteOutput(measurements=tuple(measurements), tables=(_table(top),), charts=(_chart(top),),
+    return SuiteOutput(measurements=tuple(measurements), tables=(_table(top, importance),), charts=(_chart(top),),
                        notes=_notes(flagged, domain))
 
 
@@ -53,14 +54,16 @@ def _domain(d: DomainScores, min_rows: int) -> list[Measurement]:
     ]
 
 
-def _table(top: list[FeatureShift]) -> Table:
+def _table(top: list[FeatureShift], importance: dict[str, float]) -> Table:
     rows = tuple((s.name, s.kind, s.test, rounded(s.statistic), s.p_value, s.p_adjusted, rounded(s.effect),
-                  rounded(s.psi), "yes" if s.flagged else "") for s in top)
+                  rounded(s.psi), rounded(importance.get(s.name, float("nan"))), "yes" if s.flagged else "")
+                 for s in top)
     return Table("feature_shift", "Features that separate audit rows from training rows most",
                  ("feature", "kind", "test", "statistic", "p", "BH-adjusted p", "KS distance / TV", "PSI",
-                  "flagged"), rows,
+                  "domain AUC lost when shuffled", "flagged"), rows,
                  caption="Sorted by effect: Kolmogorov-Smirnov distance (numeric) or total variation distance "
-                         "(categorical); chi-squared is Pearson's, without continuity correction.")
+                         "(categorical); chi-squared is Pearson's, without continuity correction. The domain "
+                         "classifier's held-out AUC lost when the feature is shuffled shows what it relies on.")
 
 
 def _chart(top: list[FeatureShift]) -> Chart:

@@ -91,9 +91,12 @@ def _shift_and_generalisation(ctx: SuiteContext, params: DataParams) -> SuiteOut
     rng = ctx.rng(_SALT_SHIFT)
     shifts = with_fdr([feature_shift(p, params.psi_bins, params.resamples, rng) for p in pairs],
                       params.shift_alpha, params.shift_min_effect)
+    index = {p.name: j for j, p in enumerate(pairs)}
+    top = tuple(index[s.name] for s in shifts[: params.top_features])
     domain = domain_scores(*domain_matrices(pairs), params.domain_max_rows, params.domain_iterations,
-                           derive_seed(ctx.seed, _SALT_DOMAIN))
-    return merge([report.shift_section(shifts, domain, len(data.test), params),
+                           derive_seed(ctx.seed, _SALT_DOMAIN), explain=top)
+    importance = {pairs[j].name: drop for j, drop in domain.importance.items()}
+    return merge([report.shift_section(shifts, domain, importance, len(data.test), params),
                   generalisation.generalisation(train_correct, audit_correct, domain, params)])
 
 
