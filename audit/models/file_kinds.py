@@ -35,15 +35,22 @@ def _opens_as_zip(path: Path) -> bool:
     return True
 
 
+def _has_end_record(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    except zipfile.BadZipFile:  # e.g. "zipfiles that span multiple disks are not supported"
+        return True
+
+
 def sniff(path: Path) -> str:
     """One of "empty", "zip", "truncated-zip" (also any zip whose directory is damaged), "pickle", "unknown"."""
     with path.open("rb") as handle:
         head = handle.read(SNIFF_BYTES)
     if not head:
         return "empty"
-    if zipfile.is_zipfile(path):
-        return "zip" if _opens_as_zip(path) else "truncated-zip"
-    if head.startswith(ZIP_MAGIC):
+    if _opens_as_zip(path):
+        return "zip"
+    if head.startswith(ZIP_MAGIC) or _has_end_record(path):
         return "truncated-zip"
     return "pickle" if _parses_as_pickle(head) else "unknown"
 

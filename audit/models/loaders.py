@@ -163,16 +163,18 @@ def _read_weights_file(path: Path) -> object:
 def _load_pickle_weights(path: Path, arch: str | None, arch_kwargs: dict | None) -> nn.Module:
     try:
         state = _read_weights_file(path)
-    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile) as error:
-        raise AuditInputError(
-            f"{path.name!r} could not be read as a state dict ({describe(path)}): "
-            f"{(str(error).splitlines() or [type(error).__name__])[0][:200]}. {SAVE_STATE_DICT}"
-        ) from error
     except pickle.UnpicklingError as error:
         raise AuditInputError(
             f"{path.name!r} is a pickled Python object (e.g. a whole nn.Module), which cannot be loaded safely: "
             "unpickling runs arbitrary code. Export it with torch.export.save (.pt2), or save "
             "model.state_dict() and pass --arch."
+        ) from error
+    except AuditInputError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the restricted unpickler fails on damaged data in many ways
+        raise AuditInputError(
+            f"{path.name!r} could not be read as a state dict ({describe(path)}): "
+            f"{(str(error).splitlines() or [type(error).__name__])[0][:200]}. {SAVE_STATE_DICT}"
         ) from error
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]  # a common checkpoint layout

@@ -91,7 +91,7 @@ def _check_member_names(path: Path, members: dict[str, zipfile.ZipInfo]) -> None
 def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
     try:
         return archive.read(info)
-    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, zlib.error) as error:
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, OSError, EOFError, ValueError, zlib.error) as error:
         raise refuse(path, f"has a member {info.filename!r} that cannot be read ({str(error)[:80]})") from error
 
 
