@@ -22,8 +22,8 @@ Refuse = Callable[[str], AuditInputError]
 
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 FQN = re.compile(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*\Z")
-SHAPE_SYMBOL = re.compile(r"[a-z]{1,8}\d{1,9}\Z")
-NUMBER = re.compile(r"\d{1,19}(\.\d{1,19})?\Z")
+SHAPE_SYMBOL = re.compile(r"[a-z]{1,8}[0-9]{1,9}\Z")  # ASCII only: \d would admit other scripts' digits
+NUMBER = re.compile(r"[0-9]{1,19}(\.[0-9]{1,19})?\Z")
 OP_NAMESPACES = frozenset({"aten", "prims"})
 OPERATOR_FUNCTIONS = frozenset({
     "getitem", "add", "sub", "mul", "floordiv", "truediv", "mod", "neg", "pos", "abs",

@@ -25,6 +25,7 @@ from torch import nn
 
 from audit.errors import AuditInputError
 from audit.models.loaders import load_user_model
+from audit.models.pt2_graph import is_safe_expression
 from audit.testing import synthetic_tabular
 
 
@@ -266,3 +267,16 @@ def test_a_graph_that_writes_to_its_input_cannot_change_the_audit_data(tmp_path,
 def test_members_torch_cannot_decompress_are_refused(tmp_path, base, data, marker, torch_never_loads):
     evil = rewrite(base, tmp_path / "bzip2.pt2", compression=zipfile.ZIP_BZIP2)
     _refused(evil, data, marker, "compression method 12")
+
+
+@pytest.mark.parametrize("expression, safe", [
+    ("Symbol('s77', positive=True, integer=True)", True),  # what torch 2.13 writes for a dynamic batch
+    ("6*s0", True), ("FloorDiv(s0, 2) + 1", True), ("Max(1, s0)", True),
+    ("2**s0", False),  # no powers: a huge exponent would hang sympy
+    ("__import__('os')", False), ("s0.__class__", False), ("s0[0]", False), ("lambda: 0", False),
+    ("\uff45\uff58\uff45\uff43(1)", False),  # full-width 'exec', which Python's compiler folds to ASCII
+    ("s\u0661", False),  # an Arabic-Indic digit
+    ("s0 " * 200, False),  # too long
+])
+def test_shape_expression_grammar(expression, safe):
+    assert is_safe_expression(expression) is safe
