@@ -28,8 +28,12 @@ from audit.suite import Suite, SuiteContext, SuiteOutput, context_capabilities
 from audit.types import SCHEMA_VERSION, Provenance, RunInfo, Scorecard, SuiteResult, SuiteStatus, to_json_dict
 
 _NEEDS = {
-    "gradients": "a differentiable torch model",
+    "gradients": "a differentiable torch model (white-box); ONNX, scikit-learn and prediction files have no gradients",
     "logits": "a model that outputs logits",
+    "queries": "a model that answers for new inputs (--model FILE); a file of predictions answers only for its own rows",
+    "predict_proba": "class probabilities (a model with predict_proba, or --proba-columns for a prediction file)",
+    "score": "scores that rank the rows (--score-column or --proba-columns for a prediction file)",
+    "torch": "a PyTorch model (.pt2, safetensors, state dict or a zoo model) to build variants from",
     "recipe": "a training recipe to retrain the model (zoo models have one)",
     "training-data": "the model's training rows (pass --train-data PATH)",
     "sensitive-attributes": "sensitive attributes; this data set has none (for your own data: --sensitive COL[,COL])",

@@ -1,20 +1,46 @@
-"""`ModelUnderAudit`: the model the suites see, however it was obtained."""
+"""`ModelUnderAudit`: the model the suites see, however it was obtained, described by what it can do.
+
+Capabilities, not file types. Every suite decides from `capabilities` how far it can go:
+
+  predict        a predicted class per audited row (every model has it)
+  predict_proba  class probabilities (rows in [0, 1] summing to 1)
+  score          a monotone score per class that ranks rows (probabilities are scores too): AUROC, ROC,
+                 group thresholds
+  logits         the raw outputs are logits (softmax gives the probabilities)
+  queries        answers for inputs it was never given (every model but a file of predictions): attacks,
+                 counterfactuals, permutation and SHAP explanations
+  gradients      a differentiable torch view from the inputs to the outputs: white-box attacks and explainers
+  torch          a PyTorch module, from which variants (int8, pruned, distilled) are built
+  recipe         a training recipe to train it again: shadow models, remedies
+  raw            raw inputs (text) behind the features, and the encoder that maps them
+
+Torch models get predict/predict_proba/score/queries/torch from their module. Other adapters (scikit-learn,
+ONNX, prediction files) pass a `Backend` and state their capabilities; their `module`, when they answer
+queries, is a `QueryOnlyModule`: callable like a torch module, but with no gradients.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
-CAPABILITIES = ("gradients", "logits", "recipe")
+CAPABILITIES = ("predict", "predict_proba", "score", "logits", "queries", "gradients", "torch", "recipe", "raw")
+OUTPUT_KINDS = ("logits", "probabilities", "scores", "labels")
+_TORCH_CAPABILITIES = frozenset({"predict", "predict_proba", "score", "queries", "torch"})
+
+
+class MissingCapability(Exception):
+    """A suite asked a model for something it cannot give (e.g. probabilities from a file of predicted classes)."""
 
 
 @dataclass(frozen=True)
 class ModelSource:
-    kind: str  # "zoo" | "export" | "safetensors" | "torchscript" | "state-dict" | "foundation"
+    # zoo | export | safetensors | torchscript | state-dict | foundation | sklearn | onnx | predictions
+    kind: str
     ref: str  # zoo name or file path
     sha256: str
 
@@ -36,31 +62,86 @@ class Recipe:
     description: str = ""
 
 
+class Backend(Protocol):
+    """A model that is not a torch module. `x` is a float32 batch of audit inputs, shaped like `Split.x`."""
+
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        """(n, n_classes) raw outputs of the kind `ModelUnderAudit.outputs` names (not for "labels")."""
+        ...
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """(n,) predicted class indices, as the model itself decides them."""
+        ...
+
+
+class QueryOnlyModule(torch.nn.Module):
+    """A backend seen as a torch module for the black-box paths: outputs carry no gradient (they are detached)."""
+
+    def __init__(self, backend: Backend):
+        super().__init__()
+        self.backend = backend
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.backend.outputs(x.detach().float().cpu().numpy())
+        return torch.as_tensor(np.asarray(out, dtype=np.float32)).to(x.device)
+
+
 @dataclass(frozen=True)
 class ModelUnderAudit:
-    """A torch module with what the suites need to know about it.
+    """The audited model: what it can do (`capabilities`) and how to ask it.
 
-    `module(x)` returns one row per example: logits (or probabilities, if `outputs` says so) over
-    `n_classes` classes. Loaders normalise single-logit binary models to two columns.
+    `module(x)` (when present) returns one row per example: logits, probabilities or scores over `n_classes`
+    classes, as `outputs` says. Loaders normalise single-output binary models to two columns. A model without
+    "queries" (a prediction file) has no module and answers only for the audited rows it came with.
     """
 
     name: str
-    module: torch.nn.Module
+    module: torch.nn.Module | None
     task: str
     n_classes: int
     input_kind: str
     input_shape: tuple[int, ...]
-    outputs: str  # "logits" | "probabilities"
+    outputs: str  # one of OUTPUT_KINDS
     device: str
     capabilities: frozenset[str]
     source: ModelSource
     recipe: Recipe | None = None
     # For models over embeddings of raw inputs (text): the frozen encoder mapping raw rows to `x`.
     encoder: torch.nn.Module | None = None
+    backend: Backend | None = None  # set for every model that is not a torch module
+    description: str = ""  # how the adapter read the model (e.g. "ONNX outputs read as logits"), for the report
+
+    def __post_init__(self) -> None:
+        if self.outputs not in OUTPUT_KINDS:
+            raise ValueError(f"outputs must be one of {OUTPUT_KINDS}, got {self.outputs!r}")
+        caps = set(self.capabilities) | {"predict"}
+        if self.backend is None and self.module is not None:
+            caps |= _TORCH_CAPABILITIES
+        if self.module is None and self.backend is None:
+            raise ValueError("a model needs a torch module or a backend")
+        if "predict_proba" in caps:
+            caps.add("score")
+        if self.encoder is not None:
+            caps.add("raw")
+        if self.recipe is None:
+            caps.discard("recipe")
+        object.__setattr__(self, "capabilities", frozenset(caps))
+
+    def can(self, *needed: str) -> bool:
+        return set(needed) <= self.capabilities
+
+    def _require(self, capability: str, what: str) -> None:
+        if capability not in self.capabilities:
+            raise MissingCapability(f"the model gives no {what} (it has: {', '.join(sorted(self.capabilities))})")
 
     @torch.no_grad()
     def scores(self, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-        """Raw model outputs for `x` (batched, on the model's device), returned on the CPU."""
+        """Raw model outputs for `x` (batched, on the model's device), returned on the CPU as float32."""
+        self._require("score", "scores or probabilities")
+        if self.module is None:
+            assert self.backend is not None
+            return torch.as_tensor(np.asarray(self.backend.outputs(x.numpy()), dtype=np.float32))
+        assert self.module is not None
         self.module.eval()
         parts = [
             self.module(x[i : i + batch_size].to(self.device)).float().cpu()
@@ -69,9 +150,24 @@ class ModelUnderAudit:
         return torch.cat(parts) if parts else torch.empty(0, self.n_classes)
 
     def predict_proba(self, x: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
+        """(n, n_classes) class probabilities; MissingCapability for a model that only scores or predicts."""
+        self._require("predict_proba", "class probabilities")
         out = self.scores(x, batch_size)
         probs = out if self.outputs == "probabilities" else torch.softmax(out, dim=1)
         return probs.double().numpy()
 
+    def ranking_scores(self, x: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
+        """(n, n_classes) monotone per-class scores: probabilities where the model has them, else its scores."""
+        if "predict_proba" in self.capabilities:
+            return self.predict_proba(x, batch_size)
+        return self.scores(x, batch_size).double().numpy()
+
     def predict(self, x: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
-        return self.scores(x, batch_size).argmax(dim=1).numpy()
+        """(n,) predicted class indices: the model's own decision (a backend's `predict`, else the top output)."""
+        if self.backend is None:
+            return self.scores(x, batch_size).argmax(dim=1).numpy()
+        if "queries" not in self.capabilities:  # a prediction file answers for its own rows, all at once
+            return np.asarray(self.backend.predict(x.numpy()), dtype=np.int64)
+        parts = [np.asarray(self.backend.predict(x[i : i + batch_size].numpy()), dtype=np.int64)
+                 for i in range(0, x.shape[0], batch_size)]
+        return np.concatenate(parts) if parts else np.empty(0, np.int64)

@@ -14,19 +14,33 @@ EPS = 1e-15
 
 @dataclass(frozen=True)
 class Predictions:
+    """Labels and what the model gave: probabilities, or (a model without them) its decisions and maybe scores."""
+
     y: np.ndarray  # (n,) int class indices
-    proba: np.ndarray  # (n, k) class probabilities
+    proba: np.ndarray | None  # (n, k) class probabilities; None when the model gives none
+    decisions: np.ndarray | None = None  # (n,) the model's own classes; default: the most probable class
+    scores: np.ndarray | None = None  # (n, k) monotone per-class scores; default: the probabilities
+    classes: int = 0  # k, needed only when there are neither probabilities nor scores
 
     @property
     def n_classes(self) -> int:
-        return self.proba.shape[1]
+        ranked = self.ranking
+        return ranked.shape[1] if ranked is not None else self.classes
+
+    @property
+    def ranking(self) -> np.ndarray | None:
+        return self.scores if self.scores is not None else self.proba
 
     @property
     def pred(self) -> np.ndarray:
+        if self.decisions is not None:
+            return self.decisions
+        assert self.proba is not None
         return self.proba.argmax(axis=1)
 
     @property
     def confidence(self) -> np.ndarray:
+        assert self.proba is not None
         return self.proba.max(axis=1)
 
 
@@ -91,7 +105,7 @@ def calibration_bins(p: Predictions, w: np.ndarray, bins: int = 15) -> tuple[np.
     which = np.minimum((conf * bins).astype(int), bins - 1)
     onehot = np.eye(bins)[which]
     count = w @ onehot
-    correct = w @ (onehot * (p.pred == p.y)[:, None])
+    correct = w @ (onehot * (p.proba.argmax(axis=1) == p.y)[:, None])  # top-label calibration, whatever decided
     mean_conf = w @ (onehot * conf[:, None])
     return count, _ratio(correct, count), _ratio(mean_conf, count)
 
@@ -103,7 +117,9 @@ def expected_calibration_error(p: Predictions, w: np.ndarray, bins: int = 15) ->
 
 
 def auroc(p: Predictions, w: np.ndarray, positive: int = 1) -> np.ndarray:
-    """Binary AUROC on P(positive); multiclass: macro one-vs-rest (sklearn multi_class="ovr")."""
+    """Binary AUROC on P(positive) (or the positive class's score); multiclass: macro one-vs-rest (sklearn "ovr")."""
+    ranked = p.ranking
+    assert ranked is not None
     if p.n_classes == 2:
-        return weighted_auc(p.proba[:, positive], p.y == positive, w)
-    return macro_auc(p.proba, p.y, w)
+        return weighted_auc(ranked[:, positive], p.y == positive, w)
+    return macro_auc(ranked, p.y, w)

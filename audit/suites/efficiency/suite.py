@@ -54,7 +54,7 @@ QUICK = EfficiencyParams(variants=tuple(v for v in VARIANTS if v != "compiled"),
 class EfficiencySuite:
     name: ClassVar[str] = "efficiency"
     pillar: ClassVar[str] = "efficiency"
-    requires: ClassVar[frozenset[str]] = frozenset()
+    requires: ClassVar[frozenset[str]] = frozenset({"torch"})  # variants are built from the module
     description: ClassVar[str] = "int8/bf16/pruned/compiled variants: size, latency, throughput, re-audited"
     emits: ClassVar[tuple[str, ...]] = (
         "accuracy[*]", "accuracy_drop[*]", "prediction_agreement[*]", "size_bytes[*]", "peak_memory_bytes[*]",

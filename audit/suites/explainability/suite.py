@@ -52,7 +52,7 @@ QUICK = ExplainabilityParams(n_explain=100, nsamples=100, kernel_max_rows=30, pe
 class ExplainabilitySuite:
     name: ClassVar[str] = "explainability"
     pillar: ClassVar[str] = "explainability"
-    requires: ClassVar[frozenset[str]] = frozenset()
+    requires: ClassVar[frozenset[str]] = frozenset({"queries", "predict_proba"})
     description: ClassVar[str] = "SHAP feature attributions, reliance on sensitive attributes, attribution stability"
     Params = ExplainabilityParams
     emits: ClassVar[tuple[str, ...]] = ("rank_stability", "permutation_agreement", "sensitive_reliance",

@@ -14,6 +14,8 @@ from audit.suites.fairness.params import FairnessParams
 
 # Salts separating the suite's independent random streams.
 _SALT_BOOTSTRAP, _SALT_PROXY, _SALT_MITIGATION = 31, 32, 33
+_NEEDS_QUERIES = ("needs a model that answers for changed inputs (--model FILE); a file of predictions answers only "
+                  "for its own rows")
 
 
 class FairnessSuite:
@@ -58,24 +60,31 @@ class FairnessSuite:
                 f"({', '.join(single)}), so there is nothing to compare"
             )
         usable = {name: columns[name] for name in columns if name not in single}
-        proba = _checked_probabilities(model.predict_proba(data.test.x), data.n_classes)
+        scores = (_checked_probabilities(model.ranking_scores(data.test.x), data.n_classes)
+                  if model.can("score") else None)
         y_true = _checked_labels(data.test.y.numpy(), data.n_classes)
-        y_pred = proba.argmax(axis=1)
+        y_pred = _checked_labels(model.predict(data.test.x), data.n_classes, "predicted")
         steps = 1 + params.flip_test + params.proxies + params.mitigation
         ctx.progress(0, steps, "fairness: group metrics")
         parts = [group_audit(data, axes, y_true, y_pred, params, ctx.rng(_SALT_BOOTSTRAP), ctx.seed)]
         parts.append(SuiteOutput(notes=tuple(
             f"{name} has a single group in the test data and is not compared." for name in single)))
-        if params.flip_test:
+        if params.flip_test and not model.can("queries"):
+            parts.append(SuiteOutput(notes=(f"Counterfactual flip test not run: it {_NEEDS_QUERIES}",)))
+        elif params.flip_test:
             ctx.progress(len(parts) - 1, steps, "fairness: counterfactual flips")
             parts.append(flip_section(model, data, y_pred, params.flip_max_values, params.max_groups))
         if params.proxies:
             ctx.progress(len(parts) - 1, steps, "fairness: proxies")
             parts.append(proxy_section(data, usable, ctx.rng(_SALT_PROXY), params))
-        if params.mitigation and data.task == "binary":
+        if params.mitigation and data.task == "binary" and scores is None:
+            parts.append(SuiteOutput(notes=("Mitigation preview not run: group thresholds need scores that rank the "
+                                            "rows (a model with scores, or --score-column / --proba-columns).",)))
+        elif params.mitigation and data.task == "binary":
             ctx.progress(len(parts) - 1, steps, "fairness: mitigation preview")
             pos = data.positive_class
-            outcomes = BinaryOutcomes(scores=proba[:, pos], selected=y_pred == pos, y_pos=y_true == pos)
+            assert scores is not None
+            outcomes = BinaryOutcomes(scores=scores[:, pos], selected=y_pred == pos, y_pos=y_true == pos)
             few, many = _split_by_group_count(usable, params.max_groups)
             parts.append(mitigation_section(outcomes, few, ctx.rng(_SALT_MITIGATION), ctx.seed))
             parts.append(SuiteOutput(notes=tuple(
@@ -113,11 +122,11 @@ def _checked_probabilities(proba: np.ndarray, n_classes: int) -> np.ndarray:
     return proba
 
 
-def _checked_labels(y: np.ndarray, n_classes: int) -> np.ndarray:
+def _checked_labels(y: np.ndarray, n_classes: int, kind: str = "test") -> np.ndarray:
     outside = (y < 0) | (y >= n_classes)
     if outside.any():
         raise AuditInputError(
-            f"{int(outside.sum())} test label(s) fall outside the {n_classes} known classes "
+            f"{int(outside.sum())} {kind} label(s) fall outside the {n_classes} known classes "
             f"(e.g. {int(y[outside][0])}); labels must be class indices 0..{n_classes - 1}."
         )
     return y

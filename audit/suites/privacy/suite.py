@@ -47,7 +47,7 @@ PRESETS = {
 class PrivacySuite:
     name: ClassVar[str] = "privacy"
     pillar: ClassVar[str] = "privacy"
-    requires: ClassVar[frozenset[str]] = frozenset({"training-data"})
+    requires: ClassVar[frozenset[str]] = frozenset({"training-data", "queries", "predict_proba"})
     description: ClassVar[str] = (
         "Membership inference (loss threshold, ART black-box, LiRA), empirical ε lower bound, attribute inference"
     )

@@ -30,7 +30,7 @@ NO_GRADIENT_NOTE = (
 class RobustnessSuite:
     name: ClassVar[str] = "robustness"
     pillar: ClassVar[str] = "robustness"
-    requires: ClassVar[frozenset[str]] = frozenset()
+    requires: ClassVar[frozenset[str]] = frozenset({"queries", "score"})
     description: ClassVar[str] = "Adversarial attacks (FGSM, PGD, APGD, black-box), natural corruptions, self-checks"
     Params = RobustnessParams
     emits: ClassVar[tuple[str, ...]] = (
