@@ -83,9 +83,11 @@ def convergence_check(p: Pillars, stronger_correct: float, steps: int) -> Validi
     return ValidityCheck(f"adversarial_training_{check.name}", check.passed, check.detail)
 
 
-def notes(found: dict[str, Pillars], params: RemediesParams, skipped: list[str]) -> list[str]:
+def notes(found: dict[str, Pillars], evidence: dict[str, Evidence], params: RemediesParams,
+          skipped: list[str]) -> list[str]:
     base = found["original"]
-    out = []
+    out = ["Changes are the remedy minus the original on the same rows, with paired 95% bootstrap CIs; * marks a CI "
+           "that excludes zero."]
     if "adversarial_training" in found:
         p = found["adversarial_training"]
         gain = p.robust.minus(base.robust)
@@ -94,9 +96,10 @@ def notes(found: dict[str, Pillars], params: RemediesParams, skipped: list[str])
                    + _auc_text(p, base) + ".")
     if "dp_sgd" in found:
         p = found["dp_sgd"]
-        out.append(f"DP-SGD: accuracy {_signed(p.accuracy.minus(base.accuracy))}{_auc_text(p, base)}; measured ε lower "
-                   f"bound {p.epsilon_lb if p.epsilon_lb is not None else float('nan'):.2f} (original "
-                   f"{base.epsilon_lb if base.epsilon_lb is not None else float('nan'):.2f}).")
+        accountant = float(evidence["dp_sgd"].variant.details["accountant_epsilon"])
+        out.append(f"DP-SGD at ε = {accountant:.2f} by its accountant (target {params.dp_epsilon:g}, δ = "
+                   f"{params.dp_delta:g}): accuracy {_signed(p.accuracy.minus(base.accuracy))}{_auc_text(p, base)}; "
+                   f"measured ε lower bound {_number(p.epsilon_lb)} (original {_number(base.epsilon_lb)}).")
     if "distillation" in found:
         p = found["distillation"]
         out.append(f"Distillation: accuracy {_signed(p.accuracy.minus(base.accuracy))}; fairness drift — "
@@ -118,6 +121,10 @@ def _signed(change) -> str:  # noqa: ANN001
     if not math.isfinite(change.point):
         return "n/a"
     return f"{change.point:+.4f} [{lo:+.4f}, {hi:+.4f}]{mark}"
+
+
+def _number(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
 
 
 def _gap_change(p: Pillars, base: Pillars, attribute: str, metric: str) -> str:

@@ -25,6 +25,7 @@ class RemediesParams:
     bootstrap_resamples: int = bounded(1000, min=100)
     min_group_size: int = bounded(30, min=1)
     throughput_batch: int = bounded(256, min=1)
+    epochs: int = bounded(0, min=0)  # epochs of every tabular remedy; 0: the recipe's (as the original was trained)
     # Adversarial training (Madry et al. 2018): PGD steps per training batch, at `epsilon`.
     train_attack_steps: int = bounded(5, min=1)
     # DP-SGD (opacus): target (ε, δ), per-example clipping norm, Poisson batch size and learning rate.
@@ -56,7 +57,7 @@ class RemediesParams:
 
 QUICK = RemediesParams(
     remedies=TABULAR_REMEDIES, attack_steps=10, attack_rows=1000, membership_rows=2000, bootstrap_resamples=300,
-    train_attack_steps=3,
+    train_attack_steps=3, epochs=2,
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable, Iterator
 from typing import ClassVar
 
@@ -10,6 +11,7 @@ import numpy as np
 import torch
 
 from audit.errors import AuditInputError, SuiteSkipped
+from audit.models.types import Recipe
 from audit.stats import derive_seed
 from audit.suite import Output, SuiteContext, SuiteOutput
 from audit.suites.remedies import comparison, findings, linked, tradeoff
@@ -86,9 +88,19 @@ def _run_tabular(ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
         validity.append(findings.fairlearn_check(rows, by_name[ORIGINAL], by_name["fairness_constrained"], found,
                                                  attribute))
     ctx.progress(1, 1, "remedies: done")
+    notes = _epochs_note(ctx, params) + findings.notes(found, by_name, params, skipped)
     return SuiteOutput(measurements=tuple(measurements), tables=tuple(tables),
                        charts=tuple(tradeoff.charts(order, attribute, metric, f"L∞ ε={params.epsilon:g}")),
-                       validity=tuple(validity), notes=tuple(findings.notes(found, params, skipped)))
+                       validity=tuple(validity), notes=tuple(notes))
+
+
+def _epochs_note(ctx: SuiteContext, params: RemediesParams) -> list[str]:
+    recipe = ctx.model.recipe
+    if not params.epochs or recipe is None or params.epochs == recipe.epochs:
+        return []
+    return [f"Remedies were trained for {params.epochs} epoch(s) where the original's recipe trains {recipe.epochs} "
+            "(remedies.epochs, set short in the quick preset): each difference mixes the remedy with the shorter "
+            "training. The full preset trains them like the original."]
 
 
 def _fairness_attribute(ctx: SuiteContext, params: RemediesParams) -> str:
@@ -130,8 +142,8 @@ def _trainers(ctx: SuiteContext, params: RemediesParams, rows, attribute: str,  
     from audit.suites.remedies.dp_sgd import DpSettings, train_dp_sgd
     from audit.suites.remedies.fairness_constrained import train_constrained
 
-    recipe, data = ctx.model.recipe, ctx.data
-    assert recipe is not None and data.train is not None
+    recipe, data = remedy_recipe(ctx, params), ctx.data
+    assert data.train is not None
     seed = derive_seed(ctx.seed, _SALT_TRAIN)
     dp = DpSettings(params.dp_epsilon, params.dp_delta, params.dp_max_grad_norm, params.dp_batch_size, params.dp_lr)
 
@@ -149,6 +161,13 @@ def _trainers(ctx: SuiteContext, params: RemediesParams, rows, attribute: str,  
                                               params.distill_temperature, params.distill_alpha),
         "fairness_constrained": fairness,
     }
+
+
+def remedy_recipe(ctx: SuiteContext, params: RemediesParams) -> Recipe:
+    """The model's recipe, with `params.epochs` epochs when set (the quick preset trains remedies briefly)."""
+    recipe = ctx.model.recipe
+    assert recipe is not None
+    return dataclasses.replace(recipe, epochs=params.epochs) if params.epochs else recipe
 
 
 def _figures(found: dict, by_name: dict, rows, params: RemediesParams,  # noqa: ANN001
