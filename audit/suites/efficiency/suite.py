@@ -9,8 +9,10 @@ import numpy as np
 import torch
 
 from audit.errors import SuiteSkipped
+from audit.evidence import RowEvidence, row_keys
 from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.suites.efficiency import figures, report
+from audit.suites.efficiency.evidence import drift_columns
 from audit.suites.efficiency.measure import VariantResult, Workload, adversarial, first_call, measure, with_memory
 from audit.suites.efficiency.reaudit import AttackSpec
 from audit.suites.efficiency.timing import TimingPlan
@@ -96,8 +98,10 @@ class EfficiencySuite:
                             "so its gates have nothing to judge.")
         tables = [t for t in (report.variants_table(results, ref), report.fairness_table(fairness)) if t]
         charts = (report.throughput_chart(results), report.change_chart(results, ref, fairness))
+        test = ctx.data.test
+        evidence = RowEvidence("audit", row_keys(test.x, test.y), drift_columns(results, ref, params.deployable))
         return SuiteOutput(measurements=tuple(measurements), tables=tuple(tables), charts=charts,
-                           validity=tuple(validity), notes=tuple(notes))
+                           validity=tuple(validity), notes=tuple(notes), evidence=evidence)
 
 
 def _workload(ctx: SuiteContext, params: EfficiencyParams) -> Workload:
