@@ -47,10 +47,12 @@ def run_foundation(ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
     texts_train, texts_test = list(train.raw[TEXT]), list(test.raw[TEXT])
     settings = text_training.TextSettings(params.foundation_epochs, params.foundation_lr, params.lora_rank,
                                           params.lora_lr, model.recipe.seed, ctx.device)
-    variants = []
-    for i, train_one in enumerate((text_training.frozen, text_training.lora, text_training.full)):
-        ctx.progress(i, 7, f"remedies: {train_one.__name__} encoder")
-        variants.append(train_one(model.encoder, model.recipe, train, texts_train, settings))
+    ctx.progress(0, 7, "remedies: frozen encoder + head")
+    frozen = text_training.frozen(model.encoder, model.recipe, train, texts_train, settings)
+    variants = [frozen]
+    for i, train_one in enumerate((text_training.lora, text_training.full)):
+        ctx.progress(1 + i, 7, f"remedies: {train_one.__name__} encoder")
+        variants.append(train_one(model.encoder, frozen.module.head, train, texts_train, settings))
     rows, member_texts, typo_texts = _rows(train, test, texts_train, texts_test, ctx, params)
     evidence = []
     for i, v in enumerate(variants):
@@ -128,8 +130,8 @@ def _output(evidence: list[Evidence], variants: list[TrainedVariant], rows: Audi
         tables=(tradeoff.tradeoff_table(found, variants, attribute, "dp_difference", rows.robust_key),),
         charts=tuple(tradeoff.charts(found, attribute, "dp_difference", f"{TYPO_RATE:.0%} typos")),
         notes=(f"Foundation remedies on {ctx.device}: {subset} (seeded subset; on a GPU all rows are used). The frozen "
-               "encoder with a freshly trained head is the baseline the LoRA and fully fine-tuned encoders are paired "
-               "against.",
+               "encoder with the recipe's head trained on this subset is the baseline; LoRA and full fine-tuning start "
+               "from that head (linear probing, then fine-tuning) and are paired against it.",
                "Trainable parameters: " + "; ".join(f"{v.name} {v.trainable_parameters:,} of {v.parameters:,}"
                                                     for v in variants) + ".",
                "Robustness of the text variants is accuracy under character typos, not an L∞ attack; membership is the "

@@ -43,7 +43,7 @@ class RemediesParams:
     fairness_weight: float = bounded(2.0, min=0.0)
     # Foundation (adult-text-minilm): frozen vs LoRA vs full fine-tuning on a CPU subset of rows.
     foundation_rows: int = bounded(600, min=40)  # rows (train + test) on a CPU; all rows on a GPU
-    foundation_epochs: int = bounded(1, min=1)
+    foundation_epochs: int = bounded(2, min=1)
     foundation_lr: float = bounded(2e-5, min=1e-8)
     lora_rank: int = bounded(8, min=1)
     lora_lr: float = bounded(5e-4, min=1e-8)

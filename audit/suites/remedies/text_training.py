@@ -17,7 +17,6 @@ from torch import nn
 
 from audit.data.types import Split
 from audit.foundation.finetune import encoder_forward, finetune
-from audit.models.architectures import build
 from audit.models.training import train_model
 from audit.models.types import Recipe
 from audit.suites.remedies.variant import TrainedVariant, count_parameters, timed
@@ -63,32 +62,36 @@ def frozen(encoder: nn.Module, recipe: Recipe, train: Split, texts: Sequence[str
 
     def fit() -> nn.Module:
         x = embed(enc, texts, s.device)
-        return train_model(_head_recipe(recipe, x.shape[1]), Split(x=x, y=train.y, sensitive=train.sensitive))
+        head_recipe = dataclasses.replace(_head_recipe(recipe, x.shape[1]), batch_size=BATCH)
+        return train_model(head_recipe, Split(x=x, y=train.y, sensitive=train.sensitive))
 
     head, seconds = timed(fit)
     return _variant("foundation.frozen", enc, head, seconds, s.device,
                     f"encoder frozen; the recipe's head ({recipe.architecture}, hidden "
-                    f"{dict(recipe.arch_kwargs).get('hidden')}) trained on its embeddings for {recipe.epochs} epochs",
+                    f"{dict(recipe.arch_kwargs).get('hidden')}) trained on its embeddings for {recipe.epochs} "
+                    f"epochs in batches of {BATCH}",
                     {"method": "frozen encoder + head"})
 
 
-def full(encoder: nn.Module, recipe: Recipe, train: Split, texts: Sequence[str], s: TextSettings) -> TrainedVariant:
+def full(encoder: nn.Module, probe: nn.Module, train: Split, texts: Sequence[str], s: TextSettings) -> TrainedVariant:
+    """Starts from the frozen variant's head (linear probing, then fine-tuning: Kumar et al. 2022)."""
     enc = copy.deepcopy(encoder).to(s.device)
 
     def fit() -> nn.Module:
-        torch.manual_seed(s.seed)
-        head = build(recipe.architecture, **_head_recipe(recipe, _dimension(enc, s.device)).arch_kwargs)
+        head = copy.deepcopy(probe)
         finetune(enc, head, list(texts), train.y, s.device, epochs=s.epochs, lr=s.lr, batch_size=BATCH, seed=s.seed)
         return head
 
     head, seconds = timed(fit)
     return _variant("foundation.full", enc, head, seconds, s.device,
-                    f"every encoder and head parameter trained end to end (AdamW, lr {s.lr:g}, {s.epochs} epoch(s), "
-                    f"batches of {BATCH})", {"method": "full fine-tuning", "epochs": s.epochs, "lr": s.lr},
+                    f"every encoder and head parameter trained end to end from the frozen variant's head "
+                    f"(AdamW, lr {s.lr:g}, {s.epochs} epoch(s), batches of {BATCH})",
+                    {"method": "full fine-tuning", "epochs": s.epochs, "lr": s.lr},
                     trainable=count_parameters(enc) + count_parameters(head))
 
 
-def lora(encoder: nn.Module, recipe: Recipe, train: Split, texts: Sequence[str], s: TextSettings) -> TrainedVariant:
+def lora(encoder: nn.Module, probe: nn.Module, train: Split, texts: Sequence[str], s: TextSettings) -> TrainedVariant:
+    """Starts from the frozen variant's head, like `full`."""
     from peft import LoraConfig, inject_adapter_in_model
 
     enc = copy.deepcopy(encoder).to(s.device)
@@ -101,16 +104,15 @@ def lora(encoder: nn.Module, recipe: Recipe, train: Split, texts: Sequence[str],
     adapters = [p for p in enc.parameters() if p.requires_grad]
 
     def fit() -> nn.Module:
-        torch.manual_seed(s.seed)
-        head = build(recipe.architecture, **_head_recipe(recipe, _dimension(enc, s.device)).arch_kwargs)
+        head = copy.deepcopy(probe)
         _train_end_to_end(enc, head, adapters, texts, train.y, s)
         return head
 
     head, seconds = timed(fit)
     return _variant("foundation.lora", enc, head, seconds, s.device,
                     f"LoRA adapters (peft, rank {s.lora_rank}, α {2 * s.lora_rank}) on the attention "
-                    f"{'/'.join(LORA_TARGETS)} projections plus the head, trained end to end (AdamW, lr {s.lora_lr:g}, "
-                    f"{s.epochs} epoch(s)); the encoder's own weights stay frozen",
+                    f"{'/'.join(LORA_TARGETS)} projections plus the frozen variant's head, trained end to end "
+                    f"(AdamW, lr {s.lora_lr:g}, {s.epochs} epoch(s)); the encoder's own weights stay frozen",
                     {"method": "LoRA", "rank": s.lora_rank, "targets": list(LORA_TARGETS), "lr": s.lora_lr},
                     trainable=sum(p.numel() for p in adapters) + count_parameters(head))
 
@@ -133,10 +135,6 @@ def _train_end_to_end(enc: nn.Module, head: nn.Module, adapters: list[nn.Paramet
     head.eval()
     for p in adapters:
         p.requires_grad_(False)
-
-
-def _dimension(enc: nn.Module, device: str) -> int:
-    return int(embed(enc, ["a"], device).shape[1])
 
 
 def _variant(name: str, enc: nn.Module, head: nn.Module, seconds: float, device: str, how: str, details: dict,
