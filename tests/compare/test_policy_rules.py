@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -10,7 +11,10 @@ from audit.errors import AuditInputError
 from audit.policy.regression import Margin, build_regression_policy, judge_difference
 from audit.policy.requirements import EvidenceRule, evidence_checks, evidence_rule
 from audit.policy.waivers import apply_waivers, parse_waivers
+from audit.reports import load_scorecard
+from audit.testing import synthetic_tabular, tabular_model
 from audit.types import Check, SuiteResult, SuiteStatus, Verdict
+from tests.compare.helpers import audit_run
 
 DROP = Margin("accuracy.accuracy", max_drop=0.01)
 RISE = Margin("fairness.dp_difference[*]", max_rise=0.02)
@@ -102,3 +106,17 @@ def test_preset_requires_its_pillars_and_allow_skipped_is_recorded() -> None:
     assert "evidence.accuracy" not in checks
     errored = [_result("accuracy", "accuracy", SuiteStatus.ERROR, "boom")]
     assert evidence_checks(errored, EvidenceRule(pillars=("accuracy",)))[0].verdict is Verdict.INCOMPLETE
+
+
+def test_waivers_apply_to_the_run_checks_too(tmp_path: Path) -> None:
+    data = synthetic_tabular(300, seed=2)
+    model = tabular_model(data, epochs=5)
+    strict = {"accuracy.accuracy": {"min": 0.999}}
+    waiver = {"check": "accuracy.accuracy", "reason": "known", "owner": "ml-team", "expires": "2999-01-01"}
+    failed = audit_run(tmp_path / "strict", data, model, suites="accuracy", policy=strict)
+    waived = audit_run(tmp_path / "waived", data, model, suites="accuracy", policy=strict, waivers=(waiver,))
+    card_failed, card_waived = (load_scorecard(p / "scorecard.json") for p in (failed, waived))
+    assert card_failed.exit_code == 1
+    check = next(c for c in card_waived.checks if c.key == "accuracy.accuracy")
+    assert check.verdict is Verdict.WAIVED and "ml-team" in check.reason
+    assert card_waived.exit_code == 0 and card_waived.verdict is Verdict.WAIVED
