@@ -6,6 +6,7 @@ error bars), scatter (error bars), heatmap and images (see svg_grids). All text 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 
 from audit.reports.formatting import fmt_number
@@ -175,7 +176,12 @@ def _point_label(series: Series, i: int) -> str:
 
 
 def _bar_chart(chart: Chart) -> str:
-    """Grouped bars: one group per distinct x, one bar per series, from zero (or the log floor)."""
+    """Grouped bars: one group per distinct x, one bar per series, from zero (or the log floor).
+
+    Series named by ordered categories (age "<25", "25-44", …) are drawn in natural order, as are named x groups.
+    """
+    order = natural_order([s.label for s in chart.series])
+    chart = dataclasses.replace(chart, series=tuple(chart.series[i] for i in order))
     axes = _axes(chart, include_zero=True)
     if axes is None:
         return message_svg(chart.title, "No finite data points to draw.")

@@ -8,13 +8,14 @@ import json
 import re
 
 import pytest
-from conftest import HOSTILE
+from sample_scorecard import IMG, MARKDOWN_BREAKERS, SCRIPT
 
 from audit.card import CARD_FIELDS, CARD_KEYS, card_of, parse_card, read_card_file
 from audit.config import load_config
 from audit.errors import AuditInputError
 from audit.reports import render
 
+HOSTILE = f" {SCRIPT} {IMG} {MARKDOWN_BREAKERS}"
 FULL_CARD = {
     "model_name": "Income screener",
     "model_version": "2.3.1",
