@@ -53,7 +53,7 @@ def _default(name: str) -> str:
 def run(
     suite: Annotated[str | None, Opt(help="full | quick | comma list of suites",
                                      show_default=_default("suite"))] = None,
-    model: Annotated[str | None, Opt(help="zoo model name or model file (.pt2, .safetensors, .pt)",
+    model: Annotated[str | None, Opt(help="zoo model name or model file (.pt2, .safetensors, .pt, .skops, .onnx)",
                                      show_default=_default("model"))] = None,
     data: Annotated[str | None, Opt(help="CSV or Parquet file of rows to audit on",
                                     show_default="the zoo model's reference data")] = None,
@@ -64,6 +64,14 @@ def run(
                                         show_default="all but the label and text-valued sensitive columns")] = None,
     train_data: Annotated[str | None, Opt("--train-data", help="the model's training rows (for privacy)",
                                           show_default="none")] = None,
+    predictions: Annotated[str | None, Opt(help="CSV or Parquet file of predictions to audit without the model "
+                                           "(with --label)", show_default="none")] = None,
+    prediction_column: Annotated[str | None, Opt("--prediction-column", help="predicted class column of "
+                                                 "--predictions", show_default="prediction")] = None,
+    score_column: Annotated[str | None, Opt("--score-column", help="score of the positive class in --predictions "
+                                            "(any monotone score)", show_default="none")] = None,
+    proba_columns: Annotated[str | None, Opt("--proba-columns", help="probability columns of --predictions, one per "
+                                             "class in sorted label order", show_default="none")] = None,
     missing_group: Annotated[bool | None, Opt("--missing-group", help="NaN sensitive values form a group",
                                               show_default="off")] = None,
     arch: Annotated[str | None, Opt(help="module:Class for safetensors/state-dict weights",
@@ -90,6 +98,8 @@ def run(
 
     cli_values = dict(suite=suite, model=model, data=data, label=label, sensitive=sensitive, features=features,
                       train_data=train_data, missing_group=missing_group, arch=arch, arch_kwargs=arch_kwargs,
+                      predictions=predictions, prediction_column=prediction_column, score_column=score_column,
+                      proba_columns=proba_columns,
                       allow_unsafe_load=allow_unsafe_load, device=device, seed=seed, out=out, gate_on=gate_on,
                       card=str(card) if card is not None else None, baseline=baseline)
     cfg = _guard(lambda: load_config(cli_values, config))

@@ -34,6 +34,11 @@ class AuditConfig:
     features: tuple[str, ...] | None = None
     train_data: str | None = None
     missing_group: bool = False
+    # A file of predictions audited without its model (audit.models.predictions): --predictions FILE
+    predictions: str | None = None
+    prediction_column: str = "prediction"
+    score_column: str | None = None
+    proba_columns: tuple[str, ...] = ()
     arch: str | None = None
     arch_kwargs: Mapping[str, Any] = field(default_factory=dict)
     allow_unsafe_load: bool = False
@@ -71,10 +76,12 @@ class AuditConfig:
 SYSTEM_FIELDS = frozenset({"safety_switches", "used"})
 _FIELDS = {f.name for f in fields(AuditConfig)} - SYSTEM_FIELDS
 _ALIASES = {"train-data": "train_data", "arch-kwargs": "arch_kwargs", "allow-unsafe-load": "allow_unsafe_load",
-            "gate-on": "gate_on", "default-policy": "default_policy", "missing-group": "missing_group"}
+            "gate-on": "gate_on", "default-policy": "default_policy", "missing-group": "missing_group",
+            "prediction-column": "prediction_column", "score-column": "score_column", "proba-columns": "proba_columns"}
 # Switches that lower safety: strict booleans, shown in the scorecard, never read from the audited repository.
 SAFETY_SWITCHES = ("allow_unsafe_load",)
-_NON_EMPTY = ("suite", "model", "data", "label", "train_data", "arch", "out")
+_NON_EMPTY = ("suite", "model", "data", "label", "train_data", "arch", "out", "predictions", "prediction_column",
+              "score_column")
 SEED_LIMIT = 2**32  # derived seeds (seed * 1_000_003 + salt) must stay inside torch's 64-bit generator seed
 _MAX_DEPTH = 16  # nesting allowed in table/JSON values; deeper input is refused before anything recurses on it
 COMMAND_LINE = "the command line"
@@ -162,9 +169,9 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> None:
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
     """Text forms of list and JSON settings (from flags) into their structured values."""
-    if name in ("sensitive", "features") and isinstance(value, str):
+    if name in ("sensitive", "features", "proba_columns") and isinstance(value, str):
         return tuple(s.strip() for s in value.split(",") if s.strip())
-    if name in ("sensitive", "features", "require", "allow_skipped") and isinstance(value, list):
+    if name in ("sensitive", "features", "proba_columns", "require", "allow_skipped") and isinstance(value, list):
         return tuple(value)
     if name == "waivers" and isinstance(value, list):  # TOML dates (expires = 2026-01-31) as ISO text
         return tuple({k: v.isoformat() if hasattr(v, "isoformat") else v for k, v in w.items()}
@@ -294,6 +301,11 @@ def _check_value(name: str, value: Any, origin: str) -> None:
 def _validate(cfg: AuditConfig) -> AuditConfig:
     if cfg.data is not None and not cfg.label:
         raise AuditInputError(f"--data {cfg.data} needs --label COLUMN naming the label column")
+    if cfg.predictions is not None and not cfg.label:
+        raise AuditInputError(f"--predictions {cfg.predictions} needs --label COLUMN naming the label column")
+    if cfg.predictions is not None and cfg.data is not None:
+        raise AuditInputError("--predictions and --data exclude each other: the prediction file holds the audited "
+                              "rows (labels, predictions, sensitive and feature columns)")
     cfg.build_policy()  # validates every threshold now, before anything runs
     _validate_gate_settings(cfg)
     return cfg

@@ -30,6 +30,8 @@ def load_model_and_data(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset, Map
     Also returns the data columns left out of the model inputs (column -> why)."""
     from audit.models import zoo
 
+    if cfg.predictions is not None:
+        return _predictions(cfg)
     if cfg.model in zoo.ZOO_MODELS:
         if cfg.data is not None:
             raise AuditInputError(
@@ -46,6 +48,17 @@ def load_model_and_data(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset, Map
     if cfg.data is None or not cfg.label:
         raise AuditInputError(f"auditing the model file {path} needs --data PATH and --label COLUMN")
     return _user_model(cfg, path)
+
+
+def _predictions(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset, Mapping[str, str]]:
+    """A file of predictions: the model is its answers for its own rows, which are the audited data."""
+    from audit.models.predictions import PredictionColumns, load_predictions
+
+    assert cfg.label is not None
+    columns = PredictionColumns(label=cfg.label, prediction=cfg.prediction_column, score=cfg.score_column,
+                                proba=tuple(cfg.proba_columns), sensitive=tuple(cfg.sensitive),
+                                features=tuple(cfg.features or ()))
+    return *load_predictions(Path(cfg.predictions), columns, cfg.missing_group), {}
 
 
 def _user_model(cfg: AuditConfig, path: Path) -> tuple[ModelUnderAudit, Dataset, Mapping[str, str]]:
@@ -106,6 +119,14 @@ def used_inputs(cfg: AuditConfig, data: Dataset, left_out: Mapping[str, str]) ->
     return used
 
 
+def model_inputs(model: ModelUnderAudit) -> dict[str, Any]:
+    """What the audited model can do, and how its file was read, for the scorecard."""
+    used: dict[str, Any] = {"model_kind": model.source.kind, "capabilities": sorted(model.capabilities)}
+    if model.description:
+        used["model_read_as"] = model.description
+    return used
+
+
 def execute(cfg: AuditConfig, progress: runner.ProgressSink | None = None) -> Outcome:
     """Plan (validate), load, run every suite, then render all reports from scorecard.json's content."""
     from audit import provenance
@@ -114,7 +135,7 @@ def execute(cfg: AuditConfig, progress: runner.ProgressSink | None = None) -> Ou
     plan = runner.plan(cfg)
     prepare_out_dir(Path(cfg.out) if cfg.out else runner.default_out_dir("audit").parent)
     model, data, left_out = load_model_and_data(cfg)
-    cfg = dataclasses.replace(cfg, used=used_inputs(cfg, data, left_out))
+    cfg = dataclasses.replace(cfg, used={**used_inputs(cfg, data, left_out), **model_inputs(model)})
     out_dir = Path(cfg.out) if cfg.out else runner.default_out_dir(model.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     audit = runner.Audit(

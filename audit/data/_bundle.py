@@ -30,6 +30,9 @@ COMPAS_KEEP = (
     "c_charge_degree", "length_of_stay_days", "two_year_recid",
 )
 
+# A prediction file of the COMPAS tool itself (audit --predictions): the same rows, with its risk scores.
+COMPAS_SCORES_KEEP = (*COMPAS_KEEP, "decile_score", "score_text")
+
 GERMAN_COLUMNS = (
     "checking_status", "duration", "credit_history", "purpose", "credit_amount", "savings", "employment",
     "installment_rate", "personal_status", "other_debtors", "residence_since", "property", "age",
@@ -92,16 +95,16 @@ def bundle_adult(source: Path) -> pd.DataFrame:
     return pd.concat([train, test], ignore_index=True)
 
 
-def bundle_compas(source: Path) -> pd.DataFrame:
+def bundle_compas(source: Path, keep: tuple[str, ...] = COMPAS_KEEP) -> pd.DataFrame:
     frame = pd.read_csv(source / "compas" / "compas-two-years.csv.gz")
     # ProPublica's own filter: screening within 30 days of arrest, known recidivism, ordinary charges.
-    keep = (
+    rows = (
         frame["days_b_screening_arrest"].between(-30, 30)
         & (frame["is_recid"] != -1)
         & (frame["c_charge_degree"] != "O")
         & frame["score_text"].notna()
     )
-    return frame.loc[keep, list(COMPAS_KEEP)].reset_index(drop=True)
+    return frame.loc[rows, list(keep)].reset_index(drop=True)
 
 
 def bundle_german(source: Path) -> pd.DataFrame:
@@ -120,6 +123,7 @@ def main(source: Path) -> None:
     BUNDLED.mkdir(exist_ok=True)
     _write_csv_gz(bundle_adult(source), BUNDLED / "adult.csv.gz")
     _write_csv_gz(bundle_compas(source), BUNDLED / "compas.csv.gz")
+    _write_csv_gz(bundle_compas(source, COMPAS_SCORES_KEEP), BUNDLED / "compas-scores.csv.gz")
     _write_csv_gz(bundle_german(source), BUNDLED / "german.csv.gz")
     bundle_mnist(source, BUNDLED / "mnist.npz")
 

@@ -271,3 +271,9 @@ def load_user_inputs(
         source=str(test_path) + (f" (train: {train_path})" if train_path else ""),
         sha256=files_sha256([p for p, _ in frames]),
     ), _left_out(test_frame, label, features, tuple(sensitive)))
+
+
+# Shared with the prediction-file loader (audit.models.predictions), which reads the same kind of table.
+check_feature_columns = _check_numeric
+label_classes = _label_classes
+sensitive_groups = _groups

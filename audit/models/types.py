@@ -28,13 +28,16 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from audit.errors import SuiteSkipped
+
 CAPABILITIES = ("predict", "predict_proba", "score", "logits", "queries", "gradients", "torch", "recipe", "raw")
 OUTPUT_KINDS = ("logits", "probabilities", "scores", "labels")
 _TORCH_CAPABILITIES = frozenset({"predict", "predict_proba", "score", "queries", "torch"})
 
 
-class MissingCapability(Exception):
-    """A suite asked a model for something it cannot give (e.g. probabilities from a file of predicted classes)."""
+class MissingCapability(SuiteSkipped):
+    """A suite asked a model for something it cannot give (e.g. probabilities from a file of predicted classes):
+    the suite ends skipped with this reason, never passed."""
 
 
 @dataclass(frozen=True)
