@@ -50,10 +50,10 @@ class EvidenceStatistics:
 
 
 def statistics_for(evidence: LoadedEvidence, wanted: Iterable[str]) -> EvidenceStatistics:
-    """Every measurement in `wanted` this evidence supports: the suite's own formulas, then measurement-named
-    columns (their mean), then membership scores (their AUC)."""
+    """Every measurement in `wanted` this evidence supports: the suite's own formulas, measurement-named columns
+    (their mean) or column pairs (the ratio of their sums), and membership scores (their AUC)."""
     wanted = set(wanted)
-    parts = [_column_means(evidence, wanted), _membership_aucs(evidence, wanted)]
+    parts = [_column_means(evidence, wanted), _column_ratios(evidence, wanted), _membership_aucs(evidence, wanted)]
     if evidence.suite == "accuracy":
         parts.append(_accuracy(evidence, wanted))
     if evidence.suite == "fairness":
@@ -68,6 +68,24 @@ def statistics_for(evidence: LoadedEvidence, wanted: Iterable[str]) -> EvidenceS
         return out
 
     return EvidenceStatistics(names, evaluate)
+
+
+def _column_ratios(ev: LoadedEvidence, wanted: set[str]) -> EvidenceStatistics:
+    """`<name>#num` and `<name>#den` columns: the measurement is the ratio of their (weighted) sums, as a share of
+    total attribution is."""
+    names = sorted(n for n in wanted if f"{n}#num" in ev.frame.columns and f"{n}#den" in ev.frame.columns)
+    if not names:
+        return EvidenceStatistics(frozenset(), lambda w: {})
+    num = np.stack([ev.column(f"{n}#num") for n in names], axis=1).astype(float)
+    den = np.stack([ev.column(f"{n}#den") for n in names], axis=1).astype(float)
+
+    def evaluate(w: Resample) -> dict[str, np.ndarray]:
+        top, bottom = w.float64 @ num, w.float64 @ den
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), 0.0)
+        return {n: share[:, i] for i, n in enumerate(names)}
+
+    return EvidenceStatistics(frozenset(names), evaluate)
 
 
 def _column_means(ev: LoadedEvidence, wanted: set[str]) -> EvidenceStatistics:

@@ -20,9 +20,9 @@ LIGHT = {"accuracy": {"bootstrap_resamples": 100},
 
 
 def audit_run(out_dir: Path, data: Dataset, model: ModelUnderAudit, suites: str = "accuracy,fairness",
-              **config: Any) -> Path:
+              suites_extra: dict[str, Any] | None = None, **config: Any) -> Path:
     """Run `suites` on `model` and `data` into `out_dir` (scorecard.json and evidence/), as `audit run` would."""
-    cfg = AuditConfig(model=model.name, suite=suites, suites=LIGHT, **config)
+    cfg = AuditConfig(model=model.name, suite=suites, suites={**LIGHT, **(suites_extra or {})}, **config)
     audit = runner.Audit(config=cfg, plan=runner.plan(cfg), model=model, data=data,
                          provenance=provenance.collect(model, data, cfg.sha256()), out_dir=out_dir,
                          cache_dir=out_dir / "cache")

@@ -98,3 +98,15 @@ def test_runs_on_different_data_are_refused_unless_unpaired(two_runs: tuple, tmp
                             CompareSettings(resamples=RESAMPLES, unpaired=True))
     assert not unpaired.paired and "Unpaired" in unpaired.notes[0]
     assert _row(unpaired, "accuracy.accuracy").method.startswith("unpaired bootstrap")
+
+
+def test_attribution_reliance_is_paired_tested_from_its_row_evidence(two_runs: tuple, tmp_path: Path) -> None:
+    _, _, data, base, cand = two_runs
+    light = {"n_explain": 60, "n_background": 30, "nsamples": 60, "permutation_rows": 100, "permutation_repeats": 2,
+             "bootstrap_resamples": 100}
+    runs = [audit_run(tmp_path / name, data, model, suites="explainability", suites_extra={"explainability": light})
+            for name, model in (("base", base), ("cand", cand))]
+    comparison = compare_runs(load_run(runs[0], "b"), load_run(runs[1], "c"), CompareSettings(resamples=RESAMPLES))
+    reliance = [r for r in comparison.measurements if "reliance" in r.key]
+    assert reliance and all(r.method.startswith("paired bootstrap") for r in reliance), comparison.notes
+    assert not any("does not reproduce" in note for note in comparison.notes)

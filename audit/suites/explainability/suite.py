@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from audit.errors import AuditInputError, SuiteSkipped
+from audit.evidence import RowEvidence, row_keys
 from audit.suite import Output, SuiteContext, SuiteOutput, bounded
 from audit.suites.explainability import figures, reliance
 from audit.suites.explainability.attribution import (
@@ -20,6 +21,7 @@ from audit.suites.explainability.attribution import (
     explain,
     resolve_method,
 )
+from audit.suites.explainability.evidence import reliance_columns
 from audit.suites.explainability.groups import feature_groups, group_sum
 from audit.suites.explainability.trust import permutation_importance
 
@@ -94,7 +96,9 @@ class ExplainabilitySuite:
         )
         output = figures.build(ctx, evidence)
         ctx.progress(4, 4, "done")
-        return output
+        columns = reliance_columns(evidence.signed, [g.name for g in groups], output.measurements)
+        keys = row_keys(x, ctx.data.test.y[torch.from_numpy(rows)])
+        return dataclasses.replace(output, evidence=RowEvidence("audit", keys, columns) if columns else None)
 
 
 def _first_explanation(ctx: SuiteContext, params: ExplainabilityParams, spec: ExplainerSpec, x: torch.Tensor,
