@@ -102,8 +102,9 @@ def notes(found: dict[str, Pillars], evidence: dict[str, Evidence], params: Reme
                    f"measured ε lower bound {_number(p.epsilon_lb)} (original {_number(base.epsilon_lb)}).")
     if "distillation" in found:
         p = found["distillation"]
-        out.append(f"Distillation: accuracy {_signed(p.accuracy.minus(base.accuracy))}; fairness drift — "
-                   + "; ".join(f"{a}: dp {_gap_change(p, base, a, 'dp_difference')}" for a in p.gaps) + ".")
+        drift = "; ".join(f"{a}: dp {_gap_change(p, base, a, 'dp_difference')}" for a in p.gaps)
+        out.append(f"Distillation: accuracy {_signed(p.accuracy.minus(base.accuracy))}"
+                   + (f"; fairness drift — {drift}." if drift else " (no sensitive attributes: no fairness drift)."))
     if "fairness_constrained" in found:
         p = found["fairness_constrained"]
         out.append(f"Fairness constraint: accuracy {_signed(p.accuracy.minus(base.accuracy))}; "

@@ -54,7 +54,8 @@ def tradeoff_table(found: list[Pillars], variants: list[TrainedVariant], attribu
         ))
     return Table(
         "tradeoffs", "What each remedy costs: every pillar re-audited on the same rows as the original",
-        ("variant", "accuracy", f"{metric}[{attribute}]", f"accuracy_gap[{attribute}]",
+        ("variant", "accuracy", f"{metric}[{attribute or 'no sensitive attribute'}]",
+         f"accuracy_gap[{attribute or 'no sensitive attribute'}]",
          f"robust_accuracy[{robust_key}]", "membership_auc[loss]", "epsilon_lower_bound[loss]",
          "throughput", "trainable / parameters", "training_s", "how"),
         tuple(rows),
