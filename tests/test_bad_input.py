@@ -123,12 +123,12 @@ def test_arch_kwargs_nested_thousands_deep(workdir: Path, model_file: Path) -> N
 @pytest.fixture
 def model_never_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     """The output folder must be checked before any model is loaded (not after the audit ran)."""
-    from audit.models import loaders
+    from audit import session
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the model was loaded before --out was checked")
 
-    monkeypatch.setattr(loaders, "load_user_model", refuse)
+    monkeypatch.setattr(session, "load_model_and_data", refuse)
 
 
 def test_out_naming_an_existing_file(workdir: Path, model_file: Path, model_never_loads: None) -> None:
