@@ -26,6 +26,7 @@ class Tested:
     ci: tuple[float, float]
     p_value: float
     resamples_used: int  # resamples where both figures were defined
+    mcnemar: tuple[int, int, float] | None = None  # accuracy: (only baseline right, only candidate right, exact p)
 
 
 def suite_seed(seed: int, suite: str, stream: int = 0) -> list[int]:

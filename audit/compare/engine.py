@@ -79,7 +79,7 @@ def _ordered_keys(base: dict[str, Measurement], cand: dict[str, Measurement]) ->
 
 def _test_suite(suite: str, baseline: LoadedRun, candidate: LoadedRun, base_ms: dict[str, Measurement],
                 cand_ms: dict[str, Measurement], settings: CompareSettings, paired: bool,
-                notes: list[str]) -> dict[str, Tested | tuple]:
+                notes: list[str]) -> dict[str, Tested]:
     ev_b, ev_c = baseline.evidence.get(suite), candidate.evidence.get(suite)
     if ev_b is None or ev_c is None:
         return {}
@@ -94,7 +94,7 @@ def _test_suite(suite: str, baseline: LoadedRun, candidate: LoadedRun, base_ms: 
     if not names:
         return {}
     found = bootstrap_differences(suite, names, (ev_b, st_b), (ev_c, st_c), settings.resamples, settings.seed, paired)
-    out: dict[str, Tested | tuple] = {}
+    out: dict[str, Tested] = {}
     for name, result in found.items():
         key = prefix + name
         if not (_reproduces(result.baseline, base_ms[key].value) and _reproduces(result.candidate, cand_ms[key].value)):
@@ -103,7 +103,7 @@ def _test_suite(suite: str, baseline: LoadedRun, candidate: LoadedRun, base_ms: 
             continue
         out[key] = result
     if paired and suite == "accuracy" and "accuracy.accuracy" in out:
-        out["accuracy.accuracy"] = (out["accuracy.accuracy"], _mcnemar(ev_b, ev_c))
+        out["accuracy.accuracy"] = dataclasses.replace(out["accuracy.accuracy"], mcnemar=_mcnemar(ev_b, ev_c))
     return out
 
 
@@ -125,18 +125,18 @@ def _side(m: Measurement | None) -> ct.Side:
     return ct.Side(value, m.ci, m.n, m.insufficient_reason)
 
 
-def _compare_one(key: str, base: Measurement | None, cand: Measurement | None, tested: Tested | tuple | None,
+def _compare_one(key: str, base: Measurement | None, cand: Measurement | None, tested: Tested | None,
                  paired: bool) -> ct.ComparedMeasurement:
     suite = key.split(".", 1)[0]
     b, c = _side(base), _side(cand)
     hib = (cand or base).higher_is_better
     details: dict = {}
-    if isinstance(tested, tuple):
-        tested, (only_b, only_c, p_mcnemar) = tested
+    if tested is not None and tested.mcnemar is not None:
+        only_b, only_c, p_mcnemar = tested.mcnemar
         details = {"discordant_baseline_only": only_b, "discordant_candidate_only": only_c,
                    "bootstrap_p_value": tested.p_value}
         method, ci, p = ct.MCNEMAR, tested.ci, p_mcnemar
-    elif isinstance(tested, Tested):
+    elif tested is not None:
         method = ct.PAIRED_BOOTSTRAP if paired else ct.UNPAIRED_BOOTSTRAP
         ci, p = tested.ci, tested.p_value
         details = {"resamples_defined": tested.resamples_used}

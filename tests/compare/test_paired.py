@@ -11,7 +11,7 @@ import torch
 from fairlearn.metrics import demographic_parity_difference
 from scipy import stats
 
-from audit.compare import CompareSettings, compare_runs, load_run
+from audit.compare import CompareSettings, compare_dirs, compare_runs, load_run
 from audit.compare.bootstrap import suite_seed
 from audit.errors import AuditInputError
 from audit.evidence import load_run_evidence, rows_sha256
@@ -110,3 +110,16 @@ def test_attribution_reliance_is_paired_tested_from_its_row_evidence(two_runs: t
     reliance = [r for r in comparison.measurements if "reliance" in r.key]
     assert reliance and all(r.method.startswith("paired bootstrap") for r in reliance), comparison.notes
     assert not any("does not reproduce" in note for note in comparison.notes)
+
+
+def test_comparison_reports_render_hostile_names_inert(tmp_path: Path) -> None:
+    data = synthetic_tabular(300, seed=9)
+    model = tabular_model(data, epochs=5)
+    hostile = dataclasses.replace(model, name="<script>alert(1)</script>@here *bold* | pipe")
+    run = audit_run(tmp_path / "run", data, hostile, suites="accuracy")
+    comparison, files = compare_dirs(run, run, CompareSettings(resamples=RESAMPLES), tmp_path / "cmp")
+    for fmt in ("md", "html"):
+        assert "<script>alert" not in files[fmt].read_text(), fmt
+    assert "@here" not in files["md"].read_text()  # no @mention from a PR comment
+    assert "<svg" in files["html"].read_text()  # side-by-side charts, drawn inline
+    assert comparison.exit_code == 0
