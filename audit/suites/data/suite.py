@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from audit.stats import derive_seed
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.data.params import DataParams
 from audit.suites.data.sections import NO_TRAINING, merge, skipped
+
+if TYPE_CHECKING:
+    from audit.suites.data.domain import DomainScores
 
 # Salts separating the suite's independent random streams.
 _SALT_LABEL_BIAS, _SALT_MISSING, _SALT_LABEL_ERRORS, _SALT_GROUPS, _SALT_SHIFT, _SALT_DOMAIN = 41, 42, 43, 44, 45, 46
@@ -76,17 +79,15 @@ def _shift_and_generalisation(ctx: SuiteContext, params: DataParams) -> SuiteOut
     from audit.suites.data.features import domain_matrices, feature_pairs
     from audit.suites.data.shift import feature_shift, with_fdr
 
-    data, model = ctx.data, ctx.model
+    data = ctx.data
     if data.train is None or len(data.train) == 0:
         return merge([skipped(report.HEADLINE, NO_TRAINING, "Shift between training and audit data"),
                       skipped(generalisation.HEADLINE, NO_TRAINING, "Generalisation")])
-    train_correct = model.predict(data.train.x) == data.train.y.numpy()
-    audit_correct = model.predict(data.test.x) == data.test.y.numpy()
     smaller = min(len(data.train), len(data.test))
     if smaller < MIN_SHIFT_ROWS:
         reason = f"only {smaller} rows in one split (the shift tests need {MIN_SHIFT_ROWS})"
         return merge([skipped(report.HEADLINE, reason, "Shift between training and audit data"),
-                      generalisation.generalisation(train_correct, audit_correct, None, params)])
+                      _generalisation(ctx, params, None)])
     pairs = feature_pairs(data, params.image_components, derive_seed(ctx.seed, _SALT_SHIFT))
     rng = ctx.rng(_SALT_SHIFT)
     shifts = with_fdr([feature_shift(p, params.psi_bins, params.resamples, rng) for p in pairs],
@@ -97,7 +98,20 @@ def _shift_and_generalisation(ctx: SuiteContext, params: DataParams) -> SuiteOut
                            derive_seed(ctx.seed, _SALT_DOMAIN), explain=top)
     importance = {pairs[j].name: drop for j, drop in domain.importance.items()}
     return merge([report.shift_section(shifts, domain, importance, len(data.test), params),
-                  generalisation.generalisation(train_correct, audit_correct, domain, params)])
+                  _generalisation(ctx, params, domain)])
+
+
+def _generalisation(ctx: SuiteContext, params: DataParams, domain: DomainScores | None) -> SuiteOutput:
+    from audit.suites.data import generalisation
+
+    data, model = ctx.data, ctx.model
+    if not model.can("queries"):
+        return skipped(generalisation.HEADLINE, "the model answers only for the audited rows it came with, so its "
+                       "training accuracy cannot be measured", "Generalisation")
+    assert data.train is not None
+    train_correct = model.predict(data.train.x) == data.train.y.numpy()
+    audit_correct = model.predict(data.test.x) == data.test.y.numpy()
+    return generalisation.generalisation(train_correct, audit_correct, domain, params)
 
 
 __all__ = ["DataSuite"]
