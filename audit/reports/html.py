@@ -146,8 +146,9 @@ def _headlines(scorecard: Scorecard) -> list[Headline]:
         if is_self_check(check) or (suite, metric) in seen:
             continue
         seen.add((suite, metric))
-        out.append(Headline(check.key, check.verdict, fmt_number(check.value), fmt_ci(check.ci),
-                            suite_anchor(suite)))
+        _, _, group = split_key(check.key)
+        label = f"{suite}: {human_header(metric)}" + (f" ({group})" if group else "")
+        out.append(Headline(label, check.verdict, fmt_number(check.value), fmt_ci(check.ci), suite_anchor(suite)))
     return out[:10]
 
 
@@ -156,7 +157,7 @@ def _evaluation_rows(scorecard: Scorecard) -> list[tuple[str, str]]:
     rows = max((m.n for r in scorecard.results for m in r.measurements if m.n), default=0)
     return [
         ("Evaluation data", f"{scorecard.run.dataset} ({p.data_source})"),
-        ("Rows evaluated", f"{fmt_number(rows)} (largest sample behind one figure)" if rows else "none measured"),
+        ("Largest sample", f"{fmt_number(rows)} rows behind one figure" if rows else "no figure measured"),
         ("Data sha256", p.data_sha256),
         ("Model", f"{scorecard.run.model} ({p.model_source})"),
         ("Model sha256", p.model_sha256),
