@@ -13,7 +13,7 @@ from functools import lru_cache
 from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
-from audit.compare.report_text import fmt_change, fmt_p, headline, pairing_sentence
+from audit.compare.report_text import fmt_change, fmt_p, gates_by_severity, headline, pairing_sentence
 from audit.compare.types import ComparedMeasurement, Comparison
 from audit.reports.formatting import VERDICT_LABEL, fmt_ci, fmt_number, verdict_css
 from audit.reports.svg import render_chart_svg
@@ -29,6 +29,7 @@ _TEMPLATE = """<!DOCTYPE html>
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
 table { border-collapse: collapse; margin: 0.5rem 0 1.5rem; font-size: 0.9rem; }
 th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; vertical-align: top; }
+.runs td { overflow-wrap: anywhere; }
 .banner { padding: 0.75rem 1rem; border-radius: 6px; margin-bottom: 1rem; background: #eef; }
 .banner.pass { background: #e6f4ea; } .banner.fail { background: #fce8e6; }
 .banner.insufficient-evidence, .banner.warn, .banner.waived { background: #fff4e5; }
@@ -40,7 +41,7 @@ th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; vert
 <div><strong>{{ label }}</strong> — {{ headline }} Exit code <strong>{{ c.exit_code }}</strong>.</div>
 <div>{{ pairing }}</div>
 </section>
-<table>
+<table class="runs">
 <tr><th></th><th>Baseline</th><th>Candidate</th></tr>
 <tr><th>Run</th><td>{{ c.baseline.path }}</td><td>{{ c.candidate.path }}</td></tr>
 <tr><th>Model sha256</th><td>{{ c.baseline.model_sha256 }}</td><td>{{ c.candidate.model_sha256 }}</td></tr>
@@ -50,7 +51,7 @@ th, td { border: 1px solid #ccc; padding: 0.25rem 0.5rem; text-align: left; vert
 </table>
 <h2>Regression gates</h2>
 <table><tr><th>Verdict</th><th>Check</th><th>Change [95% CI]</th><th>Reason</th></tr>
-{% for k in c.checks %}<tr><td>{{ k.verdict | verdict }}</td><td>{{ k.key }}</td>
+{% for k in gates %}<tr><td>{{ k.verdict | verdict }}</td><td>{{ k.key }}</td>
 <td>{{ k.value | num }} {{ k.ci | ci }}</td><td>{{ k.reason }}</td></tr>
 {% else %}<tr><td colspan="4">No regression margin matched a compared measurement.</td></tr>{% endfor %}
 </table>
@@ -93,6 +94,7 @@ def render_comparison_html(comparison: Comparison) -> str:
     sections = [_section(s, [r for r in comparison.measurements if r.suite == s]) for s in suites]
     return _environment().from_string(_TEMPLATE).render(
         c=comparison, sections=sections, css=verdict_css(comparison.verdict),
+        gates=gates_by_severity(comparison.checks),
         label=VERDICT_LABEL[comparison.verdict], headline=headline(comparison), pairing=pairing_sentence(comparison),
     )
 

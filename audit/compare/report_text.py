@@ -41,11 +41,21 @@ def fmt_change(row: ComparedMeasurement) -> str:
 
 def headline(comparison: Comparison) -> str:
     blocking = [c for c in comparison.checks if _blocks(c)]
-    if comparison.exit_code == 0:
-        waived = sum(c.verdict is Verdict.WAIVED for c in comparison.checks)
-        extra = f"; {waived} regression(s) waived" if waived else ""
-        return f"No regression gate fails{extra}."
-    return f"{len(blocking)} regression gate(s) block the release."
+    if blocking:
+        return f"{len(blocking)} regression gate(s) block the release."
+    waived = sum(c.verdict is Verdict.WAIVED for c in comparison.checks)
+    unsettled = sum(c.verdict in (Verdict.WARN, Verdict.INSUFFICIENT_EVIDENCE) for c in comparison.checks)
+    extra = [f"{waived} regression(s) waived"] if waived else []
+    extra += [f"{unsettled} warning-severity check(s) warn or could not be settled"] if unsettled else []
+    return "No blocking regression gate fails" + (f"; {', '.join(extra)}." if extra else ".")
+
+
+_GATE_ORDER = (Verdict.FAIL, Verdict.INSUFFICIENT_EVIDENCE, Verdict.WARN, Verdict.WAIVED, Verdict.PASS)
+
+
+def gates_by_severity(checks: Sequence[Check]) -> list[Check]:
+    """Regression gates, the ones that block or need a look first."""
+    return sorted(checks, key=lambda k: _GATE_ORDER.index(k.verdict) if k.verdict in _GATE_ORDER else 0)
 
 
 def _blocks(check: Check) -> bool:
@@ -102,8 +112,7 @@ def _row_cells(r: ComparedMeasurement) -> list[str]:
 
 
 def _gate_lines(c: Comparison, limit: int | None) -> list[str]:
-    order = (Verdict.FAIL, Verdict.INSUFFICIENT_EVIDENCE, Verdict.WARN, Verdict.WAIVED, Verdict.PASS)
-    checks = sorted(c.checks, key=lambda k: order.index(k.verdict) if k.verdict in order else len(order))
+    checks = gates_by_severity(c.checks)
     not_passing = [k for k in checks if k.verdict is not Verdict.PASS]
     lines = [f"## Regression gates: {len(checks) - len(not_passing)} of {len(checks)} pass", ""]
     if not_passing:
