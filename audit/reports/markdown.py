@@ -12,9 +12,11 @@ from audit.reports.formatting import (
     checks_by_severity,
     exit_code_meaning,
     flatten_mapping,
+    fmt_cell,
     fmt_ci,
     fmt_number,
     fmt_threshold,
+    human_header,
     missing_evidence,
     preset_label,
     provenance_rows,
@@ -175,8 +177,8 @@ def _suite(result: SuiteResult, max_rows: int | None) -> list[str]:
         lines += [f"**{md_escape(table.title)}**", ""]
         if table.caption:
             lines += [md_escape(table.caption, line_start=True), ""]
-        cells = [[md_escape(v) for v in row] for row in table.rows]
-        lines += md_table([md_escape(c) for c in table.columns], cells, max_rows) + [""]
+        cells = [[md_escape(fmt_cell(v)) for v in row] for row in table.rows]
+        lines += md_table([md_escape(human_header(str(c))) for c in table.columns], cells, max_rows) + [""]
     if result.charts:
         titles = "; ".join(md_escape(chart.title) for chart in result.charts)
         lines += [f"Charts (in scorecard.html): {titles}", ""]
