@@ -272,13 +272,18 @@ def _check_call_graph(graph_module: dict, refuse: Refuse) -> None:
             raise refuse("names forward arguments that are not identifiers")
 
 
+def _is_int_range(bounds: Any) -> bool:
+    return isinstance(bounds, dict) and set(bounds) <= {"min_val", "max_val"} \
+        and all(v is None or type(v) is int for v in bounds.values())
+
+
 def _check_header(program: dict, refuse: Refuse) -> None:
     verifiers = program.get("verifiers") or []
     if not (isinstance(verifiers, list) and all(isinstance(v, str) and v in VERIFIERS for v in verifiers)):
         raise refuse(f"asks for verifiers {verifiers!r} (a plain export uses {sorted(VERIFIERS)})")
     ranges = program.get("range_constraints") or {}
-    if not (isinstance(ranges, dict) and all(SHAPE_SYMBOL.match(str(k)) for k in ranges)):
-        raise refuse("declares range constraints on names that are not shape symbols")
+    if not (isinstance(ranges, dict) and all(SHAPE_SYMBOL.match(k) and _is_int_range(v) for k, v in ranges.items())):
+        raise refuse("declares range constraints that are not integer bounds on shape symbols")
 
 
 def check_program(program: Any, refuse: Refuse) -> None:

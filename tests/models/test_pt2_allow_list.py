@@ -280,3 +280,10 @@ def test_members_torch_cannot_decompress_are_refused(tmp_path, base, data, marke
 ])
 def test_shape_expression_grammar(expression, safe):
     assert is_safe_expression(expression) is safe
+
+
+def test_range_constraints_must_be_integer_bounds(tmp_path, base, data, marker, torch_never_loads):
+    def program(model):
+        for bounds in model["range_constraints"].values():
+            bounds["max_val"] = payload_code(marker)
+    _refused(rewrite(base, tmp_path / "ranges.pt2", program=program), data, marker, "integer bounds")
