@@ -1,6 +1,7 @@
 """Load the user's own model file without running code from it.
 
-Formats: torch.export programs (.pt2), safetensors weights + an architecture the user names,
+Formats: torch.export programs (.pt2, checked against an allow-list before torch reads them, see
+pt2_archive.py), safetensors weights + an architecture the user names,
 state dicts (.pt/.pth, read with weights_only=True), and TorchScript only with allow_unsafe_load.
 """
 
@@ -123,6 +124,11 @@ def _from_state_dict(state: Mapping[str, Any], path: Path, arch: str | None, arc
         raise AuditInputError(
             f"{path.name!r} holds weights only (a state dict). Name the model class with "
             "--arch package.module:ClassName (and --arch-kwargs JSON for its constructor arguments)."
+        )
+    if arch_kwargs is not None and not isinstance(arch_kwargs, Mapping):
+        raise AuditInputError(
+            f"--arch-kwargs must be a JSON object of constructor arguments, e.g. '{{\"hidden\": [64]}}', "
+            f"not a {type(arch_kwargs).__name__}."
         )
     cls = _import_architecture(arch)
     if arch in ARCHITECTURES:

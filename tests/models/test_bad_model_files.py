@@ -163,3 +163,11 @@ def test_zip_with_a_damaged_directory(tmp_path, data, capfd, name):
     assert zipfile.is_zipfile(path)  # the end record is there; the directory it points to is not
     _load_refused(path, data, capfd, "truncated or damaged zip", arch="tabular-mlp",
                   arch_kwargs={"in_features": data.test.x.shape[1]})
+
+
+@pytest.mark.parametrize("arch", ["tabular-mlp", "torch.nn:Linear"])
+def test_arch_kwargs_that_are_not_an_object(tmp_path, data, arch):
+    path = tmp_path / "w.pt"
+    torch.save(nn.Linear(data.test.x.shape[1], 2).state_dict(), path)
+    with pytest.raises(AuditInputError, match="--arch-kwargs must be a JSON object"):
+        load_user_model(path, data=data, arch=arch, arch_kwargs=[7, 2], device="cpu")
