@@ -23,6 +23,10 @@ class RobustnessParams:
     apgd_steps: int = bounded(25, min=1)
     n_blackbox: int = bounded(200, min=0)  # rows given to the query-only attack
     blackbox_queries: int = bounded(500, min=1)
+    # decision-based HopSkipJump for models without gradients (the only attack for a labels-only model)
+    run_decision_based: bool = True
+    decision_iterations: int = bounded(20, min=1)
+    decision_max_evals: int = bounded(200, min=1)  # boundary-normal queries per iteration, at most
     n_deepfool: int = bounded(200, min=0)
     deepfool_steps: int = bounded(50, min=1)
     categorical_budget: int = bounded(1, min=0)  # one-hot features a tabular attacker may switch per row
@@ -43,6 +47,6 @@ def preset_params(preset: str) -> RobustnessParams:
     if preset == "quick":
         return RobustnessParams(
             n_rows=300, sweep="quick", pgd_steps=10, run_l2=False, run_apgd=False, n_blackbox=64,
-            blackbox_queries=150, n_deepfool=64, deepfool_steps=30,
+            blackbox_queries=150, decision_iterations=8, decision_max_evals=100, n_deepfool=64, deepfool_steps=30,
         )
     return RobustnessParams()

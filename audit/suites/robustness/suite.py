@@ -14,23 +14,19 @@ from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.robustness import report, validity, whitebox
 from audit.suites.robustness.evidence import outcome_columns
 from audit.suites.robustness.findings import Findings
+from audit.suites.robustness.gradient_free import LabelView, gradient_free_findings
 from audit.suites.robustness.groups import group_measurements
 from audit.suites.robustness.inputs import check_eps, check_inputs, default_eps
 from audit.suites.robustness.natural import natural_findings
 from audit.suites.robustness.params import RobustnessParams, preset_params
-from audit.suites.robustness.sweep import AttackSetup, Outcome, blackbox_attack
+from audit.suites.robustness.sweep import AttackSetup, Outcome
 from audit.suites.robustness.threat import LogitView, build_space
-
-NO_GRADIENT_NOTE = (
-    "The model does not expose gradients, so only the query-only (black-box) attack was run. Black-box attacks "
-    "are weaker than gradient attacks: the robust accuracy shown is an upper bound, not a guarantee."
-)
 
 
 class RobustnessSuite:
     name: ClassVar[str] = "robustness"
     pillar: ClassVar[str] = "robustness"
-    requires: ClassVar[frozenset[str]] = frozenset({"queries", "score"})
+    requires: ClassVar[frozenset[str]] = frozenset({"queries"})  # scores or gradients make the attacks stronger
     description: ClassVar[str] = "Adversarial attacks (FGSM, PGD, APGD, black-box), natural corruptions, self-checks"
     Params = RobustnessParams
     emits: ClassVar[tuple[str, ...]] = (
@@ -50,7 +46,9 @@ class RobustnessSuite:
         eps_by_norm = _eps_grid(ctx, params, white_box)
         unit = "pixel units" if setup.is_image else "standard deviations"
         f = Findings()
-        f.validity.append(validity.outputs_are_logits(model.outputs, model.scores(setup.space.to_x(setup.u[:256]))))
+        if white_box:  # a saturated softmax starves gradients; query-only attacks read log-probabilities instead
+            f.validity.append(validity.outputs_are_logits(model.outputs,
+                                                          model.scores(setup.space.to_x(setup.u[:256]))))
         clean = setup.clean_correct
         f.measurements.append(report.share_measurement(
             "clean_accuracy", clean, "Share of audited rows classified correctly without any perturbation.",
@@ -59,7 +57,7 @@ class RobustnessSuite:
         if white_box:
             reference = _white_box(ctx, setup, eps_by_norm, mid_eps, unit, f)
         else:
-            reference = _black_box_only(setup, eps_by_norm["linf"], unit, f)
+            reference = gradient_free_findings(setup, model, eps_by_norm["linf"], unit, f)
         natural_findings(setup, ctx.seed, f)
         split = data.test.subset(torch.as_tensor(_rows(ctx, params)))
         f.measurements += group_measurements(split.sensitive, data.sensitive_attributes, reference, clean,
@@ -82,7 +80,9 @@ def _setup(ctx: SuiteContext, p: RobustnessParams) -> tuple[AttackSetup, bool]:
     split = data.test.subset(torch.as_tensor(_rows(ctx, p)))
     check_inputs(model, data, split.x)
     space = build_space(data, p.immutable_features)
-    view = LogitView(model.module, space.scale.to(model.device), model.outputs == "probabilities").eval()
+    scale = space.scale.to(model.device)
+    view = (LogitView(model.module, scale, model.outputs == "probabilities") if model.can("score")
+            else LabelView(model, scale)).eval()
     setup = AttackSetup(view, space, space.to_u(split.x), split.y, model.n_classes, model.device, p, ctx.seed,
                         data.input_kind == "image")
     return setup, "gradients" in model.capabilities
@@ -122,22 +122,6 @@ def _white_box(ctx: SuiteContext, setup: AttackSetup, eps_by_norm: dict[str, tup
     if setup.n_classes == 2 and setup.params.run_apgd:
         f.notes.append("APGD with the DLR loss needs three or more classes; on this binary task only APGD-CE ran.")
     return next(o for o in outcomes if o.attack == "worst-case" and o.norm == "linf" and o.eps == mid_eps)
-
-
-def _black_box_only(setup: AttackSetup, eps_list: tuple[float, ...], unit: str, f: Findings) -> Outcome:
-    rows = np.arange(min(setup.params.n_blackbox, setup.u.shape[0]))
-    outcomes = [blackbox_attack(setup, eps, rows) for eps in eps_list]
-    f.row_outcomes.update(outcome_columns(setup, outcomes, unit))
-    f.measurements += [report.robust_accuracy(o, unit, setup.is_image) for o in outcomes]
-    f.charts.append(report.curve_chart(outcomes, "linf", unit))
-    at_zero = blackbox_attack(setup, 0.0, rows)
-    f.validity += [
-        validity.non_increasing_in_eps({"black-box": [(o.eps, float(o.correct.mean())) for o in outcomes]},
-                                       setup.params.validity_tolerance),
-        validity.eps_zero_matches_clean(at_zero.correct, setup.clean_correct[rows]),
-    ]
-    f.notes.append(NO_GRADIENT_NOTE)
-    return outcomes[(len(outcomes) - 1) // 2]  # by-group figures cover the rows the attack saw
 
 
 def _constraint_note(setup: AttackSetup) -> str:
