@@ -46,6 +46,17 @@ class RowEvidence:
             if len(column) != len(self.keys):
                 raise ValueError(f"evidence column {name!r} has {len(column)} rows, expected {len(self.keys)}")
 
+    def __eq__(self, other: object) -> bool:
+        """Equal rows and values (NaN equal to NaN), so two runs with the same seed give equal suite outputs."""
+        if not isinstance(other, RowEvidence):
+            return NotImplemented
+        return (self.rows, self.keys, dict(self.meta), list(self.columns)) == (
+            other.rows, other.keys, dict(other.meta), list(other.columns)) and all(
+            np.array_equal(np.asarray(v), np.asarray(other.columns[k]), equal_nan=np.asarray(v).dtype.kind == "f")
+            for k, v in self.columns.items())
+
+    __hash__ = None  # type: ignore[assignment]  # mutable arrays inside: not hashable
+
 
 @dataclass(frozen=True, eq=False)
 class LoadedEvidence:

@@ -219,6 +219,8 @@ def to_json_dict(obj: Any) -> Any:
         return {str(k): to_json_dict(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_json_dict(v) for v in obj]
+    if getattr(obj, "ndim", 0) > 0 and hasattr(obj, "tolist"):  # numpy arrays (per-row evidence columns)
+        return [to_json_dict(v) for v in obj.tolist()]
     if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
         obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
