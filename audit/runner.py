@@ -30,7 +30,7 @@ from audit.types import SCHEMA_VERSION, Provenance, RunInfo, Scorecard, SuiteRes
 _NEEDS = {
     "gradients": "a differentiable torch model (white-box); ONNX, scikit-learn and prediction files have no gradients",
     "logits": "a model that outputs logits",
-    "queries": "a model that answers for new inputs (--model FILE); a file of predictions answers only for its own rows",
+    "queries": "a model that answers for new inputs (--model FILE); a prediction file answers only for its own rows",
     "predict_proba": "class probabilities (a model with predict_proba, or --proba-columns for a prediction file)",
     "score": "scores that rank the rows (--score-column or --proba-columns for a prediction file)",
     "torch": "a PyTorch model (.pt2, safetensors, state dict or a zoo model) to build variants from",

@@ -63,18 +63,18 @@ def _predictions(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset, Mapping[st
 
 def _user_model(cfg: AuditConfig, path: Path) -> tuple[ModelUnderAudit, Dataset, Mapping[str, str]]:
     from audit.data.user import load_user_inputs
-    from audit.models.loaders import load_user_model
+    from audit.models.adapters import open_model_file
 
+    opened = open_model_file(path, arch=cfg.arch, arch_kwargs=dict(cfg.arch_kwargs),
+                             allow_unsafe_load=cfg.allow_unsafe_load, device=cfg.device)
     inputs = load_user_inputs(
-        Path(cfg.data), label=cfg.label, sensitive=cfg.sensitive, features=cfg.features,
+        Path(cfg.data), label=cfg.label, sensitive=cfg.sensitive,
+        features=cfg.features if cfg.features is not None else opened.features,
         train_path=Path(cfg.train_data) if cfg.train_data else None, seed=cfg.seed,
-        missing_group=cfg.missing_group,
+        missing_group=cfg.missing_group, dtype=opened.input_dtype,
     )
     try:
-        model = load_user_model(
-            path, data=inputs.dataset, arch=cfg.arch, arch_kwargs=dict(cfg.arch_kwargs),
-            allow_unsafe_load=cfg.allow_unsafe_load, device=cfg.device,
-        )
+        model = opened.bind(inputs.dataset)
     except AuditInputError as exc:
         if not inputs.left_out:
             raise

@@ -85,7 +85,7 @@ class QueryOnlyModule(torch.nn.Module):
         self.backend = backend
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.backend.outputs(x.detach().float().cpu().numpy())
+        out = self.backend.outputs(x.detach().cpu().numpy())  # float64 inputs stay exact (tree thresholds)
         return torch.as_tensor(np.asarray(out, dtype=np.float32)).to(x.device)
 
 

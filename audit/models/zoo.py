@@ -27,10 +27,12 @@ from audit.models.training import Progress, train_model
 from audit.models.types import ModelSource, ModelUnderAudit, Recipe
 
 TEXT_MODEL = "adult-text-minilm"
+SKLEARN_MODEL = "adult-gbt"
 DEFAULT_ZOO_MODEL = "adult-mlp"
 ZOO_MODELS: dict[str, str] = {
     **{name: recipe.description for name, recipe in BASE_RECIPES.items()},
     TEXT_MODEL: "Classifier on frozen all-MiniLM-L6-v2 sentence embeddings of Adult rows as text (needs [foundation])",
+    SKLEARN_MODEL: "scikit-learn HistGradientBoostingClassifier on UCI Adult, cached as .skops (no gradients)",
 }
 CACHE_FORMAT = 1
 
@@ -101,6 +103,10 @@ def _obtain(name: str, device: str, home: str | Path | None, retrain: bool,
     device, root = resolve_device(device), audit_home(home)
     if name == TEXT_MODEL:
         return _load_text_model(device, root)
+    if name == SKLEARN_MODEL:
+        from audit.models.sklearn_zoo import load_gbt
+
+        return load_gbt(root / "zoo" / name, retrain, progress)
     data = load_reference(BASE_RECIPES[name].dataset)
     recipe = recipe_for(name, data)
     folder = root / "zoo" / name
@@ -126,4 +132,5 @@ def train_zoo_model(name: str, device: str = "cpu", home: str | Path | None = No
     """
     _obtain(name, device, home, retrain=True, progress=progress)
     root = audit_home(home)
-    return root if name == TEXT_MODEL else root / "zoo" / name / "model.safetensors"
+    weights = "model.skops" if name == SKLEARN_MODEL else "model.safetensors"
+    return root if name == TEXT_MODEL else root / "zoo" / name / weights
