@@ -92,14 +92,19 @@ def _ms(seconds: float) -> float:
 def footprint_and_speed(r: VariantResult, ref: Reference) -> list[Measurement]:
     v, details = r.variant.name, {"how": r.variant.how, "weight_dtypes": list(r.footprint.weight_dtypes)}
     timing = {"calls": len(r.latency.seconds), "cpu_threads": torch.get_num_threads()}
+    torch_runtime = r.variant.runtime == "torch"
+    saved = "dense torch.save of its state dict" if torch_runtime else f"the {r.variant.runtime} model file"
     out = [
         Measurement(f"size_bytes[{v}]", float(r.footprint.size_bytes), None, False, 1,
-                    f"Bytes of the {v} model's weights saved to disk (dense torch.save of its state dict).",
-                    {**details, "parameters": r.footprint.parameters, "nonzero": r.footprint.nonzero}),
-        Measurement(f"peak_memory_bytes[{v}]", float(r.peak_memory), None, False, 1,
-                    f"Memory allocated at the peak of one forward pass of the {v} model over "
-                    f"{ref.reference_batch} rows (weights and input excluded).", {"batch": ref.reference_batch}),
+                    f"Bytes of the {v} model's weights saved to disk ({saved}).",
+                    {**details, "parameters": r.footprint.parameters, "nonzero": r.footprint.nonzero,
+                     "runtime": r.variant.runtime}),
     ]
+    if torch_runtime:  # other runtimes allocate outside torch's profiler
+        out.append(Measurement(f"peak_memory_bytes[{v}]", float(r.peak_memory), None, False, 1,
+                               f"Memory allocated at the peak of one forward pass of the {v} model over "
+                               f"{ref.reference_batch} rows (weights and input excluded).",
+                               {"batch": ref.reference_batch}))
     for q, label in ((0.5, "p50"), (0.95, "p95")):
         out.append(Measurement(
             f"latency_{label}_ms[{v}]", _ms(r.latency.quantile(q)),

@@ -64,14 +64,16 @@ def measure(variant: Variant, work: Workload, first_s: float, baseline_adv: torc
         module, batch_of(work.x_test, 1).to(work.device), work.plan, work.device)
     robust, mode = _robust(variant, work, baseline_adv)
     return VariantResult(
-        variant=variant, footprint=footprint(module), first_call_s=first_s, latency=latency, throughput=throughput,
+        variant=variant, footprint=variant.footprint or footprint(module), first_call_s=first_s, latency=latency,
+        throughput=throughput,
         pred=predict(module, work.x_test, work.device), robust_correct=robust, attack_mode=mode,
     )
 
 
 def with_memory(results: list[VariantResult], work: Workload) -> list[VariantResult]:
     """Fill in each variant's peak forward-pass memory at the reference batch."""
-    modules = {r.variant.name: r.variant.module for r in results if r.variant.module is not None}
+    modules = {r.variant.name: r.variant.module for r in results
+               if r.variant.module is not None and r.variant.runtime == "torch"}
     peaks = peak_memory_bytes(modules, batch_of(work.x_test, work.reference_batch).to(work.device), work.device)
     return [dataclasses.replace(r, peak_memory=peaks.get(r.variant.name, 0)) for r in results]
 

@@ -29,7 +29,8 @@ def variants_table(results: list[VariantResult], ref: Reference) -> Table:
         rows.append((r.variant.name, "/".join(fp.weight_dtypes), fp.size_bytes, fp.parameters, fp.nonzero,
                      _r(1 - fp.nonzero / max(fp.parameters, 1)), _r(r.latency.quantile(0.5) * 1000),
                      _r(r.latency.quantile(0.95) * 1000), speed,
-                     _r(speed / base_speed) if speed and base_speed else None, r.peak_memory,
+                     _r(speed / base_speed) if speed and base_speed else None,
+                     r.peak_memory if r.variant.runtime == "torch" else None,
                      _r((r.pred == ref.y_test).mean()), _r(r.first_call_s), r.variant.how))
     return Table("variants", "Compressed variants: footprint, speed and accuracy",
                  ("variant", "weights", "size_bytes", "parameters", "nonzero", "sparsity", "latency_p50_ms",
@@ -92,7 +93,7 @@ def notes(results: list[VariantResult], skipped: list[Variant], ref: Reference, 
             speed, base_speed = _at(r, ref.reference_batch), _at(base, ref.reference_batch)
             out.append(f"{r.variant.name} is slower than fp32 on this machine: {speed:,.0f} vs {base_speed:,.0f} "
                        f"rows/s in batches of {ref.reference_batch} ({speed / base_speed:.2f}x).")
-    names = {r.variant.name for r in results}
+    names = {r.variant.name for r in results if r.variant.runtime == "torch"}
     if "int8" in names:
         out.append("int8 uses torch.ao.quantization.quantize_dynamic (torchao is not installed)"
                    + (f"; the {conv_layers} convolution layer(s) are not dynamically quantized and stay float32."
@@ -105,6 +106,11 @@ def notes(results: list[VariantResult], skipped: list[Variant], ref: Reference, 
         out.append(f"Robust accuracy of {', '.join(transfer)} is measured on PGD examples crafted against fp32 "
                    "(no gradients through the variant): a transfer attack, weaker than a white-box one.")
     out += [f"{v.name} was not measured: {v.skipped}" for v in skipped]
+    if any(r.variant.runtime == "onnxruntime" for r in results):
+        out.append("The ONNX graph and its int8 variant ran on onnxruntime itself; sizes are the .onnx files; "
+                   "peak memory is not measured (onnxruntime allocates outside torch's profiler); robust accuracy "
+                   "of the variants needs gradients and is not re-audited (the robustness suite attacks the "
+                   "graph black-box).")
     if not ref.binary:
         out.append("Group fairness changes are measured for binary tasks only.")
     elif ref.sensitive.shape[1] == 0:

@@ -14,6 +14,7 @@ from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.suites.efficiency import figures, report
 from audit.suites.efficiency.evidence import drift_columns
 from audit.suites.efficiency.measure import VariantResult, Workload, adversarial, first_call, measure, with_memory
+from audit.suites.efficiency.onnx_runtime import ONNX_VARIANTS, build_onnx_variant, is_onnx_graph
 from audit.suites.efficiency.reaudit import AttackSpec
 from audit.suites.efficiency.timing import TimingPlan
 from audit.suites.efficiency.variants import VARIANTS, Variant, build
@@ -56,7 +57,8 @@ QUICK = EfficiencyParams(variants=tuple(v for v in VARIANTS if v != "compiled"),
 class EfficiencySuite:
     name: ClassVar[str] = "efficiency"
     pillar: ClassVar[str] = "efficiency"
-    requires: ClassVar[frozenset[str]] = frozenset({"torch"})  # variants are built from the module
+    # variants are built from a torch module, or by onnxruntime from an ONNX graph (checked in `run`)
+    requires: ClassVar[frozenset[str]] = frozenset({"queries"})
     description: ClassVar[str] = "int8/bf16/pruned/compiled variants: size, latency, throughput, re-audited"
     emits: ClassVar[tuple[str, ...]] = (
         "accuracy[*]", "accuracy_drop[*]", "prediction_agreement[*]", "size_bytes[*]", "peak_memory_bytes[*]",
@@ -72,6 +74,10 @@ class EfficiencySuite:
     def run(self, ctx: SuiteContext, params: EfficiencyParams) -> SuiteOutput:
         if ctx.data.input_kind == "text":
             raise SuiteSkipped("text models are measured by the text-efficiency suite")
+        if not ctx.model.can("torch") and not is_onnx_graph(ctx.model):
+            raise SuiteSkipped("compressed variants and their timings are built from a torch module or an ONNX "
+                               "graph, and this model has neither; export it to ONNX (e.g. skl2onnx for "
+                               "scikit-learn) or give a torch model to measure it")
         work = _workload(ctx, params)
         results, skipped = _measure_all(ctx, params, work)
         if not results or results[0].variant.name != "fp32":
@@ -112,7 +118,8 @@ def _workload(ctx: SuiteContext, params: EfficiencyParams) -> Workload:
         x_test=test.x, x_attack=test.x[rows], y_attack=test.y[rows], batch_sizes=tuple(sorted(params.batch_sizes)),
         reference_batch=params.reference_batch,
         plan=TimingPlan(params.warmup, params.min_repeats, params.max_repeats, params.timing_budget_s),
-        attack=_attack_spec(ctx, params), outputs=ctx.model.outputs, device=ctx.device,
+        attack=_attack_spec(ctx, params) if ctx.model.can("gradients") else None, outputs=ctx.model.outputs,
+        device=ctx.device,
     )
 
 
@@ -133,6 +140,8 @@ def _attack_spec(ctx: SuiteContext, params: EfficiencyParams) -> AttackSpec | No
 def _measure_all(ctx: SuiteContext, params: EfficiencyParams,
                  work: Workload) -> tuple[list[VariantResult], list[Variant]]:
     names = ["fp32", *[v for v in params.variants if v != "fp32"]]  # the baseline always runs first
+    if is_onnx_graph(ctx.model):
+        names = [v for v in names if v in ONNX_VARIANTS]
     results: list[VariantResult] = []
     skipped: list[Variant] = []
     baseline_adv = None
@@ -153,6 +162,8 @@ def _measure_all(ctx: SuiteContext, params: EfficiencyParams,
 
 
 def _build(name: str, ctx: SuiteContext, params: EfficiencyParams) -> Variant:
+    if is_onnx_graph(ctx.model):
+        return build_onnx_variant(name, ctx.model, ctx.cache_dir)
     if name == "compiled" and ctx.device == "cpu" and not params.compile_on_cpu:
         return Variant(name, None, "torch.compile(module)", skipped="on CPU it is opt-in, as its first compilation "
                        "takes tens of seconds; set efficiency.compile_on_cpu = true")

@@ -14,6 +14,8 @@ import torch
 from torch import nn
 from torch.nn.utils import prune
 
+from audit.suites.efficiency.footprint import Footprint
+
 VARIANTS = ("fp32", "int8", "bf16", "fp16", "prune50", "prune90", "structured50", "compiled")
 QUANTIZE_API = "torch.ao.quantization.quantize_dynamic (qint8 weights, nn.Linear only; torchao is not installed)"
 
@@ -27,6 +29,8 @@ class Variant:
     differentiable: bool = True  # a white-box attack can take gradients through it
     declared_sparsity: float = 0.0  # share of prunable weights set to zero by design
     skipped: str | None = None  # why it could not be built here
+    footprint: Footprint | None = None  # given for runtimes other than torch (e.g. the .onnx file's size)
+    runtime: str = "torch"  # "onnxruntime" for ONNX graphs: no torch state dict, no torch memory profile
 
 
 class CastInput(nn.Module):
