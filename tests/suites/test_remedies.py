@@ -167,3 +167,14 @@ def test_without_a_recipe_or_with_bad_settings_the_suite_says_why(setup):
         RemediesSuite().run(ctx, dataclasses.replace(SMALL, fairness_attribute="income"))
     with pytest.raises(AuditInputError, match="remedies.remedies"):
         validate_params("remedies", dataclasses.replace(SMALL, remedies=("dp",)))
+
+
+def test_quick_preset_trains_tabular_remedies_briefly_and_says_so(setup):
+    from audit.suites.remedies.suite import _epochs_note, remedy_recipe
+
+    _, _, ctx, _ = setup
+    quick = RemediesSuite().params_for("quick")
+    assert "foundation" not in quick.remedies and quick.epochs == 2
+    assert remedy_recipe(ctx, quick).epochs == 2 and remedy_recipe(ctx, SMALL).epochs == ctx.model.recipe.epochs
+    assert "2 epoch(s)" in _epochs_note(ctx, quick)[0] and _epochs_note(ctx, SMALL) == []
+    assert validate_params("remedies", quick) is quick
