@@ -71,7 +71,7 @@ def _user_model(cfg: AuditConfig, path: Path) -> tuple[ModelUnderAudit, Dataset,
         Path(cfg.data), label=cfg.label, sensitive=cfg.sensitive,
         features=cfg.features if cfg.features is not None else opened.features,
         train_path=Path(cfg.train_data) if cfg.train_data else None, seed=cfg.seed,
-        missing_group=cfg.missing_group, dtype=opened.input_dtype,
+        missing_group=cfg.missing_group,
     )
     try:
         model = opened.bind(inputs.dataset)

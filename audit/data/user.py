@@ -167,10 +167,10 @@ def _groups(frame: pd.DataFrame, sensitive: tuple[str, ...], path: Path, missing
 
 
 def _split(frame: pd.DataFrame, features: tuple[str, ...], label: str, classes: list, sensitive: tuple[str, ...],
-           path: Path, missing_group: bool, dtype: str = "float32") -> Split:
+           path: Path, missing_group: bool) -> Split:
     index = {value: i for i, value in enumerate(classes)}
     return Split(
-        x=torch.tensor(frame[list(features)].to_numpy(dtype=np.dtype(dtype))),
+        x=torch.tensor(frame[list(features)].to_numpy(dtype=np.float32)),
         y=torch.tensor(frame[label].map(index).to_numpy(dtype=np.int64)),
         sensitive=_groups(frame, sensitive, path, missing_group),
         raw=frame.reset_index(drop=True),
@@ -232,12 +232,10 @@ def load_user_data(
 def load_user_inputs(
     path: str | Path, label: str, sensitive: tuple[str, ...] = (), features: tuple[str, ...] | None = None,
     train_path: str | Path | None = None, seed: int = 0, missing_group: bool = False,
-    dtype: str = "float32",
 ) -> UserData:
     """The audited file becomes the test split; `train_path`'s rows (the model's members) the train split.
 
-    `seed` is accepted for symmetry with `load_reference`; user data is never re-split. `dtype` "float64" keeps
-    the file's values exact for models that read float64 (scikit-learn: a float32 cast can cross a tree threshold).
+    `seed` is accepted for symmetry with `load_reference`; user data is never re-split.
     """
     del seed
     test_path = Path(path)
@@ -257,7 +255,7 @@ def load_user_inputs(
         raise AuditInputError(
             f"Label column {label!r} has a single value {classes}; an audit needs at least two classes."
         )
-    splits = [_split(f, chosen, label, classes, sensitive, p, missing_group, dtype) for p, f in frames]
+    splits = [_split(f, chosen, label, classes, sensitive, p, missing_group) for p, f in frames]
     train = splits[1] if len(splits) > 1 else None
     if train is not None and (overlap := count_overlap(train, splits[0])):
         warnings.warn(f"{overlap} audited row(s) also appear in the training file; they count as members.",

@@ -22,7 +22,6 @@ class OpenedModel:
 
     features: tuple[str, ...] | None
     bind: Callable[[Dataset], ModelUnderAudit]
-    input_dtype: str = "float32"  # what the data are read as: float64 where the model computes in float64
 
 
 def open_model_file(path: Path, *, arch: str | None = None, arch_kwargs: dict | None = None,
@@ -37,7 +36,7 @@ def open_model_file(path: Path, *, arch: str | None = None, arch_kwargs: dict | 
         kind = "sklearn" if suffix in sklearn_model.SKOPS_SUFFIXES else "sklearn-pickle"
         source = _source(kind, path)
         return OpenedModel(sklearn_model.expected_features(estimator),
-                           lambda data: sklearn_model.sklearn_model(estimator, data, path.stem, source), "float64")
+                           lambda data: sklearn_model.sklearn_model(estimator, data, path.stem, source))
     if suffix == ".onnx":
         from audit.models import onnx_model
         from audit.models.device import resolve_device
@@ -45,8 +44,7 @@ def open_model_file(path: Path, *, arch: str | None = None, arch_kwargs: dict | 
         resolved = resolve_device(device)
         session = onnx_model.open_session(path, resolved)
         source = _source("onnx", path)
-        dtype = "float64" if onnx_model.graph_input(session, path.stem).dtype == "tensor(double)" else "float32"
-        return OpenedModel(None, lambda data: onnx_model.onnx_model(session, data, path.stem, source, resolved), dtype)
+        return OpenedModel(None, lambda data: onnx_model.onnx_model(session, data, path.stem, source, resolved))
     from audit.models.loaders import load_user_model
 
     return OpenedModel(None, lambda data: load_user_model(path, data=data, arch=arch, arch_kwargs=arch_kwargs,

@@ -98,11 +98,25 @@ def expected_features(estimator: Any) -> tuple[str, ...] | None:
 class SklearnBackend:
     """Feeds the audit's float32 rows to the estimator (as a DataFrame with its own column names if it has them)."""
 
-    def __init__(self, estimator: Any, columns: Sequence[str] | None, method: str | None):
-        self.estimator, self.columns, self.method = estimator, columns, method
+    def __init__(self, estimator: Any, columns: Sequence[str] | None, method: str | None,
+                 exact: dict[bytes, np.ndarray] | None = None):
+        self.estimator, self.columns, self.method, self.exact = estimator, columns, method, exact or {}
         self._index = {c: i for i, c in enumerate(estimator.classes_)}
 
+    def _exact(self, x: np.ndarray) -> np.ndarray:
+        """The audit's float32 rows back at the file's float64 values (a float32 cast can cross a tree threshold);
+        rows the file does not hold (perturbed by an attack) are used as they are."""
+        if not self.exact or x.dtype != np.float32:
+            return x
+        out = x.astype(np.float64)
+        for i, row in enumerate(x):
+            hit = self.exact.get(row.tobytes())
+            if hit is not None:
+                out[i] = hit
+        return out
+
     def _frame(self, x: np.ndarray) -> Any:
+        x = self._exact(x)
         if self.columns is None:
             return x
         import pandas as pd
@@ -157,6 +171,19 @@ def _columns(estimator: Any, data: Dataset, name: str) -> tuple[str, ...] | None
     return wanted
 
 
+def exact_rows(data: Dataset) -> dict[bytes, np.ndarray]:
+    """float32 row bytes -> the file's float64 values, for user data whose feature columns are in the raw file."""
+    exact: dict[bytes, np.ndarray] = {}
+    for split in (data.train, data.test):
+        raw = None if split is None else split.raw
+        if raw is None or not set(data.feature_names) <= set(raw.columns):
+            continue
+        values = raw[list(data.feature_names)].to_numpy(dtype=np.float64)
+        for row in values:
+            exact.setdefault(row.astype(np.float32).tobytes(), row)
+    return exact
+
+
 def sklearn_model(estimator: Any, data: Dataset, name: str, source: ModelSource) -> ModelUnderAudit:
     """Wrap a fitted estimator after checking it on a probe batch of the audit data (exit 2 if it does not fit)."""
     if data.input_kind != "tabular":
@@ -164,7 +191,7 @@ def sklearn_model(estimator: Any, data: Dataset, name: str, source: ModelSource)
     _check_classes(estimator, data, name)
     columns = _columns(estimator, data, name)
     probe = data.test.x[:PROBE_ROWS].numpy()
-    backend = SklearnBackend(estimator, columns, None)
+    backend = SklearnBackend(estimator, columns, None, exact_rows(data))
     try:
         backend.method = _method(estimator, backend._frame(probe))
         backend.predict(probe)

@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from audit.data.user import load_user_inputs
+from audit.data.user import load_user_data
 from audit.errors import AuditInputError
 from audit.models.sklearn_model import load_sklearn_model, read_estimator
 
@@ -38,8 +38,7 @@ def workspace(tmp_path_factory) -> tuple[Path, pd.DataFrame]:
 
 
 def _data(root: Path, features: tuple[str, ...] = FEATURES):
-    return load_user_inputs(root / "d.csv", label="y", sensitive=("group",), features=features,
-                            dtype="float64").dataset
+    return load_user_data(root / "d.csv", label="y", sensitive=("group",), features=features)
 
 
 def test_probabilities_match_the_estimator_and_columns_reach_it_by_name(workspace) -> None:
