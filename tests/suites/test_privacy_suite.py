@@ -51,7 +51,7 @@ def output(model, data) -> SuiteOutput:
 
 def test_reports_every_attack_with_cis_and_the_roc_chart(output: SuiteOutput) -> None:
     names = {m.name for m in output.measurements}
-    for attack in ("loss", "correctness", "art_blackbox", "lira_online", "lira_offline"):
+    for attack in ("loss", "correctness", "art_blackbox", "label_only", "lira_online", "lira_offline"):
         assert f"membership_auc[{attack}]" in names
         assert f"membership_tpr[{attack},fpr=0.01]" in names
         assert f"epsilon_lower_bound[{attack}]" in names
@@ -63,7 +63,7 @@ def test_reports_every_attack_with_cis_and_the_roc_chart(output: SuiteOutput) ->
     tpr = next(m for m in output.measurements if m.name == "membership_tpr[loss,fpr=0.001]")
     assert tpr.insufficient_reason  # 300 non-members cannot support a 0.1% FPR figure
     chart = output.charts[0]
-    assert chart.log_x and chart.log_y and len(chart.series) == 6
+    assert chart.log_x and chart.log_y and len(chart.series) == 7
     assert all(min(s.x) > 0 and min(s.y) > 0 for s in chart.series)
     assert {t.id for t in output.tables} == {"privacy-attacks", "privacy-groups", "privacy-attribute-inference"}
     checks = ["privacy.members_like_nonmembers", "privacy.shadow_models_match_target"]

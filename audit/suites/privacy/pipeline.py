@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from audit.errors import SuiteSkipped
 from audit.evidence import RowEvidence, row_keys
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.privacy import attacks, attribute, groups, report
+from audit.suites.privacy.label_only import label_only_attack
 from audit.suites.privacy.sampling import EvaluationSet, balanced_evaluation_set
 from audit.suites.privacy.shadow import unsupported_reason
 from audit.suites.privacy.suite import PrivacyParams
@@ -130,11 +132,15 @@ def run_privacy(ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
         notes.append(f"{ev.overlap} held-out rows are identical to training rows; they were excluded from the "
                      f"non-members (the model has seen those inputs), and the {ev.overlap_members} training rows "
                      "sharing those inputs from the members, so both sides stay alike.")
+    if not ctx.model.can("predict_proba"):
+        return _label_only_run(ctx, params, ev, notes)
     outputs = ctx.model.scores(ev.x)
     probs = _probabilities(outputs, ctx.model.outputs)
     outcomes = attacks.threshold_attacks(outputs, ctx.model.outputs, ev)
     ctx.progress(1, 5, "privacy: ART black-box attack")
     outcomes.append(attacks.art_attack(probs, ev, ctx.model.n_classes, params.art_attack_model, ctx.rng(2)))
+    if params.label_only_queries:
+        outcomes.append(_label_only(ctx, params, ev))
     ctx.progress(2, 5, "privacy: LiRA")
     lira, lira_note = _lira(ctx, params, outputs, ev)
     validity = [_shift_check(ev, params, ctx)]
@@ -159,6 +165,42 @@ def run_privacy(ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
         charts=(report.roc_chart(summaries),),
         validity=tuple(validity),
         notes=tuple([headline_note, *notes, *attr_notes]),
+        evidence=_membership_evidence(ev, outcomes),
+    )
+
+
+def _label_only(ctx: SuiteContext, params: PrivacyParams, ev: EvaluationSet) -> attacks.AttackOutcome:
+    return label_only_attack(ctx.model, ctx.data, ev, params.label_only_sigma, params.label_only_queries,
+                             int(ctx.rng(7).integers(2**31)))
+
+
+LABEL_ONLY_SKIPS = (
+    "Loss threshold, ART black-box and LiRA attacks and attribute inference not run: they need class "
+    "probabilities, and this model gives only predicted classes (a model with predict_proba enables them)."
+)
+
+
+def _label_only_run(ctx: SuiteContext, params: PrivacyParams, ev: EvaluationSet, notes: list[str]) -> SuiteOutput:
+    """Predicted classes only: the label-only attack is the headline (fixed in advance), with Yeom's rule beside it."""
+    if params.label_only_queries == 0:
+        raise SuiteSkipped("the model gives only predicted classes and label_only_queries = 0: no membership "
+                           "attack can run (set privacy.label_only_queries above 0)")
+    predicted = torch.as_tensor(ctx.model.predict(ev.x))
+    outcomes = [_label_only(ctx, params, ev),
+                attacks.AttackOutcome("correctness", "Correct-prediction rule (Yeom et al.)",
+                                      (predicted == ev.y).double().numpy(), ev.labels, ev.sensitive,
+                                      {"reference": "Yeom et al. 2018", "rows": int(ev.labels.size),
+                                       "score": "1 if the prediction is correct else 0"})]
+    summaries = [report.summarise(o, params.bootstrap_resamples, ctx.seed, ctx.rng(10 + i), params.delta)
+                 for i, o in enumerate(outcomes)]
+    measurements = [m for s in summaries for m in report.attack_measurements(s, params.bootstrap_resamples)]
+    headline, headline_note = _headline(summaries[0])
+    group_ms, group_tables = _group_findings(ctx, params, summaries[0])
+    ctx.progress(5, 5, "privacy: done")
+    return SuiteOutput(
+        measurements=tuple([headline, *measurements, *group_ms]),
+        tables=(report.attacks_table(summaries), *group_tables), charts=(report.roc_chart(summaries),),
+        validity=(_shift_check(ev, params, ctx),), notes=tuple([headline_note, *notes, LABEL_ONLY_SKIPS]),
         evidence=_membership_evidence(ev, outcomes),
     )
 

@@ -28,6 +28,9 @@ class PrivacyParams:
     # fewer members or non-members in a group: insufficient evidence
     group_min_per_side: int = bounded(30, min=1)
     delta: float = bounded(1e-5, min=0.0, max=1.0)
+    # label-only membership inference: perturbed queries per row (0 skips it) and their σ (std or pixel units)
+    label_only_queries: int = bounded(20, min=0)
+    label_only_sigma: float = bounded(0.02, min=0.0)
 
     def conflicts(self) -> list[str]:
         if self.shadow_models != 0 and (self.shadow_models < 4 or self.shadow_models % 2):
@@ -40,16 +43,18 @@ class PrivacyParams:
 PRESETS = {
     "full": PrivacyParams(),
     "quick": PrivacyParams(max_per_side=1000, shadow_models=4, bootstrap_resamples=200, attribute_rows=1000,
-                           shift_rows=1000),
+                           shift_rows=1000, label_only_queries=8),
 }
 
 
 class PrivacySuite:
     name: ClassVar[str] = "privacy"
     pillar: ClassVar[str] = "privacy"
-    requires: ClassVar[frozenset[str]] = frozenset({"training-data", "queries", "predict_proba"})
+    # probabilities enable the loss, ART and LiRA attacks; predicted classes alone, the label-only attack
+    requires: ClassVar[frozenset[str]] = frozenset({"training-data", "queries"})
     description: ClassVar[str] = (
-        "Membership inference (loss threshold, ART black-box, LiRA), empirical ε lower bound, attribute inference"
+        "Membership inference (loss threshold, ART black-box, LiRA, label-only), empirical ε lower bound, "
+        "attribute inference"
     )
     Params = PrivacyParams
     emits: ClassVar[tuple[str, ...]] = (
