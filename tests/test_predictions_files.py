@@ -98,3 +98,15 @@ def test_parquet_files_are_read(table: Path) -> None:
     pd.read_csv(table).to_parquet(parquet)
     model, data = load_predictions(parquet, PredictionColumns(label="y", score="risk"))
     assert len(data.test) == 120 and torch.equal(data.test.y, torch.tensor(pd.read_csv(table)["y"].to_numpy()))
+
+
+def test_a_sensitive_input_without_queries_is_insufficient_evidence_not_a_pass(table: Path, tmp_path: Path) -> None:
+    from audit.config import load_config
+    from audit.session import execute
+
+    cfg = load_config({"predictions": str(table), "label": "y", "sensitive": "group,f1", "features": "f1",
+                       "suite": "fairness", "out": str(tmp_path / "out"),
+                       "suites": {"fairness": {"resamples": 20, "mitigation": False}}}, project_dir=tmp_path)
+    card = execute(cfg).scorecard
+    check = next(c for c in card.checks if c.key == "fairness.flip_rate[f1]")
+    assert check.verdict.value == "insufficient-evidence" and "flip test not run" in check.reason

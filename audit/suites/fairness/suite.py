@@ -7,10 +7,12 @@ from typing import ClassVar
 
 import numpy as np
 
+from audit.data.types import Dataset
 from audit.errors import AuditInputError, SuiteSkipped
 from audit.evidence import RowEvidence, row_keys
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.fairness.params import FairnessParams
+from audit.types import Measurement
 
 # Salts separating the suite's independent random streams.
 _SALT_BOOTSTRAP, _SALT_PROXY, _SALT_MITIGATION = 31, 32, 33
@@ -70,7 +72,7 @@ class FairnessSuite:
         parts.append(SuiteOutput(notes=tuple(
             f"{name} has a single group in the test data and is not compared." for name in single)))
         if params.flip_test and not model.can("queries"):
-            parts.append(SuiteOutput(notes=(f"Counterfactual flip test not run: it {_NEEDS_QUERIES}",)))
+            parts.append(_flip_test_not_run(data))
         elif params.flip_test:
             ctx.progress(len(parts) - 1, steps, "fairness: counterfactual flips")
             parts.append(flip_section(model, data, y_pred, params.flip_max_values, params.max_groups))
@@ -102,6 +104,17 @@ def _group_evidence(ctx: SuiteContext, groups: dict[str, np.ndarray], y_true: np
     meta = {"positive_class": ctx.data.positive_class, "n_classes": ctx.data.n_classes, "task": ctx.data.task,
             "intersections": params.intersections, "attributes": list(groups)}
     return RowEvidence("audit", row_keys(ctx.data.test.x, ctx.data.test.y), columns, meta)
+
+
+def _flip_test_not_run(data: Dataset) -> SuiteOutput:
+    """Sensitive model inputs whose direct use cannot be tested: shown as insufficient evidence, never passed."""
+    reason = f"flip test not run: it {_NEEDS_QUERIES}"
+    measurements = tuple(
+        Measurement(f"flip_rate[{spec.name}]", float("nan"), None, False, len(data.test),
+                    f"Share of decisions that change when only {spec.name} is changed to another value.",
+                    {"not_run": "the model cannot be queried"}, reason)
+        for spec in data.features if spec.sensitive)
+    return SuiteOutput(measurements=measurements, notes=(f"Counterfactual {reason}.",))
 
 
 def _split_by_group_count(columns: dict[str, np.ndarray],
