@@ -52,8 +52,12 @@ def load_model_and_data(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset, Map
 
 def _predictions(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset, Mapping[str, str]]:
     """A file of predictions: the model is its answers for its own rows, which are the audited data."""
+    from audit.config import DEFAULT_MODEL
     from audit.models.predictions import PredictionColumns, load_predictions
 
+    if cfg.model != DEFAULT_MODEL:
+        raise AuditInputError(f"--predictions and --model {cfg.model!r} exclude each other: audit either a file of "
+                              "predictions or a model")
     assert cfg.label is not None
     columns = PredictionColumns(label=cfg.label, prediction=cfg.prediction_column, score=cfg.score_column,
                                 proba=tuple(cfg.proba_columns), sensitive=tuple(cfg.sensitive),

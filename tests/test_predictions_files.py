@@ -110,3 +110,12 @@ def test_a_sensitive_input_without_queries_is_insufficient_evidence_not_a_pass(t
     card = execute(cfg).scorecard
     check = next(c for c in card.checks if c.key == "fairness.flip_rate[f1]")
     assert check.verdict.value == "insufficient-evidence" and "flip test not run" in check.reason
+
+
+def test_predictions_and_a_model_file_exclude_each_other(table: Path, tmp_path: Path) -> None:
+    from audit.config import load_config
+    from audit.session import load_model_and_data
+
+    cfg = load_config({"predictions": str(table), "label": "y", "model": "m.onnx"}, project_dir=tmp_path)
+    with pytest.raises(AuditInputError, match="exclude each other"):
+        load_model_and_data(cfg)
