@@ -98,3 +98,15 @@ def test_damaged_skops_and_wrong_classes_are_input_errors(workspace) -> None:
     save_skops(frame.assign(y=frame["y"] + 5), root / "shifted.skops")
     with pytest.raises(AuditInputError, match=r"predicts classes \['5', '6'\]"):
         load_sklearn_model(root / "shifted.skops", _data(root))
+
+
+def test_a_missing_extra_names_the_pip_command(monkeypatch, workspace) -> None:
+    from audit.models.onnx_model import check_graph
+
+    root, _ = workspace
+    monkeypatch.setitem(sys.modules, "skops.io", None)  # as if skops were not installed
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    with pytest.raises(AuditInputError, match=r"pip install 'audit\[sklearn\]'"):
+        read_estimator(root / "gbt.skops", allow_unsafe_load=False)
+    with pytest.raises(AuditInputError, match=r"pip install 'audit\[onnx\]'"):
+        check_graph(root / "model.onnx")
