@@ -89,6 +89,12 @@ def run(
                                      show_default="[tool.audit.card], else none")] = None,
     baseline: Annotated[str | None, Opt("--baseline", help="run folder of the release this model replaces: also "
                                         "compare against it (writes OUT/comparison/)", show_default="none")] = None,
+    resume: Annotated[str | None, Opt("--resume", help="folder of a killed run: keep its finished suites (same "
+                                      "model, data, seed, settings), run the rest", show_default="none")] = None,
+    executor: Annotated[str | None, Opt("--executor", help="local | ray (suites in parallel; pip install "
+                                        "'audit[ray]')", show_default=_default("executor"))] = None,
+    ray_address: Annotated[str | None, Opt("--ray-address", help="auto | HOST:PORT of a Ray cluster to join",
+                                           show_default="a private local Ray instance")] = None,
 ) -> None:
     """Run suites on a model and write scorecard.json, .md, .html and junit.xml.
 
@@ -101,9 +107,47 @@ def run(
                       predictions=predictions, prediction_column=prediction_column, score_column=score_column,
                       proba_columns=proba_columns,
                       allow_unsafe_load=allow_unsafe_load, device=device, seed=seed, out=out, gate_on=gate_on,
-                      card=str(card) if card is not None else None, baseline=baseline)
+                      card=str(card) if card is not None else None, baseline=baseline, resume=resume,
+                      executor=executor, ray_address=ray_address)
     cfg = _guard(lambda: load_config(cli_values, config))
     raise typer.Exit(_guard(lambda: _run(cfg)))
+
+
+@app.command("run-many")
+def run_many(
+    model: Annotated[str, Opt(help="comma list of zoo models or model files, audited one after another")],
+    suite: Annotated[str | None, Opt(help="full | quick | comma list of suites",
+                                     show_default=_default("suite"))] = None,
+    seed: Annotated[int | None, Opt(help="seed for everything (0 to 2**32-1)", show_default=_default("seed"))] = None,
+    config: Annotated[Path | None, Opt(help="TOML config file (applies to every model)", show_default="none")] = None,
+    out: Annotated[Path, Opt(help="job folder: one run folder per model and the leaderboard")] = Path("reports/many"),
+    executor: Annotated[str | None, Opt("--executor", help="local | ray",
+                                        show_default=_default("executor"))] = None,
+    ray_address: Annotated[str | None, Opt("--ray-address", help="auto | HOST:PORT of a Ray cluster to join",
+                                           show_default="a private local Ray instance")] = None,
+) -> None:
+    """Audit several models as one job; write each run's folder and leaderboard.md/.html (models × pillars).
+
+    Exit code: the worst of the runs' (0 all gates pass, 1 a gate fails, 2 bad input).
+    """
+    from audit.config import load_config
+    from audit.run_many import parse_models
+    from audit.run_many import run_many as run_all
+
+    def action() -> int:
+        models = parse_models(model)
+        cfg = load_config(dict(suite=suite, seed=seed, executor=executor, ray_address=ray_address), config)
+        outcome = run_all(models, cfg, out)
+        console = Console(highlight=False)
+        for run_outcome in outcome.runs:
+            console.print(printable(f"{run_outcome.scorecard.run.model}: {run_outcome.scorecard.verdict.value} "
+                                    f"(exit {run_outcome.scorecard.exit_code}) {run_outcome.out_dir}"), markup=False)
+        for fmt, path in outcome.files.items():
+            console.print(printable(f"{fmt:>5}: {path}"), markup=False)
+        console.print(f"exit code {outcome.exit_code}", markup=False)
+        return outcome.exit_code
+
+    raise typer.Exit(_guard(action))
 
 
 def _run(cfg: Any) -> int:

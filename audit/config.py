@@ -45,6 +45,11 @@ class AuditConfig:
     device: str = "auto"
     seed: int = DEFAULT_SEED
     out: str | None = None
+    # Where and how the run happens; none of these changes a figure (left out of sha256): --resume DIR continues a
+    # killed run (audit.resume), --executor local | ray, --ray-address auto | HOST:PORT (audit.executors).
+    resume: str | None = None
+    executor: str = "local"
+    ray_address: str | None = None
     gate_on: str = "value"
     default_policy: bool = True
     policy: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -69,19 +74,21 @@ class AuditConfig:
 
     def sha256(self) -> str:
         """Hash of what determines the figures; the output folder does not."""
-        inputs = {k: v for k, v in self.to_dict().items() if k not in ("out", "card") and k not in SYSTEM_FIELDS}
+        inputs = {k: v for k, v in self.to_dict().items() if k not in RUN_SETTINGS and k not in SYSTEM_FIELDS}
         return hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()
 
 
 SYSTEM_FIELDS = frozenset({"safety_switches", "used"})
+RUN_SETTINGS = ("out", "card", "resume", "executor", "ray_address")  # settings that never change a figure
 _FIELDS = {f.name for f in fields(AuditConfig)} - SYSTEM_FIELDS
 _ALIASES = {"train-data": "train_data", "arch-kwargs": "arch_kwargs", "allow-unsafe-load": "allow_unsafe_load",
             "gate-on": "gate_on", "default-policy": "default_policy", "missing-group": "missing_group",
-            "prediction-column": "prediction_column", "score-column": "score_column", "proba-columns": "proba_columns"}
+            "prediction-column": "prediction_column", "score-column": "score_column", "proba-columns": "proba_columns",
+            "ray-address": "ray_address"}
 # Switches that lower safety: strict booleans, shown in the scorecard, never read from the audited repository.
 SAFETY_SWITCHES = ("allow_unsafe_load",)
 _NON_EMPTY = ("suite", "model", "data", "label", "train_data", "arch", "out", "predictions", "prediction_column",
-              "score_column")
+              "score_column", "resume", "ray_address")
 SEED_LIMIT = 2**32  # derived seeds (seed * 1_000_003 + salt) must stay inside torch's 64-bit generator seed
 _MAX_DEPTH = 16  # nesting allowed in table/JSON values; deeper input is refused before anything recurses on it
 COMMAND_LINE = "the command line"
@@ -286,6 +293,8 @@ def _check_value(name: str, value: Any, origin: str) -> None:
         raise AuditInputError(f"{origin}: setting {name!r} is empty; give a value or leave the setting out")
     if name == "device" and value not in ("auto", "cpu", "cuda"):
         raise AuditInputError(f"{origin}: device must be auto, cpu or cuda, got {_shown(value)}")
+    if name == "executor" and value not in ("local", "ray"):
+        raise AuditInputError(f"{origin}: executor must be local or ray, got {_shown(value)}")
     if name == "gate_on" and value not in ("value", "ci"):
         raise AuditInputError(f"{origin}: gate_on must be \"value\" or \"ci\", got {_shown(value)}")
     if name == "card":

@@ -6,7 +6,7 @@ import dataclasses
 import datetime as dt
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -15,10 +15,12 @@ import numpy as np
 import torch
 
 from audit import gating, registry
+from audit.checkpoints import PartCheckpoints
 from audit.config import AuditConfig
 from audit.data.types import Dataset
 from audit.errors import AuditInputError, SuiteSkipped
-from audit.evidence import write_evidence
+from audit.evidence import RowEvidence, write_evidence
+from audit.executors import Executor, LocalExecutor
 from audit.home import audit_home
 from audit.models.types import ModelUnderAudit
 from audit.policy import Policy
@@ -110,53 +112,99 @@ class Audit:
     cache_dir: Path
 
 
-def run(audit: Audit, progress: ProgressSink | None = None) -> Scorecard:
-    """Run every planned suite; scorecard.json is rewritten after each so a crash loses nothing."""
+def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor | None = None,
+        kept: Mapping[str, SuiteResult] | None = None) -> Scorecard:
+    """Run every planned suite; scorecard.json is rewritten after each so a crash loses nothing.
+
+    `kept`: results of a killed run that `--resume` carries over (not recomputed). The executor decides where
+    suites run (here, or on Ray); results are ordered by the plan whatever order they finish in."""
     from audit.reports import write_json  # renderers stay out of the import path of suites
 
     progress = progress or NullProgress()
+    executor = executor or LocalExecutor()
     started = _now()
-    results: list[SuiteResult] = []
+    done: dict[str, SuiteResult] = dict(kept or {})
     input_error = False
-    for index, planned in enumerate(audit.plan.suites):
-        progress.suite_started(planned.name, index, len(audit.plan.suites))
-        result, bad_input = _run_one(audit, planned, {r.suite: r for r in results}, progress)
-        input_error |= bad_input
-        results.append(result)
-        progress.suite_finished(result)
-        write_json(_scorecard(audit, results, started, None, input_error), audit.out_dir / "scorecard.json")
-    final = _scorecard(audit, results, started, _now(), input_error)
+    pending = [p for p in audit.plan.suites if p.name not in done]
+    for wave in executor.waves(pending, _plan_reads(audit.plan)):
+        for index, planned in enumerate(wave):
+            progress.suite_started(planned.name, len(done) + index, len(audit.plan.suites))
+        for planned, computed in zip(wave, executor.map(compute_suite, audit, dict(done), wave, progress),
+                                     strict=True):
+            if computed.evidence is not None:  # per-row evidence for paired comparisons, beside scorecard.json
+                write_evidence(audit.out_dir, planned.name, computed.evidence, audit.provenance.data_sha256)
+            input_error |= computed.bad_input
+            done[planned.name] = computed.result
+            progress.suite_finished(computed.result)
+            write_json(_scorecard(audit, _in_plan_order(audit.plan, done), started, None, input_error),
+                       audit.out_dir / "scorecard.json")
+    final = _scorecard(audit, _in_plan_order(audit.plan, done), started, _now(), input_error)
     write_json(final, audit.out_dir / "scorecard.json")
     return final
 
 
-def _run_one(audit: Audit, planned: PlannedSuite, previous: dict[str, SuiteResult],
-             progress: ProgressSink) -> tuple[SuiteResult, bool]:
+def _in_plan_order(plan: RunPlan, done: Mapping[str, SuiteResult]) -> list[SuiteResult]:
+    return [done[p.name] for p in plan.suites if p.name in done]
+
+
+def _plan_reads(plan: RunPlan) -> dict[str, frozenset[str]]:
+    """Suite -> the planned suites whose outputs it declares it reads (they must finish first)."""
+    names = {p.name for p in plan.suites}
+    return {p.name: frozenset(o.suite for o in getattr(p.suite, "reads", ()) if o.suite in names and o.suite != p.name)
+            for p in plan.suites}
+
+
+@dataclass(frozen=True)
+class ComputedSuite:
+    """One suite's result and its per-row evidence, as an executor hands it back to the runner."""
+
+    result: SuiteResult
+    evidence: RowEvidence | None
+    bad_input: bool
+
+
+def compute_suite(audit: Audit, previous: Mapping[str, SuiteResult], planned: PlannedSuite,
+                  progress: ProgressSink | None = None) -> ComputedSuite:
+    """Run one suite isolated (seeded, timed); writes nothing, so it can run on any executor's worker."""
     suite = planned.suite
     pillar_name = getattr(suite, "pillar", planned.name)
     if suite is None:
-        return SuiteResult(planned.name, pillar_name, SuiteStatus.ERROR, reason=planned.load_error), False
-    params_json = to_json_dict(dataclasses.asdict(planned.params))
+        return ComputedSuite(SuiteResult(planned.name, pillar_name, SuiteStatus.ERROR, reason=planned.load_error),
+                             None, False)
+    params_json = params_json_of(planned)
     missing = sorted(set(suite.requires) - context_capabilities(audit.model, audit.data))
     if missing:
         reason = "needs " + "; ".join(_NEEDS.get(m, m) for m in missing)
-        return SuiteResult(planned.name, pillar_name, SuiteStatus.SKIPPED, reason=reason, params=params_json), False
+        return ComputedSuite(SuiteResult(planned.name, pillar_name, SuiteStatus.SKIPPED, reason=reason,
+                                         params=params_json), None, False)
     ctx = SuiteContext(
         model=audit.model, data=audit.data, seed=audit.config.seed, preset=audit.plan.preset,
-        cache_dir=audit.cache_dir, previous=previous, progress=progress.suite_progress,
-        reads=frozenset(getattr(suite, "reads", ())),
+        cache_dir=audit.cache_dir, previous=previous,
+        progress=(progress or NullProgress()).suite_progress, reads=frozenset(getattr(suite, "reads", ())),
+        checkpoints=PartCheckpoints.for_suite(audit.out_dir, planned.name, params_json, audit.provenance,
+                                             audit.config.seed),
     )
     seed_everything(audit.config.seed)
     start = time.perf_counter()
     status, reason, output, bad_input = _guarded(suite, ctx, planned.params)
-    if output.evidence is not None:  # per-row evidence for paired comparisons, beside scorecard.json
-        write_evidence(audit.out_dir, planned.name, output.evidence, audit.provenance.data_sha256)
-    return SuiteResult(
+    return ComputedSuite(SuiteResult(
         suite=planned.name, pillar=pillar_name, status=status, reason=reason,
         measurements=output.measurements, tables=output.tables, charts=output.charts,
         validity=output.validity, notes=output.notes, params=params_json,
-        duration_s=round(time.perf_counter() - start, 3),
-    ), bad_input
+        duration_s=round(time.perf_counter() - start, 3), device=device_name(audit.model.device),
+    ), output.evidence, bad_input)
+
+
+def params_json_of(planned: PlannedSuite) -> dict[str, Any]:
+    """A planned suite's parameters as the scorecard records them ({} for a suite that failed to load)."""
+    return to_json_dict(dataclasses.asdict(planned.params)) if planned.params is not None else {}
+
+
+def device_name(device: str) -> str:
+    """What the suite ran on: the GPU's name when it used one (torch.cuda), else the device string."""
+    from audit.provenance import device_name as hardware_name
+
+    return f"{device} ({hardware_name(device)})" if device.startswith("cuda") else device
 
 
 def _guarded(suite: Suite, ctx: SuiteContext, params: Any) -> tuple[SuiteStatus, str, SuiteOutput, bool]:

@@ -13,6 +13,7 @@ from audit import runner
 from audit.config import AuditConfig, did_you_mean
 from audit.data.types import Dataset
 from audit.errors import AuditInputError
+from audit.executors import Executor
 from audit.models.types import ModelUnderAudit
 from audit.types import Scorecard
 
@@ -131,21 +132,42 @@ def model_inputs(model: ModelUnderAudit) -> dict[str, Any]:
     return used
 
 
-def execute(cfg: AuditConfig, progress: runner.ProgressSink | None = None) -> Outcome:
+def execute(cfg: AuditConfig, progress: runner.ProgressSink | None = None,
+            executor: Executor | None = None) -> Outcome:
     """Plan (validate), load, run every suite, then render all reports from scorecard.json's content."""
     from audit import provenance
+    from audit.executors import make_executor
     from audit.reports import write_reports
 
     plan = runner.plan(cfg)
-    prepare_out_dir(Path(cfg.out) if cfg.out else runner.default_out_dir("audit").parent)
+    owned = executor is None  # an executor passed in (audit run-many) is shared by its runs and closed by the caller
+    executor = executor or make_executor(cfg.executor, cfg.ray_address)
+    chosen_out = cfg.out or cfg.resume  # a resumed run continues in its own folder unless --out says otherwise
+    prepare_out_dir(Path(chosen_out) if chosen_out else runner.default_out_dir("audit").parent)
     model, data, left_out = load_model_and_data(cfg)
     cfg = dataclasses.replace(cfg, used={**used_inputs(cfg, data, left_out), **model_inputs(model)})
-    out_dir = Path(cfg.out) if cfg.out else runner.default_out_dir(model.name)
+    out_dir = Path(chosen_out) if chosen_out else runner.default_out_dir(model.name)
     out_dir.mkdir(parents=True, exist_ok=True)
     audit = runner.Audit(
         config=cfg, plan=plan, model=model, data=data,
         provenance=provenance.collect(model, data, cfg.sha256()),
         out_dir=out_dir, cache_dir=runner.audit_home() / "cache",
     )
-    scorecard = runner.run(audit, progress)
+    try:
+        scorecard = runner.run(audit, progress, executor, _resumed(cfg, audit))
+    finally:
+        if owned:
+            getattr(executor, "close", lambda: None)()
     return Outcome(scorecard, out_dir, write_reports(scorecard, out_dir))
+
+
+def _resumed(cfg: AuditConfig, audit: runner.Audit) -> dict[str, Any]:
+    """--resume DIR: the killed run's finished suites (refused, exit 2, when anything that sets a figure differs)."""
+    from audit.resume import carry_files, kept_results
+
+    if not cfg.resume:
+        return {}
+    params = {p.name: runner.params_json_of(p) for p in audit.plan.suites}
+    kept = kept_results(Path(cfg.resume), audit.provenance, cfg.seed, params)
+    carry_files(Path(cfg.resume), audit.out_dir, list(kept))
+    return kept

@@ -11,8 +11,9 @@ Suites measure; they never judge (thresholds live in the policy). Heavy imports 
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -20,12 +21,13 @@ from typing import Any, ClassVar, Protocol
 import numpy as np
 import torch
 
+from audit.checkpoints import PartCheckpoints
 from audit.data.types import Dataset
 from audit.errors import AuditInputError
 from audit.evidence import RowEvidence
 from audit.models.types import ModelUnderAudit
 from audit.stats import derive_seed
-from audit.types import Chart, Measurement, SuiteResult, Table, ValidityCheck
+from audit.types import Chart, Measurement, SuiteResult, Table, ValidityCheck, to_json_dict
 
 PRESETS = ("full", "quick")
 
@@ -70,6 +72,14 @@ class SuiteContext:
     previous: Mapping[str, SuiteResult] = field(default_factory=dict)
     progress: Progress = _no_progress
     reads: frozenset[Output] | None = None  # the running suite's declared reads (None: not checked)
+    checkpoints: PartCheckpoints | None = None  # finished parts kept for --resume (None: nothing is kept)
+
+    def part(self, name: str, compute: Callable[[], Any]) -> Any:
+        """A long suite's finished part (one ε, one shadow model): computed once, kept for `--resume`.
+        The value comes back in its JSON form (lists, floats; audit.checkpoints) whether computed or read back."""
+        if self.checkpoints is None:
+            return json.loads(json.dumps(to_json_dict(compute())))
+        return self.checkpoints.part(name, compute)
 
     def table(self, output: Output) -> Table | None:
         """The table another suite provided under `output`, or None when that suite did not run or omit it."""

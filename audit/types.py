@@ -152,6 +152,7 @@ class SuiteResult:
     params: Mapping[str, JSONValue] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # plain-language findings for the reviewer
     duration_s: float = 0.0
+    device: str = ""  # what the suite ran on ("cpu", or "cuda:0 (<GPU name>)"); "" in scorecards from before
 
 
 @dataclass(frozen=True)

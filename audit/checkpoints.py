@@ -1,0 +1,68 @@
+"""Finished parts of a long suite (each ε of a sweep, each shadow model), kept so `--resume` skips them.
+
+A part is stored as JSON under `<run>/checkpoints/<suite>/<part>.json` with the identity of what produced it
+(model and data hashes, seed, suite parameters, code version). A part whose identity differs is recomputed, never
+reused. Values are JSON (no pickle: a run folder may come from someone else); a suite sees the same JSON-decoded
+value whether the part was just computed or read back, so a resumed run equals an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from audit.types import JSONValue, Provenance, to_json_dict
+
+CHECKPOINT_DIR = "checkpoints"
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.=-]")
+
+
+def suite_identity(provenance: Provenance, seed: int, params: Mapping[str, JSONValue]) -> dict[str, JSONValue]:
+    """What determines a suite's figures: a finished result is reused only when all of this is equal."""
+    return {"model_sha256": provenance.model_sha256, "data_sha256": provenance.data_sha256, "seed": seed,
+            "audit_version": provenance.audit_version, "torch": provenance.torch, "params": to_json_dict(params)}
+
+
+@dataclass(frozen=True)
+class PartCheckpoints:
+    folder: Path
+    identity_sha256: str
+
+    @classmethod
+    def for_suite(cls, run_dir: Path, suite: str, params: Mapping[str, JSONValue], provenance: Provenance,
+                  seed: int) -> PartCheckpoints:
+        identity = json.dumps(suite_identity(provenance, seed, params), sort_keys=True)
+        return cls(Path(run_dir) / CHECKPOINT_DIR / _safe(suite), hashlib.sha256(identity.encode()).hexdigest())
+
+    def part(self, name: str, compute: Callable[[], Any]) -> Any:
+        """The part's value: read back when this run (or the killed run being resumed) finished it, else computed
+        and saved. Returns the JSON form (tuples as lists, numpy arrays as lists, NaN as None)."""
+        path = self.folder / f"{_safe(name)}.json"
+        stored = self._read(path)
+        if stored is not None:
+            return stored["value"]
+        value = json.loads(json.dumps(to_json_dict(compute())))
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps({"identity_sha256": self.identity_sha256, "value": value}), encoding="utf-8")
+        os.replace(tmp, path)  # atomic: a kill never leaves half a part
+        return value
+
+    def _read(self, path: Path) -> dict[str, Any] | None:
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(stored, dict) or stored.get("identity_sha256") != self.identity_sha256:
+            return None
+        return stored
+
+
+def _safe(name: str) -> str:
+    return _SAFE_NAME.sub("_", name)[:120]

@@ -1,0 +1,163 @@
+"""--resume: a killed run continues without recomputing its finished suites, and ends equal to an uninterrupted run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from audit import runner
+from audit.checkpoints import PartCheckpoints
+from audit.cli import app
+from audit.config import AuditConfig
+from audit.evidence import load_run_evidence
+from audit.session import execute
+from audit.types import Provenance
+
+MODEL = "german-mlp"
+
+
+def _cfg(out: Path, **extra: object) -> AuditConfig:
+    return AuditConfig(model=MODEL, suite="quick", out=str(out), **extra)  # type: ignore[arg-type]
+
+
+# Timing figures (and the tables, charts and checks built on them) differ from run to run by nature.
+TIMING = re.compile(r"latency|throughput|peak_memory|training_seconds|speedup|rows/s")
+
+
+def comparable(path: Path) -> dict:
+    """scorecard.json without what legitimately differs between two runs: times, timing figures, output folders."""
+    card = json.loads(path.read_text())
+    card["run"].pop("started_at"), card["run"].pop("finished_at")
+    card["provenance"].pop("git_commit")  # the working folder's commit: others commit while the test runs
+    for key in ("out", "resume", "executor", "ray_address"):
+        card["config"].pop(key)
+    for result in card["results"]:
+        result.pop("duration_s")
+        result["measurements"] = [m for m in result["measurements"] if not TIMING.search(m["name"])]
+        for kind in ("tables", "charts", "notes"):
+            result[kind] = [t for t in result[kind] if not TIMING.search(json.dumps(t))]
+    timed_pillars = {c["key"].split(".")[0] for c in card["checks"] if TIMING.search(c["key"])}
+    card["checks"] = [c for c in card["checks"] if not TIMING.search(c["key"])]
+    card["pillars"] = [p for p in card["pillars"] if p["pillar"] not in timed_pillars]
+    card.pop("verdict"), card.pop("exit_code")  # judged from all checks, timing ones included
+    return card
+
+
+class Interrupted(BaseException):
+    """Stands in for a kill: not an Exception, so no suite isolation catches it."""
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """An uninterrupted run; a run killed after three suites; its resumption (counting what each computes)."""
+    base = tmp_path_factory.mktemp("resume")
+    full = execute(_cfg(base / "full"))
+    computed: list[str] = []
+    real = runner.compute_suite
+
+    def counting(audit, previous, planned, progress=None):  # type: ignore[no-untyped-def]
+        if len(computed) == 3 and stop["on"]:
+            raise Interrupted
+        computed.append(planned.name)
+        return real(audit, previous, planned, progress)
+
+    stop = {"on": True}
+    mp = pytest.MonkeyPatch()
+    mp.setattr(runner, "compute_suite", counting)
+    try:
+        with pytest.raises(Interrupted):
+            execute(_cfg(base / "killed"))
+        killed = json.loads((base / "killed" / "scorecard.json").read_text())
+        first_three = list(computed)
+        computed.clear()
+        stop["on"] = False
+        resumed = execute(_cfg(base / "killed", resume=str(base / "killed")))
+    finally:
+        mp.undo()
+    return {"base": base, "full": full, "killed": killed, "first_three": first_three, "after": list(computed),
+            "resumed": resumed}
+
+
+def test_killed_run_left_three_finished_suites(runs: dict) -> None:
+    assert runs["killed"]["complete"] is False
+    assert [r["suite"] for r in runs["killed"]["results"]] == runs["first_three"]
+
+
+def test_resume_does_not_recompute_finished_suites(runs: dict) -> None:
+    assert not set(runs["first_three"]) & set(runs["after"])
+    planned = [r.suite for r in runs["full"].scorecard.results]
+    assert runs["after"] == planned[3:]
+
+
+def test_resumed_scorecard_equals_uninterrupted(runs: dict) -> None:
+    base = runs["base"]
+    assert comparable(base / "killed" / "scorecard.json") == comparable(base / "full" / "scorecard.json")
+    assert runs["resumed"].scorecard.complete
+
+
+def test_resumed_run_keeps_the_evidence_of_kept_suites(runs: dict) -> None:
+    full, resumed = load_run_evidence(runs["base"] / "full"), load_run_evidence(runs["base"] / "killed")
+    assert sorted(full) == sorted(resumed)
+    for suite, evidence in full.items():
+        assert evidence.rows_sha256 == resumed[suite].rows_sha256
+        assert evidence.frame.equals(resumed[suite].frame), suite
+
+
+def _cli(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["run", "--model", MODEL, "--suite", "quick", *args])
+    return result.exit_code, " ".join(result.output.split())  # the console wraps long messages
+
+
+def test_resume_with_another_seed_is_refused_naming_it(runs: dict, tmp_path: Path) -> None:
+    code, output = _cli("--seed", "7", "--resume", str(runs["base"] / "full"), "--out", str(tmp_path / "o"))
+    assert code == 2 and "seed 0 then, 7 now" in output and "Traceback" not in output
+
+
+def test_resume_with_other_suite_settings_is_refused_naming_them(runs: dict, tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[suites.accuracy]\nbootstrap_resamples = 50\n")
+    code, output = _cli("--config", str(config), "--resume", str(runs["base"] / "full"), "--out", str(tmp_path / "o"))
+    assert code == 2 and "accuracy.bootstrap_resamples = 200 then, 50 now" in output
+
+
+def test_resume_of_a_folder_without_scorecard_is_refused(tmp_path: Path) -> None:
+    code, output = _cli("--resume", str(tmp_path))
+    assert code == 2 and "holds no scorecard.json" in output
+
+
+def _provenance(model_sha: str = "m") -> Provenance:
+    return Provenance("1", "3.11", "linux", {}, "2", None, "cpu", model_sha, "zoo:x", "d", "x", "c", None)
+
+
+def test_finished_parts_are_read_back_and_never_reused_for_other_inputs(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    def compute(name: str) -> dict:
+        calls.append(name)
+        return {"eps": 0.1, "robust_accuracy": 2 / 3}
+
+    first = PartCheckpoints.for_suite(tmp_path, "robustness", {"steps": 10}, _provenance(), 0)
+    value = first.part("eps=0.1", lambda: compute("a"))
+    again = PartCheckpoints.for_suite(tmp_path, "robustness", {"steps": 10}, _provenance(), 0)
+    assert again.part("eps=0.1", lambda: compute("b")) == value == {"eps": 0.1, "robust_accuracy": 2 / 3}
+    assert calls == ["a"]
+    for other in (PartCheckpoints.for_suite(tmp_path, "robustness", {"steps": 20}, _provenance(), 0),
+                  PartCheckpoints.for_suite(tmp_path, "robustness", {"steps": 10}, _provenance("m2"), 0),
+                  PartCheckpoints.for_suite(tmp_path, "robustness", {"steps": 10}, _provenance(), 1)):
+        other.part("eps=0.1", lambda: compute("c"))
+    assert calls == ["a", "c", "c", "c"]
+
+
+def test_suite_context_part_without_checkpoints_still_returns_the_json_form() -> None:
+    from audit.suite import SuiteContext
+    from audit.testing import synthetic_tabular, tabular_model
+
+    data = synthetic_tabular(40, seed=1)
+    ctx = SuiteContext(model=tabular_model(data, epochs=1), data=data, seed=0, preset="quick", cache_dir=Path("."))
+    assert ctx.part("x", lambda: (1, 2.5)) == [1, 2.5]
+    assert dataclasses.is_dataclass(ctx)
