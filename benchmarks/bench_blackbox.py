@@ -62,3 +62,57 @@ def test_hopskipjump_adult_500_rows_onnx(benchmark, onnx_adult):
         **{f"robust_accuracy_eps_{eps:g}": float(np.mean(clean & ~(flipped & (dist <= eps)))) for eps in (0.1, 0.25)},
         "rows_without_adversarial_start": int(np.isinf(dist).sum()),
     })
+
+
+# ---- black-box explainers at equal fidelity --------------------------------------------------------------------
+
+FIDELITY = 0.05  # mean |φ - exact| / mean |exact|: the error both explainers must reach
+BUDGETS = (64, 128, 256, 512, 1024, 2048, 4096)  # model evaluations per explained row (times the background)
+
+
+def _relative_error(values: np.ndarray, exact: np.ndarray) -> float:
+    return float(np.abs(values - exact).mean() / np.abs(exact).mean())
+
+
+def _first_within(method: str, model, positive: int, x, background, exact, width: int) -> dict:
+    """The smallest budget at which `method` reaches FIDELITY, with its wall time (seconds) there."""
+    from audit.suites.explainability.attribution import ExplainerSpec, explain
+
+    for budget in BUDGETS:
+        spec = ExplainerSpec(method, nsamples=budget, kernel_background=len(background),
+                             permutations=max(1, budget // (2 * width + 1)))
+        started = time.perf_counter()
+        values = explain(model, positive, x, background, spec, seed=0).values
+        seconds = time.perf_counter() - started
+        error = _relative_error(values, exact)
+        if error <= FIDELITY:
+            return {"budget": budget, "seconds": seconds, "error": error}
+    return {"budget": None, "seconds": None, "error": error}
+
+
+def test_kernel_vs_permutation_explainer_at_equal_fidelity(benchmark):
+    """compas-mlp (16 input columns): exact interventional Shapley values (shap's ExactExplainer, all 2^16
+    coalitions) on 5 rows against 20 background rows, then each black-box explainer at growing budgets."""
+    import shap
+
+    from audit.suites.explainability.attribution import DecisionOutput
+
+    model, data = load_zoo_model("compas-mlp")
+    x, background = data.test.x[:5], data.train.x[:20]
+    width = x.shape[1]
+    head = DecisionOutput(model.module, model.task, model.outputs, data.positive_class).eval()
+
+    def decision(rows: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            return head(torch.as_tensor(rows, dtype=torch.float32)).numpy()
+
+    masker = shap.maskers.Independent(background.numpy(), max_samples=len(background))
+    exact = np.asarray(shap.ExactExplainer(decision, masker)(x.numpy()).values).reshape(len(x), width)
+
+    def compare() -> dict:
+        return {m: _first_within(m, model, data.positive_class, x, background, exact, width)
+                for m in ("kernel", "permutation")}
+
+    found = benchmark.pedantic(compare, rounds=1, iterations=1, warmup_rounds=0)
+    benchmark.extra_info.update({"fidelity": FIDELITY, "rows": len(x), "background": len(background),
+                                 **{f"{m}_{k}": v for m, r in found.items() for k, v in r.items()}})

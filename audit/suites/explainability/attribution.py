@@ -15,7 +15,8 @@ from torch import nn
 
 from audit.models.types import ModelUnderAudit
 
-METHODS = ("auto", "gradient", "deep", "kernel")
+METHODS = ("auto", "gradient", "deep", "kernel", "permutation")
+BLACK_BOX_METHODS = ("kernel", "permutation")  # need only the model's outputs, never its gradients
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class ExplainerSpec:
     method: str  # resolved: "gradient" | "deep" | "kernel"
     nsamples: int  # gradient: expected-gradient samples per row; kernel: coalitions per row
     kernel_background: int  # k-means centroids summarising the background for KernelExplainer
+    permutations: int = 10  # permutation explainer: forward-and-backward passes over the features per row
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def resolve_method(method: str, model: ModelUnderAudit) -> str:
     if method != "auto":
         return method
     if "gradients" not in model.capabilities:
-        return "kernel"
+        return "kernel"  # bench_blackbox.py: KernelExplainer vs the permutation explainer at equal fidelity
     return "deep" if model.outputs == "logits" and deep_supported(model.module) else "gradient"
 
 
@@ -82,6 +84,8 @@ def explain(model: ModelUnderAudit, positive_class: int, x: torch.Tensor, backgr
         warnings.simplefilter("ignore")  # shap's deprecation chatter; failures still raise
         if spec.method == "kernel":
             values = _kernel(head, x, background, classes, spec, seed, model.device)
+        elif spec.method == "permutation":
+            values = _permutation(head, x, background, classes, spec, seed, model.device)
         else:
             values = _torch_explainer(head, x, background, spec, seed)
     rows = np.arange(len(x))
@@ -123,6 +127,31 @@ def _kernel(head: nn.Module, x: torch.Tensor, background: torch.Tensor, classes:
     explainer = shap.KernelExplainer(predict, summary)
     raw = np.asarray(explainer.shap_values(x.reshape(len(x), -1).cpu().numpy(), nsamples=spec.nsamples,
                                            silent=True), dtype=float)
+    if raw.ndim == 2:
+        return raw
+    return raw[np.arange(len(x)), :, classes] if head.task != "binary" else raw[..., 0]
+
+
+def _permutation(head: nn.Module, x: torch.Tensor, background: torch.Tensor, classes: np.ndarray,
+                 spec: ExplainerSpec, seed: int, device: str) -> np.ndarray:
+    """shap's PermutationExplainer over the background (interventional Shapley values): each permutation is
+    walked forwards and backwards, so the values add up to f(x) - E f exactly, whatever the sample size."""
+    import shap
+
+    flat_shape = tuple(x.shape[1:])
+
+    def predict(rows: np.ndarray) -> np.ndarray:
+        batch = torch.as_tensor(rows, dtype=torch.float32).reshape(-1, *flat_shape).to(device)
+        with torch.no_grad():
+            return head(batch).cpu().numpy()
+
+    flat_bg = background.reshape(len(background), -1).cpu().numpy()
+    masker = shap.maskers.Independent(flat_bg, max_samples=len(flat_bg))
+    np.random.seed(seed)  # the explainer shuffles features with numpy's global generator
+    explainer = shap.PermutationExplainer(predict, masker, seed=seed)
+    width = int(np.prod(flat_shape))
+    out = explainer(x.reshape(len(x), -1).cpu().numpy(), max_evals=spec.permutations * (2 * width + 1), silent=True)
+    raw = np.asarray(out.values, dtype=float)
     if raw.ndim == 2:
         return raw
     return raw[np.arange(len(x)), :, classes] if head.task != "binary" else raw[..., 0]

@@ -14,6 +14,7 @@ from audit.evidence import RowEvidence, row_keys
 from audit.suite import Output, SuiteContext, SuiteOutput, bounded
 from audit.suites.explainability import figures, reliance
 from audit.suites.explainability.attribution import (
+    BLACK_BOX_METHODS,
     METHODS,
     Attributions,
     ExplainerSpec,
@@ -30,13 +31,14 @@ _SALT_ROWS, _SALT_BG_A, _SALT_BG_B, _SALT_SEEDS, _SALT_PERM, _SALT_JITTER = 601,
 
 @dataclass(frozen=True)
 class ExplainabilityParams:
-    # auto (deep, else gradient; kernel without gradients) | gradient | deep | kernel
+    # auto (deep, else gradient; kernel without gradients) | gradient | deep | kernel | permutation
     explainer: str = bounded("auto", choices=METHODS)
     n_explain: int = bounded(300, min=1)  # test rows explained (seeded sample)
     n_background: int = bounded(100, min=1)  # background rows (seeded sample of the training data)
     nsamples: int = bounded(200, min=1)  # expected-gradient samples (gradient) or coalitions (kernel) per row
     kernel_background: int = bounded(20, min=1)  # k-means centroids summarising the background for KernelExplainer
-    kernel_max_rows: int = bounded(60, min=1)  # KernelExplainer is slow: explain at most this many rows with it
+    kernel_max_rows: int = bounded(60, min=1)  # black-box explainers are slow: explain at most this many rows
+    shap_permutations: int = bounded(10, min=1)  # permutation explainer: forward-and-backward passes per row
     permutation_rows: int = bounded(1000, min=1)
     permutation_repeats: int = bounded(5, min=1)
     n_local: int = bounded(5, min=0)  # largest-loss errors explained individually
@@ -67,9 +69,10 @@ class ExplainabilitySuite:
     def run(self, ctx: SuiteContext, params: ExplainabilityParams) -> SuiteOutput:
         _check_context(ctx, params)
         method = resolve_method(params.explainer, ctx.model)
-        if ctx.data.input_kind == "image" and method == "kernel":
-            raise SuiteSkipped("KernelExplainer over every pixel is intractable; an image model needs gradients")
-        spec = ExplainerSpec(method, params.nsamples, params.kernel_background)
+        if ctx.data.input_kind == "image" and method in BLACK_BOX_METHODS:
+            raise SuiteSkipped(f"the {method} explainer over every pixel is intractable; an image model needs "
+                               "gradients")
+        spec = ExplainerSpec(method, params.nsamples, params.kernel_background, params.shap_permutations)
         rows = _explained_rows(ctx, params, method)
         bg_a, bg_b = _backgrounds(ctx, params, rows)
         seeds = ctx.rng(_SALT_SEEDS).integers(0, 2**31 - 1, size=3)
@@ -77,6 +80,9 @@ class ExplainabilitySuite:
         ctx.progress(0, 4, "explaining (background A)")
         attr_a, spec, fallback = _first_explanation(ctx, params, spec, x, bg_a, int(seeds[0]))
         method = spec.method
+        if fallback is None and method in BLACK_BOX_METHODS and not ctx.model.can("gradients"):
+            fallback = (f"The model gives no gradients, so attributions come from a black-box explainer (shap's "
+                        f"{'KernelExplainer' if method == 'kernel' else 'PermutationExplainer'}) on its outputs.")
         ctx.progress(1, 4, "explaining (background B)")
         attr_b = explain(ctx.model, ctx.data.positive_class, x, bg_b, spec, int(seeds[1]))
         groups = feature_groups(ctx.data, params.patches_per_side)
@@ -123,7 +129,7 @@ def _check_context(ctx: SuiteContext, params: ExplainabilityParams) -> None:
 
 
 def _explained_rows(ctx: SuiteContext, params: ExplainabilityParams, method: str) -> np.ndarray:
-    cap = params.kernel_max_rows if method == "kernel" else params.n_explain
+    cap = params.kernel_max_rows if method in BLACK_BOX_METHODS else params.n_explain
     n = len(ctx.data.test)
     return np.sort(ctx.rng(_SALT_ROWS).choice(n, size=min(cap, n), replace=False))
 
