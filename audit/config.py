@@ -39,6 +39,9 @@ class AuditConfig:
     prediction_column: str = "prediction"
     score_column: str | None = None
     proba_columns: tuple[str, ...] = ()
+    # A text classifier's data (--model DIR, a Hugging Face folder): --text-column COL; a PEFT adapter's base
+    text_column: str | None = None
+    base_model: str | None = None
     arch: str | None = None
     arch_kwargs: Mapping[str, Any] = field(default_factory=dict)
     allow_unsafe_load: bool = False
@@ -84,11 +87,11 @@ _FIELDS = {f.name for f in fields(AuditConfig)} - SYSTEM_FIELDS
 _ALIASES = {"train-data": "train_data", "arch-kwargs": "arch_kwargs", "allow-unsafe-load": "allow_unsafe_load",
             "gate-on": "gate_on", "default-policy": "default_policy", "missing-group": "missing_group",
             "prediction-column": "prediction_column", "score-column": "score_column", "proba-columns": "proba_columns",
-            "ray-address": "ray_address"}
+            "ray-address": "ray_address", "text-column": "text_column", "base-model": "base_model"}
 # Switches that lower safety: strict booleans, shown in the scorecard, never read from the audited repository.
 SAFETY_SWITCHES = ("allow_unsafe_load",)
 _NON_EMPTY = ("suite", "model", "data", "label", "train_data", "arch", "out", "predictions", "prediction_column",
-              "score_column", "resume", "ray_address")
+              "score_column", "resume", "ray_address", "text_column", "base_model")
 SEED_LIMIT = 2**32  # derived seeds (seed * 1_000_003 + salt) must stay inside torch's 64-bit generator seed
 _MAX_DEPTH = 16  # nesting allowed in table/JSON values; deeper input is refused before anything recurses on it
 COMMAND_LINE = "the command line"

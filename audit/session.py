@@ -48,7 +48,30 @@ def load_model_and_data(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset, Map
         )
     if cfg.data is None or not cfg.label:
         raise AuditInputError(f"auditing the model file {path} needs --data PATH and --label COLUMN")
+    if path.is_dir():
+        return _hf_model(cfg, path)
     return _user_model(cfg, path)
+
+
+def _hf_model(cfg: AuditConfig, path: Path) -> tuple[ModelUnderAudit, Dataset, Mapping[str, str]]:
+    """A local Hugging Face text classifier folder (or PEFT adapter) on a text file: --text-column names the text."""
+    from audit.data.text import TextColumns, load_text_data
+    from audit.models import hf
+    from audit.models.device import resolve_device
+
+    if not hf.is_hf_folder(path):
+        raise AuditInputError(f"--model {str(path)!r} is a folder without config.json or adapter_config.json; pass a "
+                              "folder written by save_pretrained, or a model file")
+    if not cfg.text_column:
+        raise AuditInputError(f"auditing the Hugging Face folder {path} needs --text-column COLUMN naming the text")
+    assert cfg.data is not None and cfg.label is not None
+    loaded = hf.load_hf_folder(path, Path(cfg.base_model) if cfg.base_model else None, cfg.allow_unsafe_load)
+    encoder = hf.HFTextInputs(loaded.tokenizer, hf.max_length(loaded))
+    data = load_text_data(Path(cfg.data), TextColumns(cfg.text_column, cfg.label, tuple(cfg.sensitive)),
+                          loaded.class_names, encoder, Path(cfg.train_data) if cfg.train_data else None,
+                          cfg.missing_group)
+    model = hf.hf_model(loaded, encoder, path.resolve().name, str(path), resolve_device(cfg.device))
+    return model, data, {}
 
 
 def _predictions(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset, Mapping[str, str]]:
