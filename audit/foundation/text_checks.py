@@ -36,6 +36,10 @@ def _match_case(source: str, target: str) -> str:
     return target
 
 
+GENDER_PAIRS = _GENDER_PAIRS  # (masculine, feminine) pairs: the text-fairness suite's per-pair flip rates
+match_case = _match_case
+
+
 def swap_gender(text: str) -> str:
     """Swap every gendered term for its counterpart, keeping capitalisation (simultaneous, not chained)."""
     return _WORD.sub(lambda m: _match_case(m.group(0), GENDER_SWAP.get(m.group(0).lower(), m.group(0))), text)

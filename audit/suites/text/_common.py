@@ -59,11 +59,23 @@ def embed(
 
     chosen = encoder if encoder is not None else ctx.model.encoder
     assert chosen is not None
+    if hasattr(chosen, "texts_to_inputs"):  # a whole text classifier (Hugging Face folder): x is its tokenisation
+        return chosen.texts_to_inputs(texts)
     return encode_texts(chosen, texts, batch_size=batch_size, bf16=autocast and ctx.device.startswith("cuda"))
 
 
+def sentence_embeddings(ctx: SuiteContext, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+    """Sentence embeddings of the model's own encoder: the sentence encoder's output, or for a whole text
+    classifier the mask-mean-pooled last hidden state of its transformer."""
+    if not hasattr(ctx.model.encoder, "texts_to_inputs"):
+        return embed(ctx, texts, batch_size)
+    x = embed(ctx, texts, batch_size)
+    parts = [ctx.model.module.mean_pooled(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+    return torch.cat(parts) if parts else torch.empty(0, 0)
+
+
 def predict_texts(ctx: SuiteContext, texts: Sequence[str], batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """(predicted class, P(positive class)) for raw texts through encoder and head."""
+    """(predicted class, P(positive class)) for raw texts through encoder and head (or the whole classifier)."""
     emb = embed(ctx, texts, batch_size)
-    probs = ctx.model.predict_proba(emb)
+    probs = ctx.model.predict_proba(emb, batch_size)
     return probs.argmax(axis=1), probs[:, ctx.data.positive_class]

@@ -43,6 +43,9 @@ def attack_embeddings(head: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: fl
     x, y = x.to(device), y.to(device)
     adversarial = l2_pgd(head, x, y, eps, steps)
     noise = torch.randn(x.shape, generator=generator).to(device)
+    perturbable = getattr(head, "perturbable", None)  # inputs_embeds: padding coordinates are masked out
+    if perturbable is not None:
+        noise = noise * perturbable.to(device)
     noisy = x + _project(noise * 1e6, eps * x.norm(dim=1, keepdim=True))  # scaled up, then onto the sphere
     with torch.no_grad():
         adv_ok = head(adversarial).argmax(1) == y

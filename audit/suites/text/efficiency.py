@@ -41,6 +41,12 @@ class TextEfficiencySuite:
         from audit.suites.text._common import embed, sample_text_rows
         from audit.suites.text._variants import make_variant, size_mb, time_encoder
 
+        if hasattr(ctx.model.encoder, "texts_to_inputs"):
+            from audit.errors import SuiteSkipped
+
+            raise SuiteSkipped("the text-efficiency suite measures int8/bf16 copies of a sentence encoder; for a "
+                               "whole Hugging Face text classifier the fp32/bf16/int8/LoRA-merged comparison is not "
+                               "built yet")
         rows = sample_text_rows(ctx, params.n_rows)
         timing_texts = list(rows.texts[: params.n_timing])
         assert ctx.model.encoder is not None

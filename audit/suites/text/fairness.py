@@ -21,6 +21,8 @@ class TextFairnessParams:
     seat_permutations: int = bounded(10_000, min=1)
     seat_resamples: int = bounded(1000, min=1)
     batch_size: int = bounded(64, min=1)
+    # extra identity-term pairs, "word/word", swapped one pair at a time beside the built-in gendered pairs
+    term_pairs: tuple[str, ...] = ()
 
 
 class TextFairnessSuite:
@@ -39,8 +41,9 @@ class TextFairnessSuite:
 
     def run(self, ctx: SuiteContext, params: TextFairnessParams) -> SuiteOutput:
         from audit.suites.text._common import predict_texts, sample_text_rows
-        from audit.suites.text._counterfactual import gender_flips, race_flips
+        from audit.suites.text._counterfactual import gender_flips, pair_flips, race_flips, term_pairs
 
+        pairs = term_pairs(params.term_pairs)
         rows = sample_text_rows(ctx, params.n_rows)
         ctx.progress(0, 4, "text fairness: clean predictions")
         clean_pred, clean_p = predict_texts(ctx, rows.texts, params.batch_size)
@@ -48,33 +51,34 @@ class TextFairnessSuite:
         gender = gender_flips(ctx, rows, clean_pred, clean_p, params.resamples, params.batch_size)
         ctx.progress(2, 4, "text fairness: race swaps")
         race = race_flips(ctx, rows, clean_pred, params.resamples, params.batch_size)
+        per_pair = pair_flips(ctx, rows, clean_pred, pairs, params.batch_size)
         ctx.progress(3, 4, "text fairness: SEAT")
         seat = _seat_measurements(ctx, params)
         ctx.progress(4, 4, "text fairness: done")
-        measurements = (*gender.measurements, *race.measurements, *seat)
+        measurements = (*gender.measurements, *race.measurements, *per_pair, *seat)
         charts = () if race.heatmap is None else (Chart(
             id="text_race_flip_heatmap", title="Prediction flips when the race word is replaced", kind="heatmap",
             x_label="replaced by", y_label="described as", heatmap=race.heatmap,
             caption="Share of predictions that change for each original -> substituted race word."),)
-        validity = (
-            ValidityCheck("gender_terms_present", gender.changed_fraction >= 0.5,
-                          f"the gender swap changed {gender.changed_fraction:.0%} of the sampled descriptions"),
-            ValidityCheck("race_terms_present", race.changed_fraction >= 0.5,
-                          f"{race.changed_fraction:.0%} of the sampled descriptions contain a race word to replace"),
-        )
+        validity = tuple(
+            ValidityCheck(f"{what}_terms_present", result.changed_fraction >= 0.5,
+                          f"{result.changed_fraction:.0%} of the sampled texts contain a {what} word to swap")
+            for what, result in (("gender", gender), ("race", race)) if result.measurements)
+        absent = [f"No sampled text mentions a {what} word, so {what} swaps were not measured."
+                  for what, result in (("gender", gender), ("race", race)) if not result.measurements]
         return SuiteOutput(measurements=measurements, tables=(_table(measurements),), charts=charts,
-                           validity=validity, notes=_notes(measurements))
+                           validity=validity, notes=(*_notes(measurements), *absent))
 
 
 def _seat_measurements(ctx: SuiteContext, params: TextFairnessParams) -> tuple[Measurement, ...]:
     from audit.foundation.seat import load_seat_tests, run_seat
-    from audit.suites.text._common import embed
+    from audit.suites.text._common import sentence_embeddings
 
     tests = {t.name: t for t in load_seat_tests()}
     out = []
     for test in (tests[name] for name in params.seat_tests):
-        result = run_seat(test, lambda texts: embed(ctx, texts, params.batch_size), params.seat_permutations,
-                          params.seat_resamples, ctx.seed)
+        result = run_seat(test, lambda texts: sentence_embeddings(ctx, texts, params.batch_size),
+                          params.seat_permutations, params.seat_resamples, ctx.seed)
         x, y, a, b = test.labels
         out.append(Measurement(
             name=f"seat_effect_size[{test.name}]", value=result.effect_size, ci=result.ci, higher_is_better=None,
@@ -106,7 +110,7 @@ def _notes(measurements: tuple[Measurement, ...]) -> tuple[str, ...]:
     for attr in ("sex", "race"):
         m = by_name.get(f"counterfactual_flip_rate[{attr}]")
         if m is not None and m.n:
-            notes.append(f"Changing only the {attr} words of a description changes the predicted income class in "
+            notes.append(f"Changing only the {attr} words of a description changes the predicted class in "
                          f"{m.value:.1%} of cases (95% CI {m.ci[0]:.1%} to {m.ci[1]:.1%}).")
     for m in measurements:
         if m.name.startswith("seat_") and m.details.get("p_value", 1) < 0.05 and abs(m.value) >= 0.5:

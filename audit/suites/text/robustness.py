@@ -48,7 +48,7 @@ class TextRobustnessSuite:
 
         rows = sample_text_rows(ctx, params.n_rows)
         clean_emb = embed(ctx, rows.texts, params.batch_size)
-        clean_pred = ctx.model.predict(clean_emb)
+        clean_pred = ctx.model.predict(clean_emb, params.batch_size)
         clean_correct = (clean_pred == rows.y).astype(float)
         clean = Measurement(
             name="accuracy[clean]", value=float(clean_correct.mean()),
@@ -66,7 +66,8 @@ class TextRobustnessSuite:
             pred, _ = predict_texts(ctx, texts, params.batch_size)
             measurements += _perturbed(ctx, kind, rate, pred, clean_pred, rows.y, params.resamples)
         ctx.progress(len(runs), len(runs), "text robustness: embedding-space attack")
-        attack = embedding_attack(ctx, clean_emb, rows.y, params.embedding_eps, params.attack_steps, params.resamples)
+        attack = embedding_attack(ctx, clean_emb, rows.y, params.embedding_eps, params.attack_steps, params.resamples,
+                                  params.batch_size)
         measurements += attack.measurements
         return SuiteOutput(measurements=tuple(measurements), tables=(_table(measurements),),
                            charts=(_chart(measurements, params), *attack.charts), validity=attack.validity,
