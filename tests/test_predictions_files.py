@@ -119,3 +119,8 @@ def test_predictions_and_a_model_file_exclude_each_other(table: Path, tmp_path: 
     cfg = load_config({"predictions": str(table), "label": "y", "model": "m.onnx"}, project_dir=tmp_path)
     with pytest.raises(AuditInputError, match="exclude each other"):
         load_model_and_data(cfg)
+
+
+def test_a_missing_prediction_file_names_the_flag(tmp_path: Path) -> None:
+    with pytest.raises(AuditInputError, match="--predictions"):
+        load_predictions(tmp_path / "nope.csv", PredictionColumns(label="y"))

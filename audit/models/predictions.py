@@ -65,6 +65,8 @@ def load_predictions(path: str | Path, columns: PredictionColumns,
                      missing_group: bool = False) -> tuple[ModelUnderAudit, Dataset]:
     """The file as a model that answers for its own rows, and its rows as the audited data."""
     path = Path(path)
+    if not path.is_file():
+        raise AuditInputError(f"Prediction file {str(path)!r} does not exist. Check the path given to --predictions.")
     frame = read_table(path)
     _check_columns(frame, columns, path)
     classes = label_classes([(path, frame)], columns.label)
