@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from audit.pillars import PILLARS
+from audit.pillars import PILLARS, nist_citation
 from audit.policy import Policy
 from audit.policy.requirements import EvidenceRule, evidence_checks
 from audit.policy.waivers import Waiver, apply_waivers
@@ -123,7 +123,7 @@ def overall_verdict(checks: Sequence[Check]) -> Verdict:
 
 
 def pillar_summaries(results: Sequence[SuiteResult], checks: Sequence[Check]) -> tuple[PillarSummary, ...]:
-    return tuple(_pillar_summary(p.name, p.eu_ai_act, p.nist_ai_rmf, results, checks) for p in PILLARS)
+    return tuple(_pillar_summary(p.name, p.eu_ai_act, nist_citation(p, results), results, checks) for p in PILLARS)
 
 
 def _pillar_summary(

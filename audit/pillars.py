@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from audit.types import SuiteResult
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ PILLARS: tuple[Pillar, ...] = (
     Pillar(
         "efficiency", "Compression and throughput",
         "Art. 15(1): consistent accuracy and robustness of the variant actually deployed",
-        "MEASURE 2.3 (performance of the deployed configuration); MEASURE 2.12 (environmental impact)",
+        "MEASURE 2.3 (performance of the deployed configuration)",  # + 2.12 when energy was measured (below)
     ),
     Pillar(
         "data", "Data and generalisation",
@@ -54,6 +57,16 @@ PILLARS: tuple[Pillar, ...] = (
 )
 
 PILLAR_NAMES = tuple(p.name for p in PILLARS)
+# Cited for efficiency only when an energy figure was read from a hardware meter (audit.energy), never for an estimate.
+ENERGY_CITATION = "MEASURE 2.12 (environmental impact: energy per 1,000 predictions measured)"
+ENERGY_FIGURE = "energy_per_1000_predictions_j["
+
+
+def nist_citation(pillar: Pillar, results: Sequence[SuiteResult]) -> str:
+    """The pillar's NIST AI RMF subcategories, with MEASURE 2.12 only when this run measured energy."""
+    measured = pillar.name == "efficiency" and any(
+        m.name.startswith(ENERGY_FIGURE) for r in results if r.pillar == pillar.name for m in r.measurements)
+    return f"{pillar.nist_ai_rmf}; {ENERGY_CITATION}" if measured else pillar.nist_ai_rmf
 
 
 def pillar(name: str) -> Pillar | None:

@@ -18,6 +18,7 @@ from audit import gating, registry
 from audit.checkpoints import PartCheckpoints
 from audit.config import AuditConfig
 from audit.data.types import Dataset
+from audit.energy import RunEnergy
 from audit.errors import AuditInputError, SuiteSkipped
 from audit.evidence import RowEvidence, write_evidence
 from audit.executors import Executor, LocalExecutor
@@ -123,6 +124,7 @@ def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor |
     progress = progress or NullProgress()
     executor = executor or LocalExecutor()
     started = _now()
+    energy = RunEnergy.start(audit.model.device)
     done: dict[str, SuiteResult] = dict(kept or {})
     input_error = False
     pending = [p for p in audit.plan.suites if p.name not in done]
@@ -136,9 +138,9 @@ def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor |
             input_error |= computed.bad_input
             done[planned.name] = computed.result
             progress.suite_finished(computed.result)
-            write_json(_scorecard(audit, _in_plan_order(audit.plan, done), started, None, input_error),
-                       audit.out_dir / "scorecard.json")
-    final = _scorecard(audit, _in_plan_order(audit.plan, done), started, _now(), input_error)
+            write_json(_scorecard(audit, _in_plan_order(audit.plan, done), started, None, input_error,
+                                  energy.so_far()), audit.out_dir / "scorecard.json")
+    final = _scorecard(audit, _in_plan_order(audit.plan, done), started, _now(), input_error, energy.so_far())
     write_json(final, audit.out_dir / "scorecard.json")
     return final
 
@@ -220,13 +222,13 @@ def _guarded(suite: Suite, ctx: SuiteContext, params: Any) -> tuple[SuiteStatus,
 
 
 def _scorecard(audit: Audit, results: Sequence[SuiteResult], started: str, finished: str | None,
-               input_error: bool) -> Scorecard:
+               input_error: bool, energy: Mapping[str, Any] | None = None) -> Scorecard:
     checks = gating.run_checks(results, audit.plan.policy, _evidence_rule(audit.config),
                                parse_waivers(audit.config.waivers))
     info = RunInfo(
         model=audit.model.name, dataset=audit.data.name, preset=audit.plan.preset,
         suites=tuple(p.name for p in audit.plan.suites), seed=audit.config.seed, device=audit.model.device,
-        started_at=started, finished_at=finished,
+        started_at=started, finished_at=finished, energy=dict(energy or {}),
     )
     return Scorecard(
         schema_version=SCHEMA_VERSION, run=info, provenance=audit.provenance, config=audit.config.to_dict(),

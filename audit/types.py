@@ -174,6 +174,9 @@ class RunInfo:
     device: str
     started_at: str
     finished_at: str | None = None
+    # Energy this process used for the audit, read from a meter (audit.energy): {"measured": true, "joules",
+    # "seconds", "meter"} or {"measured": false, "reason"}; {} in scorecards from before.
+    energy: Mapping[str, JSONValue] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

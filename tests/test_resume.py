@@ -26,13 +26,13 @@ def _cfg(out: Path, **extra: object) -> AuditConfig:
 
 
 # Timing figures (and the tables, charts and checks built on them) differ from run to run by nature.
-TIMING = re.compile(r"latency|throughput|peak_memory|training_seconds|speedup|rows/s")
+TIMING = re.compile(r"latency|throughput|peak_memory|training_seconds|speedup|rows/s|energy")
 
 
 def comparable(path: Path) -> dict:
     """scorecard.json without what legitimately differs between two runs: times, timing figures, output folders."""
     card = json.loads(path.read_text())
-    card["run"].pop("started_at"), card["run"].pop("finished_at")
+    card["run"].pop("started_at"), card["run"].pop("finished_at"), card["run"].pop("energy")
     card["provenance"].pop("git_commit")  # the working folder's commit: others commit while the test runs
     for key in ("out", "resume", "executor", "ray_address"):
         card["config"].pop(key)

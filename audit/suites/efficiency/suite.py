@@ -12,6 +12,7 @@ from audit.errors import SuiteSkipped
 from audit.evidence import RowEvidence, row_keys
 from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.suites.efficiency import figures, report
+from audit.suites.efficiency.energy import energy_figures
 from audit.suites.efficiency.evidence import drift_columns
 from audit.suites.efficiency.measure import VariantResult, Workload, adversarial, first_call, measure, with_memory
 from audit.suites.efficiency.onnx_runtime import ONNX_VARIANTS, build_onnx_variant, is_onnx_graph
@@ -64,7 +65,7 @@ class EfficiencySuite:
         "accuracy[*]", "accuracy_drop[*]", "prediction_agreement[*]", "size_bytes[*]", "peak_memory_bytes[*]",
         "latency_p50_ms[*]", "latency_p95_ms[*]", "throughput_rows_per_s[*]", "throughput_speedup[*]",
         "dp_difference_change[*]", "eo_difference_change[*]", "fairness_regression[*]", "robust_accuracy[*]",
-        "robust_accuracy_change[*]",
+        "robust_accuracy_change[*]", "energy_per_1000_predictions_j[*]",
     )
     Params = EfficiencyParams
 
@@ -91,7 +92,9 @@ class EfficiencySuite:
             if r is not results[0]:
                 measurements += [figures.accuracy(r, ref),
                                  *figures.changes(results[0], r, ref, r.variant.name, fairness.get(r.variant.name, []))]
-        notes = report.notes(results, skipped, ref, report.conv_layer_count(results))
+        energy, energy_notes = energy_figures(results, work)  # measured on a meter, or said to be not measured
+        measurements += energy
+        notes = report.notes(results, skipped, ref, report.conv_layer_count(results)) + energy_notes
         validity = []
         if params.deployable in by_name:
             deployable = fairness.get(params.deployable, [])
