@@ -109,5 +109,6 @@ def _checks(setup: AttackSetup, groups: list[list[Outcome]], rows: np.ndarray) -
     checks = [validity.non_increasing_in_eps(curves, setup.params.validity_tolerance)]
     if any(g[0].attack == "random-search" for g in groups):
         at_zero = blackbox_attack(setup, 0.0, rows)
-        checks.append(validity.eps_zero_matches_clean(at_zero.correct, setup.clean_correct[rows]))
+        checks.append(validity.eps_zero_matches_clean(at_zero.correct, setup.clean_correct[rows],
+                                                      "The score-based random search"))
     return checks

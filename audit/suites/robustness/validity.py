@@ -42,11 +42,12 @@ def non_increasing_in_eps(curves: dict[str, Sequence[tuple[float, float]]], tol:
     return ValidityCheck("robust_accuracy_non_increasing_in_eps", not rises, detail)
 
 
-def eps_zero_matches_clean(correct_at_zero: np.ndarray, clean_correct: np.ndarray) -> ValidityCheck:
+def eps_zero_matches_clean(correct_at_zero: np.ndarray, clean_correct: np.ndarray,
+                           attack: str = "PGD") -> ValidityCheck:
     """An attack with no budget must reproduce the clean predictions exactly (else the model is stochastic)."""
     k0, k = int(correct_at_zero.sum()), int(clean_correct.sum())
     passed = bool(np.array_equal(correct_at_zero, clean_correct))
-    detail = f"PGD at ε=0 is right on {k0} rows, the clean model on {k}" + (
+    detail = f"{attack} at ε=0 is right on {k0} rows, the clean model on {k}" + (
         "." if passed else "; predictions change without any perturbation (randomness or state in forward).")
     return ValidityCheck("eps_zero_equals_clean_accuracy", passed, detail)
 
@@ -58,6 +59,16 @@ def pgd_no_weaker_than_fgsm(pairs: Sequence[tuple[str, float, float, float]], to
     detail = "PGD is at least as strong as FGSM at every ε." if not weaker else "PGD weaker than FGSM: " + "; ".join(
         weaker)
     return ValidityCheck("pgd_no_weaker_than_fgsm", not weaker, detail)
+
+
+def apgd_no_weaker_than_pgd(pairs: Sequence[tuple[str, float, float, float]], tol: float) -> ValidityCheck:
+    """(norm, ε, APGD-CE accuracy, PGD accuracy): APGD adapts its step and so should never do worse than PGD with
+    the same loss and budget; if it does, one of the two is not searching the threat space it claims to."""
+    weaker = [f"{norm} ε={eps:g}: APGD-CE {a_apgd:.3f} > PGD {a_pgd:.3f}" for norm, eps, a_apgd, a_pgd in pairs
+              if a_apgd > a_pgd + tol]
+    detail = ("APGD-CE is at least as strong as PGD at every ε." if not weaker
+              else "APGD-CE weaker than PGD: " + "; ".join(weaker))
+    return ValidityCheck("apgd_no_weaker_than_pgd", not weaker, detail)
 
 
 def attack_converged(acc: float, acc_stronger: float, tol: float, what: str) -> ValidityCheck:
