@@ -43,7 +43,8 @@ def test_onnx_graph_is_timed_on_onnxruntime_with_its_int8_variant(onnx_audit, tm
 
     model, data, path = onnx_audit
     params = dataclasses.replace(QUICK, batch_sizes=(1, 64), reference_batch=64, bootstrap_resamples=50)
-    out = EfficiencySuite().run(context(model, data), params)
+    ctx = dataclasses.replace(context(model, data), cache_dir=tmp_path / "not-yet-created")
+    out = EfficiencySuite().run(ctx, params)
     by_name = {m.name: m for m in out.measurements}
     x, y = data.test.x.numpy(), data.test.y.numpy()
     assert by_name["accuracy[fp32]"].value == pytest.approx(accuracy_score(y, _ort_predict(path, x)))

@@ -57,8 +57,9 @@ def _int8(model: ModelUnderAudit, source: Path, workdir: Path) -> Variant:
 
     from audit.models.onnx_model import OnnxBackend, open_session
 
-    target = workdir / f"{source.stem}.int8.onnx"
+    target = workdir / "efficiency-onnx" / f"{source.stem}.int8.onnx"
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with _quiet():
             quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8)
         base = model.backend

@@ -107,7 +107,7 @@ def notes(results: list[VariantResult], skipped: list[Variant], ref: Reference, 
                    "(no gradients through the variant): a transfer attack, weaker than a white-box one.")
     out += [f"{v.name} was not measured: {v.skipped}" for v in skipped]
     if any(r.variant.runtime == "onnxruntime" for r in results):
-        out.append("The ONNX graph and its int8 variant ran on onnxruntime itself; sizes are the .onnx files; "
+        out.append("ONNX variants ran on onnxruntime itself; sizes are the .onnx files; "
                    "peak memory is not measured (onnxruntime allocates outside torch's profiler); robust accuracy "
                    "of the variants needs gradients and is not re-audited (the robustness suite attacks the "
                    "graph black-box).")
