@@ -91,7 +91,7 @@ def _split(frame: pd.DataFrame, columns: TextColumns, class_names: Sequence[str]
     y = label_ids(frame[columns.label], class_names, columns.label, path)
     raw = frame.drop(columns=[columns.text]).rename(columns={RAW_TEXT: f"{RAW_TEXT} (column)"})
     raw.insert(0, RAW_TEXT, texts)
-    split = Split(x=encoder.texts_to_inputs(texts), y=torch.as_tensor(y),
+    split = Split(x=encoder.texts_to_inputs(texts), y=torch.tensor(y, dtype=torch.int64),
                   sensitive=sensitive_groups(frame, columns.sensitive, path, missing_group),
                   raw=raw.reset_index(drop=True))
     return split, encoder.truncated(texts)

@@ -85,13 +85,15 @@ def tiny_classifier_folder(folder: Path, rule: str, seed: int = 0, steps: int = 
 
 
 def tiny_lora_folder(folder: Path, base: Path, rule: str, seed: int = 0, steps: int = 80) -> Path:
-    """Train a LoRA adapter (query/value, r=4, plus the classifier head) on `base` and save only the adapter."""
+    """Train a LoRA adapter (query/value, r=4, plus the classifier head) on `base` and save only the adapter.
+
+    The LoRA weights start random (not as the identity), so the adapted model differs from its base for sure."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForSequenceClassification
 
     model = AutoModelForSequenceClassification.from_pretrained(str(base), local_files_only=True)
     lora = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=["query", "value"],
-                                            lora_dropout=0.0))
+                                            lora_dropout=0.0, init_lora_weights=False))
     _train(lora, _tokenizer(base), text_rows(256, seed + 2, rule), steps, 1e-2, seed)
     lora.save_pretrained(str(folder), safe_serialization=True)
     return folder

@@ -33,13 +33,17 @@ def _edit_json(path: Path, **changes) -> None:
     path.write_text(json.dumps(content))
 
 
-def _reference_predictions(model: torch.nn.Module, folder: Path, texts: list[str]) -> torch.Tensor:
+def _reference_logits(model: torch.nn.Module, folder: Path, texts: list[str]) -> torch.Tensor:
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
     enc = tokenizer(texts, padding=True, return_tensors="pt")
     with torch.no_grad():
-        return model(**enc).logits.argmax(1)
+        return model(**enc).logits
+
+
+def _reference_predictions(model: torch.nn.Module, folder: Path, texts: list[str]) -> torch.Tensor:
+    return _reference_logits(model, folder, texts).argmax(1)
 
 
 def _audited_predictions(folder: Path, texts: list[str], **kwargs) -> tuple[torch.Tensor, hf.HFLoaded]:
@@ -67,8 +71,10 @@ def test_lora_adapter_loads_on_its_base_and_equals_peft(folders):
     texts = list(text_rows(40, 4, "gendered")["text"])
     ours, loaded = _audited_predictions(folders["lora"], texts)
     base = AutoModelForSequenceClassification.from_pretrained(str(folders["control"]), local_files_only=True)
+    base_logits = _reference_logits(base.eval(), folders["control"], texts)
     reference = PeftModel.from_pretrained(base, str(folders["lora"])).eval()
     assert torch.equal(ours, _reference_predictions(reference, folders["control"], texts))
+    assert not torch.allclose(_reference_logits(reference, folders["control"], texts), base_logits)  # applied
     assert loaded.kind == "hf-peft"
     assert "adapter" in loaded.description and str(folders["control"]) in loaded.description
     assert loaded.description.count("sha256") == 2  # base and adapter hashes both recorded
