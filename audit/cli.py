@@ -53,7 +53,8 @@ def _default(name: str) -> str:
 def run(
     suite: Annotated[str | None, Opt(help="full | quick | comma list of suites",
                                      show_default=_default("suite"))] = None,
-    model: Annotated[str | None, Opt(help="zoo model name or model file (.pt2, .safetensors, .pt, .skops, .onnx)",
+    model: Annotated[str | None, Opt(help="zoo model name, model file (.pt2, .safetensors, .pt, .skops, .onnx) or "
+                                     "Hugging Face folder",
                                      show_default=_default("model"))] = None,
     data: Annotated[str | None, Opt(help="CSV or Parquet file of rows to audit on",
                                     show_default="the zoo model's reference data")] = None,
@@ -74,6 +75,10 @@ def run(
                                              "class in sorted label order", show_default="none")] = None,
     missing_group: Annotated[bool | None, Opt("--missing-group", help="NaN sensitive values form a group",
                                               show_default="off")] = None,
+    text_column: Annotated[str | None, Opt("--text-column", help="text column of --data, for a Hugging Face "
+                                           "text classifier folder given to --model", show_default="none")] = None,
+    base_model: Annotated[str | None, Opt("--base-model", help="local base model folder of a PEFT/LoRA adapter "
+                                          "folder given to --model", show_default="the adapter config's")] = None,
     arch: Annotated[str | None, Opt(help="module:Class for safetensors/state-dict weights",
                                     show_default="none")] = None,
     arch_kwargs: Annotated[str | None, Opt("--arch-kwargs", help="JSON keyword arguments for --arch",
@@ -105,7 +110,7 @@ def run(
     cli_values = dict(suite=suite, model=model, data=data, label=label, sensitive=sensitive, features=features,
                       train_data=train_data, missing_group=missing_group, arch=arch, arch_kwargs=arch_kwargs,
                       predictions=predictions, prediction_column=prediction_column, score_column=score_column,
-                      proba_columns=proba_columns,
+                      proba_columns=proba_columns, text_column=text_column, base_model=base_model,
                       allow_unsafe_load=allow_unsafe_load, device=device, seed=seed, out=out, gate_on=gate_on,
                       card=str(card) if card is not None else None, baseline=baseline, resume=resume,
                       executor=executor, ray_address=ray_address)
