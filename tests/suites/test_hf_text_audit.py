@@ -170,3 +170,10 @@ def test_mismatched_labels_exit_2_naming_both(workspace, tmp_path):
                                           "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert "'no', 'yes'" in result.output and "'negative', 'positive'" in result.output
+
+
+def test_term_pair_flip_rates_are_gated():
+    from audit.config import AuditConfig
+
+    threshold = AuditConfig().build_policy().match("text-fairness.counterfactual_flip_rate[pair=he/she]")
+    assert threshold is not None and threshold.max == 0.05 and threshold.severity == "warn"
