@@ -19,7 +19,7 @@ class RobustnessParams:
     pgd_steps: int = bounded(20, min=1)
     pgd_restarts: int = bounded(1, min=1)
     run_l2: bool = True
-    run_apgd: bool = True  # APGD-CE (and APGD-DLR for 3+ classes), via ART
+    run_apgd: bool = True  # APGD-CE (and APGD-DLR for 3+ classes), on the shared attack engine
     apgd_steps: int = bounded(25, min=1)
     n_blackbox: int = bounded(200, min=0)  # rows given to the query-only attack
     blackbox_queries: int = bounded(500, min=1)

@@ -108,7 +108,7 @@ def _white_box(ctx: SuiteContext, setup: AttackSetup, eps_by_norm: dict[str, tup
     f.row_outcomes.update(outcome_columns(setup, outcomes, unit))
     f.measurements += whitebox.sweep_measurements(setup, outcomes, unit)
     large = setup.params.large_eps or (1.0 if setup.is_image else 20.0)
-    f.validity += whitebox.sweep_checks(setup, outcomes, mid_eps, large)
+    f.validity += whitebox.sweep_checks(setup, outcomes, mid_eps, large, adversarial)
     whitebox.blackbox_check(setup, outcomes, mid_eps, unit, f)
     f.measurements.append(whitebox.deepfool_measurement(setup, unit))
     f.charts += [report.curve_chart(outcomes, norm, unit) for norm in eps_by_norm]

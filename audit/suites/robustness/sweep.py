@@ -10,11 +10,12 @@ import numpy as np
 import torch
 
 from audit.stats import derive_seed
+from audit.suites.robustness.apgd import APGDConfig, apgd_with_stats
 from audit.suites.robustness.attacks import ArtSettings, run_art
 from audit.suites.robustness.blackbox import random_search
 from audit.suites.robustness.params import RobustnessParams
 from audit.suites.robustness.threat import LogitView, ThreatSpace
-from audit.suites.robustness.torch_pgd import PGDConfig, fgsm_config, pgd
+from audit.suites.robustness.torch_pgd import AttackStats, PGDConfig, fgsm_config, pgd_with_stats
 from audit.types import JSONValue
 
 
@@ -65,12 +66,34 @@ def _survived(setup: AttackSetup, u_adv: torch.Tensor, rows: np.ndarray | None =
     return clean & (setup.predict(u_adv) == y)
 
 
-def torch_attack(setup: AttackSetup, name: str, cfg: PGDConfig, salt: int,
-                 space: ThreatSpace | None = None) -> tuple[Outcome, torch.Tensor]:
-    space = space or setup.space
-    u_adv = pgd(setup.view, setup.u, setup.y, space, cfg, setup.generator(salt), setup.params.batch_size)
-    details = {"steps": cfg.steps, "restarts": cfg.restarts, "step_size": cfg.step, "implementation": "torch"}
-    return Outcome(name, cfg.norm, cfg.eps, _survived(setup, u_adv), details=details), u_adv
+Warm = dict[tuple[str, str], torch.Tensor]  # (attack, norm) -> its adversarial points at the previous, smaller ε
+
+
+def _details(cfg: PGDConfig | APGDConfig, stats: AttackStats, carried: int) -> dict[str, JSONValue]:
+    out: dict[str, JSONValue] = {"steps": cfg.steps, "restarts": cfg.restarts, "implementation": "torch",
+                                 "stopping": "a row stops at its first misclassified iterate",
+                                 "rows_attacked": stats.rows_attacked, "rows_carried_from_smaller_eps": carried,
+                                 "gradient_steps": stats.row_steps, "restarts_run": stats.restarts_run}
+    if isinstance(cfg, PGDConfig):
+        out["step_size"] = cfg.step
+    else:
+        out["loss"] = cfg.loss
+    return out
+
+
+def torch_attack(setup: AttackSetup, name: str, cfg: PGDConfig | APGDConfig, salt: int,
+                 space: ThreatSpace | None = None, start: torch.Tensor | None = None,
+                 ) -> tuple[Outcome, torch.Tensor]:
+    """One engine attack with early stopping; `start` (points feasible at this ε) warm-starts the rows."""
+    space, gen, size = space or setup.space, setup.generator(salt), setup.params.batch_size
+    if isinstance(cfg, PGDConfig):
+        u_adv, stats = pgd_with_stats(setup.view, setup.u, setup.y, space, cfg, gen, size, stop_when_fooled=True,
+                                      start=start)
+    else:
+        u_adv, stats = apgd_with_stats(setup.view, setup.u, setup.y, space, cfg, gen, size, stop_when_fooled=True,
+                                       start=start)
+    carried = 0 if start is None else int(setup.u.shape[0] - stats.rows_attacked)
+    return Outcome(name, cfg.norm, cfg.eps, _survived(setup, u_adv), details=_details(cfg, stats, carried)), u_adv
 
 
 def fgsm(setup: AttackSetup, norm: str, eps: float) -> Outcome:
@@ -78,8 +101,8 @@ def fgsm(setup: AttackSetup, norm: str, eps: float) -> Outcome:
 
 
 def pgd_attack(setup: AttackSetup, norm: str, eps: float, steps: int, restarts: int, salt: int = 1,
-               name: str = "pgd") -> tuple[Outcome, torch.Tensor]:
-    return torch_attack(setup, name, PGDConfig(norm, eps, steps, restarts), salt)
+               name: str = "pgd", start: torch.Tensor | None = None) -> tuple[Outcome, torch.Tensor]:
+    return torch_attack(setup, name, PGDConfig(norm, eps, steps, restarts), salt, start=start)
 
 
 def art_attack(setup: AttackSetup, attack: str, norm: str, eps: float, steps: int,
@@ -105,17 +128,26 @@ def blackbox_attack(setup: AttackSetup, eps: float, rows: np.ndarray) -> Outcome
     return Outcome("random-search", "linf", eps, _survived(setup, u_adv, rows), rows, details)
 
 
-def white_box_attacks(setup: AttackSetup, norm: str, eps: float) -> tuple[list[Outcome], torch.Tensor]:
-    """FGSM, PGD and (full preset) APGD at one ε; returns the outcomes and PGD's adversarial points."""
-    p = setup.params
-    outcomes = [fgsm(setup, norm, eps)]
-    pgd_outcome, u_adv = pgd_attack(setup, norm, eps, p.pgd_steps, p.pgd_restarts)
-    outcomes.append(pgd_outcome)
+def white_box_attacks(setup: AttackSetup, norm: str, eps: float, warm: Warm | None = None,
+                      ) -> tuple[list[Outcome], torch.Tensor]:
+    """FGSM, PGD and (full preset) APGD-CE / APGD-DLR at one ε; returns the outcomes and PGD's points.
+
+    `warm` holds each iterative attack's points at the previous, smaller ε of this norm (feasible here, since
+    the balls are nested); rows they already fool are carried over, and `warm` is updated in place.
+    """
+    p, warm = setup.params, warm if warm is not None else {}
+    outcomes = [fgsm(setup, norm, eps)]  # FGSM stays cold: it is the baseline PGD must beat
+    pgd_cfg = PGDConfig(norm, eps, p.pgd_steps, p.pgd_restarts)
+    runs: list[tuple[str, PGDConfig | APGDConfig, int]] = [("pgd", pgd_cfg, 1)]
     if p.run_apgd and norm == "linf":  # AutoAttack's standard L∞ pairing; L2 keeps FGSM + PGD
-        outcomes.append(art_attack(setup, "apgd-ce", norm, eps, p.apgd_steps))
+        runs.append(("apgd-ce", APGDConfig(norm, eps, p.apgd_steps, "ce"), 8))
         if setup.n_classes > 2:  # the DLR loss needs a third-largest logit
-            outcomes.append(art_attack(setup, "apgd-dlr", norm, eps, p.apgd_steps))
-    return outcomes, u_adv
+            runs.append(("apgd-dlr", APGDConfig(norm, eps, p.apgd_steps, "dlr"), 9))
+    for name, cfg, salt in runs:
+        outcome, points = torch_attack(setup, name, cfg, salt, start=warm.get((name, norm)))
+        warm[(name, norm)] = points
+        outcomes.append(outcome)
+    return outcomes, warm[("pgd", norm)]
 
 
 def worst_case(setup: AttackSetup, outcomes: list[Outcome]) -> np.ndarray:

@@ -32,8 +32,9 @@ def run_sweep(setup: AttackSetup, eps_by_norm: dict[str, tuple[float, ...]], pro
     adversarial: dict[float, torch.Tensor] = {}
     total, done = sum(len(v) for v in eps_by_norm.values()), 0
     for norm, eps_list in eps_by_norm.items():
-        for eps in eps_list:
-            found, u_adv = white_box_attacks(setup, norm, eps)
+        warm: dict = {}  # each attack's points at the previous ε: feasible at the next (the grid is ascending)
+        for eps in sorted(eps_list):
+            found, u_adv = white_box_attacks(setup, norm, eps, warm)
             names = [o.attack for o in found]
             outcomes += found + [Outcome("worst-case", norm, eps, worst_case(setup, found), details={"attacks": names})]
             if norm == "linf":
@@ -70,17 +71,25 @@ def informative_eps(outcomes: list[Outcome], clean_accuracy: float, fallback: fl
     return min(pgd, key=lambda o: abs(_accuracy(o) - clean_accuracy / 2)).eps if pgd else fallback
 
 
-def sweep_checks(setup: AttackSetup, outcomes: list[Outcome], mid_eps: float, large_eps: float) -> list:
-    """Monotone in ε, ε=0, PGD vs FGSM, more steps/restarts, large ε, zero gradients."""
+def sweep_checks(setup: AttackSetup, outcomes: list[Outcome], mid_eps: float, large_eps: float,
+                 pgd_points: dict[float, torch.Tensor] | None = None) -> list:
+    """Monotone in ε, ε=0, PGD vs FGSM, APGD vs PGD, more steps/restarts, large ε, zero gradients.
+
+    The stronger PGD of the convergence check starts from PGD's own points (`pgd_points`, L∞, by ε): rows PGD
+    already broke stay broken, so only the rows it missed are attacked again, and the check asks whether more
+    effort breaks any of those."""
     p, tol = setup.params, setup.params.validity_tolerance
     curves: dict[str, list[tuple[float, float]]] = {}
     for o in outcomes:
         curves.setdefault(f"{o.attack} {o.norm}", []).append((o.eps, _accuracy(o)))
     pairs = [(o.norm, o.eps, _accuracy(o), _accuracy(_find(outcomes, "fgsm", o.norm, o.eps)))
              for o in outcomes if o.attack == "pgd"]
+    apgd_pairs = [(o.norm, o.eps, _accuracy(o), _accuracy(_find(outcomes, "pgd", o.norm, o.eps)))
+                  for o in outcomes if o.attack == "apgd-ce"]
     at_zero, _ = pgd_attack(setup, "linf", 0.0, min(p.pgd_steps, 5), p.pgd_restarts, salt=3)
     probe_eps = informative_eps(outcomes, float(setup.clean_correct.mean()), mid_eps)
-    stronger, _ = pgd_attack(setup, "linf", probe_eps, 2 * p.pgd_steps, p.pgd_restarts + 1, salt=4, name="pgd-strong")
+    stronger, _ = pgd_attack(setup, "linf", probe_eps, 2 * p.pgd_steps, p.pgd_restarts + 1, salt=4, name="pgd-strong",
+                             start=(pgd_points or {}).get(probe_eps))
     large, _ = torch_attack(setup, "pgd-unbounded", PGDConfig("linf", large_eps, p.pgd_steps, restarts=0), 5,
                             space=setup.space.unconstrained())
     share = validity.zero_gradient_share(setup.view, setup.u, setup.y, setup.device)
@@ -88,6 +97,7 @@ def sweep_checks(setup: AttackSetup, outcomes: list[Outcome], mid_eps: float, la
         validity.non_increasing_in_eps(curves, tol),
         validity.eps_zero_matches_clean(at_zero.correct, setup.clean_correct),
         validity.pgd_no_weaker_than_fgsm(pairs, tol),
+        *([validity.apgd_no_weaker_than_pgd(apgd_pairs, tol)] if apgd_pairs else []),
         validity.attack_converged(_accuracy(_find(outcomes, "pgd", "linf", probe_eps)), _accuracy(stronger), tol,
                                   f"Doubling PGD's steps to {2 * p.pgd_steps} and adding a restart at ε={probe_eps:g}"),
         validity.large_eps_reaches_chance(_accuracy(large), setup.n_classes, large_eps),

@@ -1,0 +1,103 @@
+"""APGD on the one attack engine: no weaker than PGD at the same budget, honours the feature mask, agrees with
+ART's AutoProjectedGradientDescent on an unmasked image-like case; early stopping and warm starts never weaken
+a figure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from audit.suites.robustness.apgd import APGDConfig, apgd, apgd_with_stats, checkpoints, dlr_loss
+from audit.suites.robustness.attacks import ArtSettings, run_art
+from audit.suites.robustness.threat import LogitView, image_space, tabular_space
+from audit.suites.robustness.torch_pgd import PGDConfig, pgd, pgd_with_stats
+from audit.testing import synthetic_tabular, tabular_model
+
+
+def _accuracy(view: nn.Module, u: torch.Tensor, y: torch.Tensor) -> float:
+    with torch.no_grad():
+        return float((view(u).argmax(1) == y).float().mean())
+
+
+@pytest.fixture(scope="module")
+def tabular():
+    data = synthetic_tabular(n=800, seed=2)
+    model = tabular_model(data, seed=2)
+    space = tabular_space(data, ("sex",))
+    view = LogitView(model.module, space.scale, False).eval()
+    return view, space, space.to_u(data.test.x), data.test.y
+
+
+@pytest.fixture(scope="module")
+def images():
+    """A 4-class MLP on 6×6 'images' in [0, 1], trained to fit a smooth random labelling."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(600, 1, 6, 6, generator=gen)
+    y = (x.flatten(1) @ torch.randn(36, 4, generator=gen)).argmax(1)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(36, 32), nn.ReLU(), nn.Linear(32, 4))
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    for _ in range(300):
+        opt.zero_grad()
+        nn.functional.cross_entropy(net(x[:400]), y[:400]).backward()
+        opt.step()
+    return net.eval(), image_space((1, 6, 6)), x[400:], y[400:]
+
+
+def test_checkpoints_follow_the_paper() -> None:
+    assert checkpoints(100) == [22, 41, 57, 70, 80, 87, 93, 99]  # gaps 22, 19, 16, 13, 10, 7, 6, 6
+    assert checkpoints(25)[0] == 6
+
+
+def test_dlr_is_minus_the_margin_over_the_top_spread() -> None:
+    logits = torch.tensor([[3.0, 1.0, 0.0, -1.0], [0.0, 2.0, 1.0, 5.0]])
+    expected = torch.tensor([-(3.0 - 1.0) / (3.0 - 0.0), -(0.0 - 5.0) / (5.0 - 1.0)])
+    torch.testing.assert_close(dlr_loss(logits, torch.tensor([0, 0])), expected)
+
+
+@pytest.mark.parametrize("norm,eps", [("linf", 0.3), ("linf", 0.6), ("l2", 0.8)])
+def test_apgd_no_weaker_than_pgd_and_keeps_the_mask(tabular, norm, eps) -> None:
+    view, space, u, y = tabular
+    gen = torch.Generator
+    ours = apgd(view, u, y, space, APGDConfig(norm, eps, 20), gen().manual_seed(0))
+    base = pgd(view, u, y, space, PGDConfig(norm, eps, 20, 1), gen().manual_seed(0))
+    assert _accuracy(view, ours, y) <= _accuracy(view, base, y) + 0.01
+    assert _accuracy(view, ours, y) < _accuracy(view, u, y)
+    frozen = space.mask[0] == 0
+    assert torch.equal(ours[:, frozen], u[:, frozen])  # ART's random start moves these; ours never does
+    torch.testing.assert_close(space.project(u, ours, eps, norm), ours, rtol=0, atol=1e-5)
+
+
+def test_apgd_matches_art_on_an_unmasked_image_case(images) -> None:
+    net, space, x, y = images
+    for loss in ("ce", "dlr"):
+        ours = apgd(net, x, y, space, APGDConfig("linf", 0.05, 25, loss), torch.Generator().manual_seed(0))
+        art = run_art(net, space, x, y, 4, ArtSettings(f"apgd-{loss}", "linf", 0.05, steps=25, batch_size=256))
+        clean, a_ours, a_art = _accuracy(net, x, y), _accuracy(net, ours, y), _accuracy(net, art, y)
+        assert a_ours < clean - 0.1  # the attack bites
+        assert abs(a_ours - a_art) <= 0.02, (loss, a_ours, a_art)
+
+
+@pytest.mark.parametrize("make", ["pgd", "apgd"])
+def test_stopping_early_and_warm_starts_never_weaken_the_attack(tabular, make) -> None:
+    view, space, u, y = tabular
+
+    def run(eps: float, **kw):  # noqa: ANN003, ANN202
+        gen = torch.Generator().manual_seed(0)
+        if make == "pgd":
+            return pgd_with_stats(view, u, y, space, PGDConfig("linf", eps, 15, 2), gen, **kw)
+        return apgd_with_stats(view, u, y, space, APGDConfig("linf", eps, 15), gen, **kw)
+
+    full, full_stats = run(0.4)
+    early, early_stats = run(0.4, stop_when_fooled=True)
+    assert _accuracy(view, early, y) <= _accuracy(view, full, y)
+    assert early_stats.row_steps < full_stats.row_steps
+    small, _ = run(0.2, stop_when_fooled=True)
+    warm, warm_stats = run(0.4, stop_when_fooled=True, start=small)
+    was_fooled = (view(small).argmax(1) != y).detach().numpy()
+    assert warm_stats.rows_attacked == int((~was_fooled).sum())
+    assert np.all((view(warm).argmax(1) != y).detach().numpy()[was_fooled])
+    assert _accuracy(view, warm, y) <= _accuracy(view, early, y)
+    torch.testing.assert_close(space.project(u, warm, 0.4, "linf"), warm, rtol=0, atol=1e-6)
