@@ -63,8 +63,8 @@ def _refuse_remote_code(folder: Path) -> None:
         file = folder / name
         if file.is_file() and any(_read_json(file).get(key) for key in ("auto_map", "auto_mapping")):
             raise AuditInputError(
-                f"{file} has 'auto_map' (or 'auto_mapping'): the model needs its own Python code (trust_remote_code), which the audit "
-                "never runs; save the model with an architecture transformers ships (e.g. "
+                f"{file} has 'auto_map' (or 'auto_mapping'): the model needs its own Python code (trust_remote_code), "
+                "which the audit never runs; save the model with an architecture transformers ships (e.g. "
                 "BertForSequenceClassification)")
 
 
