@@ -33,6 +33,9 @@ seat_permutations = 200
 seat_resamples = 50
 seat_tests = ["gender_career"]
 term_pairs = ["film/book"]
+[suites.text-explainability]
+ig_rows = 8
+resamples = 100
 """
 
 
@@ -124,6 +127,14 @@ def test_text_robustness_and_labelled_embedding_attack(gendered_card):
     assert "not built yet" in skipped["text-efficiency"]
 
 
+def test_token_attributions_complete_and_on_the_pronoun(gendered_card):
+    out = _measurements(gendered_card, "text-explainability")
+    result = next(r for r in gendered_card["results"] if r["suite"] == "text-explainability")
+    assert all(v["passed"] for v in result["validity"]), result["validity"]  # integrated gradients add up
+    assert out["ig_completeness_error"]["value"] <= 0.05
+    assert out["token_attribution_share[gendered]"]["value"] >= 0.5  # the model decides by he/she
+
+
 def test_lora_adapter_full_audit_records_both_hashes(workspace, lora_card):
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification
@@ -177,3 +188,13 @@ def test_term_pair_flip_rates_are_gated():
 
     threshold = AuditConfig().build_policy().match("text-fairness.counterfactual_flip_rate[pair=he/she]")
     assert threshold is not None and threshold.max == 0.05 and threshold.severity == "warn"
+
+
+def test_integrated_gradients_exact_for_a_linear_head():
+    from audit.suites.text._token_attributions import integrated_gradients
+
+    torch.manual_seed(0)
+    head, flat = torch.nn.Linear(6, 2), torch.randn(3, 6)
+    attributions, change = integrated_gradients(head, flat, target=1, steps=4)
+    assert torch.allclose(attributions, flat * head.weight[1].detach(), atol=1e-6)  # analytic: x * w
+    assert torch.allclose(change, flat @ head.weight[1].detach(), atol=1e-6)

@@ -16,6 +16,9 @@ class TextExplainabilityParams:
     n_rows: int = bounded(500, min=1)
     resamples: int = bounded(1000, min=1)
     batch_size: int = bounded(64, min=1)
+    # whole text classifiers (Hugging Face folders): integrated gradients over input token embeddings
+    ig_rows: int = bounded(100, min=1)
+    ig_steps: int = bounded(128, min=2)  # fewer leaves the attributions incomplete (a validity check says so)
 
 
 class TextExplainabilitySuite:
@@ -24,7 +27,8 @@ class TextExplainabilitySuite:
     requires: ClassVar[frozenset[str]] = frozenset({"input:text"})
     description: ClassVar[str] = "Which described fields drive the text model: occlusion of each serialised field"
     Params = TextExplainabilityParams
-    emits: ClassVar[tuple[str, ...]] = ("field_importance[*]", "field_direction[*]")
+    emits: ClassVar[tuple[str, ...]] = ("field_importance[*]", "field_direction[*]", "token_attribution_share[*]",
+                                        "ig_completeness_error")
 
     def params_for(self, preset: str) -> TextExplainabilityParams:
         if preset == "quick":
@@ -36,6 +40,11 @@ class TextExplainabilitySuite:
         from audit.foundation.serialise import FIELDS, serialise_frame
         from audit.suites.text._common import predict_texts, sample_text_rows
 
+        if hasattr(ctx.model.module, "embedding_view"):
+            from audit.suites.text._token_attributions import token_attributions
+
+            sampled = sample_text_rows(ctx, params.ig_rows)
+            return token_attributions(ctx, sampled.texts, params.ig_steps, params.resamples)
         rows = sample_text_rows(ctx, params.n_rows)
         fields = [f for f in FIELDS if f in rows.raw.columns or f == "capital"]
         if len(fields) < 3:
