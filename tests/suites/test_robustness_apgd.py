@@ -101,3 +101,11 @@ def test_stopping_early_and_warm_starts_never_weaken_the_attack(tabular, make) -
     assert np.all((view(warm).argmax(1) != y).detach().numpy()[was_fooled])
     assert _accuracy(view, warm, y) <= _accuracy(view, early, y)
     torch.testing.assert_close(space.project(u, warm, 0.4, "linf"), warm, rtol=0, atol=1e-6)
+
+
+def test_the_validity_check_flags_an_apgd_weaker_than_pgd() -> None:
+    from audit.suites.robustness.validity import apgd_no_weaker_than_pgd
+
+    assert apgd_no_weaker_than_pgd([("linf", 0.5, 0.70, 0.71), ("linf", 1.0, 0.53, 0.52)], 0.02).passed
+    failed = apgd_no_weaker_than_pgd([("linf", 1.0, 0.74, 0.52)], 0.02)  # ART's APGD-CE on Adult before
+    assert not failed.passed and "0.740 > PGD 0.520" in failed.detail
