@@ -206,7 +206,7 @@ def compare(
     unpaired: Annotated[bool, Opt("--unpaired", help="compare runs on different data, with unpaired tests")] = False,
     resamples: Annotated[int, Opt(help="bootstrap resamples per suite")] = 1000,
     seed: Annotated[int | None, Opt(help="seed of the resamples", show_default=_default("seed"))] = None,
-    config: Annotated[Path | None, Opt(help="TOML config file ([regression] margins, [[waivers]])",
+    config: Annotated[Path | None, Opt(help="TOML config file: regression margins, waivers, seed",
                                        show_default="none")] = None,
 ) -> None:
     """Compare a candidate run with its baseline: paired tests, regression margins, waivers.
