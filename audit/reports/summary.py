@@ -7,7 +7,9 @@ built from its own description, so a third-party suite is still summarised.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from audit.reports.formatting import fmt_ci, fmt_number, human_header
@@ -204,6 +206,7 @@ def is_self_check(check: Check) -> bool:
 
 def build_summary(scorecard: Scorecard) -> ExecutiveSummary:
     targets = _available_targets(scorecard)
+    remedies = remedy_costs(scorecard)
     skipped_suites = {r.suite for r in scorecard.results if r.status is SuiteStatus.SKIPPED}
     gated = [c for c in scorecard.checks if not is_self_check(c) and c.key not in skipped_suites]
     failed_self = [c for c in scorecard.checks if is_self_check(c) and c.verdict is not Verdict.PASS]
@@ -212,8 +215,8 @@ def build_summary(scorecard: Scorecard) -> ExecutiveSummary:
     self_checks = tuple(SelfCheck(r.suite, v) for r in scorecard.results
                         for v in sorted(r.validity, key=lambda v: v.passed))
     return ExecutiveSummary(
-        blocking=_grouped(blocking, targets),
-        warnings=_grouped(warnings, targets),
+        blocking=_grouped(blocking, targets, remedies),
+        warnings=_grouped(warnings, targets, remedies),
         self_checks=self_checks,
         not_applicable=tuple(r for r in scorecard.results if r.status is SuiteStatus.SKIPPED),
         passed=sum(c.verdict is Verdict.PASS for c in gated),
@@ -229,13 +232,38 @@ def _available_targets(scorecard: Scorecard) -> set[str]:
     return found
 
 
-def _grouped(checks: list[Check], targets: set[str]) -> tuple[Finding, ...]:
+def _grouped(checks: list[Check], targets: set[str], remedies: Mapping[str, str]) -> tuple[Finding, ...]:
     """Checks of one metric and verdict become one finding, in the order they first appear."""
     buckets: dict[tuple[Verdict, str, str], list[Check]] = {}
     for check in checks:
         suite, metric, _ = split_key(check.key)
         buckets.setdefault((check.verdict, suite, metric), []).append(check)
-    return tuple(finding(group, targets) for group in buckets.values())
+    return tuple(_with_remedy(finding(group, targets), remedies, targets) for group in buckets.values())
+
+
+REMEDY_TABLE = ("remedies", "remedy_for_each_finding")
+
+
+def remedy_costs(scorecard: Scorecard) -> dict[str, str]:
+    """Check key -> a sentence on the remedy the remedies suite trained for it and what it cost, as measured."""
+    suite, table_id = REMEDY_TABLE
+    out: dict[str, str] = {}
+    for result in scorecard.results:
+        for table in result.tables if result.suite == suite else ():
+            if table.id == table_id and len(table.columns) >= 5:
+                for key, _value, remedy, effect, accuracy, *_ in table.rows:
+                    out[str(key)] = (f"The remedies suite trained {str(remedy).replace('_', ' ')} on this model: "
+                                     f"this figure becomes {effect} and accuracy {accuracy}.")
+    return out
+
+
+def _with_remedy(found: Finding, remedies: Mapping[str, str], targets: set[str]) -> Finding:
+    costs = [remedies[k] for k in found.keys if k in remedies]
+    if not costs:
+        return found
+    target = anchor(REMEDY_TABLE[0], "table", REMEDY_TABLE[1])
+    link = (Evidence(target, "remedies: what fixing it costs"),) if target in targets else ()
+    return dataclasses.replace(found, next_step=f"{found.next_step} {costs[0]}", evidence=link + found.evidence)
 
 
 def _join(words: list[str]) -> str:

@@ -75,3 +75,21 @@ def test_human_numbers_and_headers() -> None:
     assert human_header("latency_p50_ms") == "Latency p50 (ms)"
     assert human_header("eo_difference_after") == "EO difference after"
     assert human_header("true \\ predicted") == "True \\ predicted"
+
+
+def test_a_failing_check_names_the_trained_remedy_and_its_cost(scorecard) -> None:
+    from audit.types import SuiteResult, SuiteStatus, Table
+
+    effect, accuracy = "0.0210 (-0.1500 [-0.1570, -0.1420], better)", "0.8400 (-0.0170 [-0.0220, -0.0120], worse)"
+    table = Table("remedy_for_each_finding", "What fixing each audited finding costs",
+                  ("finding", "audited value", "remedy", "effect", "accuracy"),
+                  (("fairness.dp_difference[sex]", 0.14, "fairness_constrained", effect, accuracy),))
+    remedies = SuiteResult("remedies", "remedies", SuiteStatus.OK, tables=(table,))
+    with_remedy = dataclasses.replace(scorecard, results=scorecard.results + (remedies,))
+    dp = build_summary(with_remedy).blocking[0]
+    assert "fairness constrained" in dp.next_step and effect in dp.next_step and accuracy in dp.next_step
+    assert dp.evidence[0].label == "remedies: what fixing it costs"
+    html = render(with_remedy, "html")
+    assert f'href="#{dp.evidence[0].anchor}"' in html and f'id="{dp.evidence[0].anchor}"' in html
+    plain = build_summary(scorecard).blocking[0]
+    assert "remedies suite" not in plain.next_step  # no remedy trained: no claim about one
