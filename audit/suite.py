@@ -119,6 +119,18 @@ class SuiteOutput:
     evidence: RowEvidence | None = None  # per-row evidence for paired comparisons (audit.evidence)
 
 
+def merge_outputs(parts: Iterable[SuiteOutput]) -> SuiteOutput:
+    """One output from a suite's sections, in order; per-row evidence is set by the suite on the result."""
+    parts = list(parts)
+    return SuiteOutput(
+        measurements=tuple(m for p in parts for m in p.measurements),
+        tables=tuple(t for p in parts for t in p.tables),
+        charts=tuple(c for p in parts for c in p.charts),
+        validity=tuple(v for p in parts for v in p.validity),
+        notes=tuple(n for p in parts for n in p.notes),
+    )
+
+
 class Suite(Protocol):
     name: ClassVar[str]
     pillar: ClassVar[str]

@@ -33,15 +33,6 @@ def skipped(names: Iterable[str], reason: str, part: str) -> SuiteOutput:
     )
 
 
-def merge(parts: Iterable[SuiteOutput]) -> SuiteOutput:
-    parts = list(parts)
-    return SuiteOutput(
-        measurements=tuple(m for p in parts for m in p.measurements),
-        tables=tuple(t for p in parts for t in p.tables),
-        charts=tuple(c for p in parts for c in p.charts),
-        validity=tuple(v for p in parts for v in p.validity),
-        notes=tuple(n for p in parts for n in p.notes),
-    )
 
 
 def rounded(value: float, digits: int = 4) -> float | None:

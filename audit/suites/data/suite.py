@@ -6,9 +6,9 @@ import dataclasses
 from typing import TYPE_CHECKING, ClassVar
 
 from audit.stats import derive_seed
-from audit.suite import SuiteContext, SuiteOutput
+from audit.suite import SuiteContext, SuiteOutput, merge_outputs
 from audit.suites.data.params import DataParams
-from audit.suites.data.sections import NO_TRAINING, merge, skipped
+from audit.suites.data.sections import NO_TRAINING, skipped
 
 if TYPE_CHECKING:
     from audit.suites.data.domain import DomainScores
@@ -70,7 +70,7 @@ class DataSuite:
         ctx.progress(4, steps, "data: shift and generalisation")
         parts.append(_shift_and_generalisation(ctx, params))
         ctx.progress(steps, steps, "data: done")
-        return merge(parts)
+        return merge_outputs(parts)
 
 
 def _shift_and_generalisation(ctx: SuiteContext, params: DataParams) -> SuiteOutput:
@@ -81,12 +81,12 @@ def _shift_and_generalisation(ctx: SuiteContext, params: DataParams) -> SuiteOut
 
     data = ctx.data
     if data.train is None or len(data.train) == 0:
-        return merge([skipped(report.HEADLINE, NO_TRAINING, "Shift between training and audit data"),
+        return merge_outputs([skipped(report.HEADLINE, NO_TRAINING, "Shift between training and audit data"),
                       skipped(generalisation.HEADLINE, NO_TRAINING, "Generalisation")])
     smaller = min(len(data.train), len(data.test))
     if smaller < MIN_SHIFT_ROWS:
         reason = f"only {smaller} rows in one split (the shift tests need {MIN_SHIFT_ROWS})"
-        return merge([skipped(report.HEADLINE, reason, "Shift between training and audit data"),
+        return merge_outputs([skipped(report.HEADLINE, reason, "Shift between training and audit data"),
                       _generalisation(ctx, params, None)])
     pairs = feature_pairs(data, params.image_components, derive_seed(ctx.seed, _SALT_SHIFT))
     rng = ctx.rng(_SALT_SHIFT)
@@ -97,7 +97,7 @@ def _shift_and_generalisation(ctx: SuiteContext, params: DataParams) -> SuiteOut
     domain = domain_scores(*domain_matrices(pairs), params.domain_max_rows, params.domain_iterations,
                            derive_seed(ctx.seed, _SALT_DOMAIN), explain=top)
     importance = {pairs[j].name: drop for j, drop in domain.importance.items()}
-    return merge([report.shift_section(shifts, domain, importance, len(data.test), params),
+    return merge_outputs([report.shift_section(shifts, domain, importance, len(data.test), params),
                   _generalisation(ctx, params, domain)])
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from audit.data.types import Dataset
 from audit.errors import AuditInputError, SuiteSkipped
 from audit.evidence import RowEvidence, row_keys
-from audit.suite import SuiteContext, SuiteOutput
+from audit.suite import SuiteContext, SuiteOutput, merge_outputs
 from audit.suites.fairness.params import FairnessParams
 from audit.types import Measurement
 
@@ -93,7 +93,7 @@ class FairnessSuite:
                 f"Mitigation preview not run for {name}: more than max_groups = {params.max_groups} groups."
                 for name in many)))
         ctx.progress(steps, steps, "fairness: done")
-        return dataclasses.replace(_merge(parts), evidence=_group_evidence(ctx, usable, y_true, y_pred, params))
+        return dataclasses.replace(merge_outputs(parts), evidence=_group_evidence(ctx, usable, y_true, y_pred, params))
 
 
 def _group_evidence(ctx: SuiteContext, groups: dict[str, np.ndarray], y_true: np.ndarray, y_pred: np.ndarray,
@@ -145,11 +145,3 @@ def _checked_labels(y: np.ndarray, n_classes: int, kind: str = "test") -> np.nda
     return y
 
 
-def _merge(parts: list[SuiteOutput]) -> SuiteOutput:
-    return SuiteOutput(
-        measurements=tuple(m for p in parts for m in p.measurements),
-        tables=tuple(t for p in parts for t in p.tables),
-        charts=tuple(c for p in parts for c in p.charts),
-        validity=tuple(v for p in parts for v in p.validity),
-        notes=tuple(n for p in parts for n in p.notes),
-    )
