@@ -198,13 +198,19 @@ def _open_refusing_other_formats(path: Path) -> zipfile.ZipFile:
     return archive
 
 
+def _structurally_sound_members(archive: zipfile.ZipFile, path: Path) -> dict[str, zipfile.ZipInfo]:
+    """The zip-level checks both entry points share (size limits, one reading, encoding): the members by name."""
+    check_zip_directory(archive, path.stat().st_size, repr(path.name))
+    _check_single_reading(archive, path)
+    _check_encoding(archive, path)
+    _, members = _members(archive, path)
+    return members
+
+
 def check_guard_free(path: Path) -> None:
     """Refuse guard code and zip bombs: the checks that hold even with --allow-unsafe-load."""
     with _open_refusing_other_formats(path) as archive:
-        check_zip_directory(archive, path.stat().st_size, repr(path.name))
-        _check_single_reading(archive, path)
-        _check_encoding(archive, path)
-        _, members = _members(archive, path)
+        members = _structurally_sound_members(archive, path)
         if MODEL_JSON not in members:
             raise refuse(path, f"lacks {MODEL_JSON!r}, which torch.export.save always writes")
         pt2_graph.check_no_guard_code(_read_json(archive, members[MODEL_JSON], path), lambda found: refuse(path, found))
@@ -213,10 +219,7 @@ def check_guard_free(path: Path) -> None:
 def check_export_archive(path: Path) -> None:
     """Raise AuditInputError unless `path` holds only what torch.export.save writes for a plain nn.Module."""
     with _open_refusing_other_formats(path) as archive:
-        check_zip_directory(archive, path.stat().st_size, repr(path.name))
-        _check_single_reading(archive, path)
-        _check_encoding(archive, path)
-        _, members = _members(archive, path)
+        members = _structurally_sound_members(archive, path)
         _check_member_names(path, members)
         _check_fixed(archive, members, path)
         configs = {folder: _read_json(archive, members[name], path) for folder, name in PAYLOAD_CONFIGS.items()}
