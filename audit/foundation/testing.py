@@ -35,7 +35,10 @@ def _vocabulary() -> list[str]:
     ]
     words = {w for p in phrases for w in re.findall(r"[a-z]+", p.lower())}
     chars = list(string.ascii_lowercase + string.digits + string.punctuation)
-    return _SPECIAL + sorted(words) + chars + [f"##{c}" for c in string.ascii_lowercase + string.digits]
+    # One entry per token: single-letter words ("a") are also characters, and a repeated vocab.txt line makes
+    # the tokenizer's ids and the model's vocab_size disagree.
+    return list(dict.fromkeys(_SPECIAL + sorted(words) + chars + [f"##{c}" for c in string.ascii_lowercase +
+                                                                   string.digits]))
 
 
 def tiny_encoder_folder(folder: Path, seed: int = 0, hidden: int = 32) -> Path:
