@@ -108,6 +108,9 @@ def test_gendered_model_flips_on_the_pronoun_pair(gendered_card):
     assert flips["counterfactual_flip_rate[pair=film/book]"]["value"] <= 0.1  # a user pair from the config
     assert {"counterfactual_flip_rate[gender_swap,gender=male]",
             "counterfactual_flip_rate[gender_swap,gender=female]"} <= set(flips)
+    # named after the swapped words: this data has a "gender" column, no "sex" one
+    assert flips["counterfactual_flip_rate[gendered terms]"]["value"] >= 0.9
+    assert "counterfactual_flip_rate[sex]" not in flips
     assert "seat_effect_size[gender_career]" in flips
 
 

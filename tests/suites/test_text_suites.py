@@ -48,11 +48,11 @@ def test_gender_flip_rate_matches_direct_computation(ctx):
     rows = sample_text_rows(ctx, 60)
     before, after = _direct_predictions(ctx, rows.texts), _direct_predictions(ctx, [swap_gender(t) for t in rows.texts])
     flips = before != after
-    assert out["counterfactual_flip_rate[sex]"].value == pytest.approx(flips.mean())
+    assert out["counterfactual_flip_rate[gendered terms]"].value == pytest.approx(flips.mean())
     male = rows.groups["sex"].to_numpy() == "Male"
     assert out["counterfactual_flip_rate[sex=Male]"].value == pytest.approx(flips[male].mean())
     assert out["counterfactual_flip_rate[sex=Male]"].n == male.sum()
-    lo, hi = out["counterfactual_flip_rate[sex]"].ci
+    lo, hi = out["counterfactual_flip_rate[gendered terms]"].ci
     assert lo <= flips.mean() <= hi
     assert out["counterfactual_flip_rate[race]"].n == 60
     assert out["counterfactual_flip_rate[race=Asian]"].insufficient_reason  # too few rows in this sample
@@ -167,7 +167,7 @@ def test_default_text_policy_gates_measurements_the_suites_produce(ctx):
     out = suite.run(ctx, dataclasses.replace(suite.params_for("quick"), n_rows=20, resamples=20))
     gated = [m.name for m in out.measurements if policy.match(f"text-robustness.{m.name}") is not None]
     assert sorted(gated) == ["accuracy_drop[typos,rate=0.1]", "accuracy_drop[word_drops,rate=0.1]"]
-    assert policy.match("text-fairness.counterfactual_flip_rate[sex]").severity == "fail"
+    assert policy.match("text-fairness.counterfactual_flip_rate[gendered terms]").severity == "fail"
     assert policy.match("text-fairness.counterfactual_flip_rate[sex=Male]").max == 0.05
     assert policy.match("text-fairness.seat_effect_size[gender_career]").severity == "warn"
     assert policy.match("text-efficiency.accuracy_drift[int8]").min == -0.02

@@ -16,6 +16,8 @@ from audit.suites.text._common import TextSample, predict_texts
 from audit.types import Heatmap, Measurement
 
 MIN_ROWS = 30  # below this a group's flip rate is reported as insufficient
+# All texts, whatever the data's sensitive columns (named after the words swapped, not after a column).
+GENDERED_FLIP_RATE = "counterfactual_flip_rate[gendered terms]"
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def gender_flips(ctx: SuiteContext, rows: TextSample, clean_pred: np.ndarray, cl
     details = {"substitution": "gendered terms swapped (he/she, man/woman, husband/wife, ...)",
                "rows": int(changed.sum())}
     out = [_flip_measurement(
-        "counterfactual_flip_rate[sex]", flips,
+        GENDERED_FLIP_RATE, flips,
         "Share of texts whose predicted class changes when only their gendered words are swapped.",
         details, "gendered terms")]
     for column in rows.groups.columns:

@@ -107,8 +107,9 @@ def _table(measurements: tuple[Measurement, ...]) -> Table:
 def _notes(measurements: tuple[Measurement, ...]) -> tuple[str, ...]:
     by_name = {m.name: m for m in measurements}
     notes = []
-    for attr in ("sex", "race"):
-        m = by_name.get(f"counterfactual_flip_rate[{attr}]")
+    for attr, name in (("gendered", "counterfactual_flip_rate[gendered terms]"),
+                       ("race", "counterfactual_flip_rate[race]")):
+        m = by_name.get(name)
         if m is not None and m.n:
             notes.append(f"Changing only the {attr} words of a description changes the predicted class in "
                          f"{m.value:.1%} of cases (95% CI {m.ci[0]:.1%} to {m.ci[1]:.1%}).")
