@@ -1,7 +1,8 @@
 """Label errors: likely mislabelled training rows by confident learning (cleanlab) on out-of-sample probabilities.
 
 The probabilities come from cross-validation on the training rows: the model's own recipe retrained per fold
-when it has one, otherwise a scaled logistic regression. Counts by group: noise that falls on one group is
+when it has one, otherwise a scaled logistic regression (on token counts, a bag of words, for a tokenised text
+classifier, whose token positions are not features). Counts by group: noise that falls on one group is
 itself a fairness finding.
 """
 
@@ -60,12 +61,15 @@ def out_of_sample(model: ModelUnderAudit, split: Split, n_classes: int, params: 
     proba = np.zeros((rows.size, n_classes))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed % 2**32)
     use_recipe = model.recipe is not None and "recipe" in model.capabilities
+    tokens = model.input_kind == "text" and split.x.dim() == 3  # token ids + mask: positions are not features
+    x = None if use_recipe else (token_counts(split.x) if tokens else split.x.reshape(len(split), -1).numpy())
     for fit, held in splitter.split(np.zeros(rows.size), y):
         if use_recipe:
             proba[held] = _recipe_fold(model, split, rows[fit], rows[held])
         else:
-            proba[held] = _linear_fold(split, rows[fit], rows[held], n_classes, seed)
-    method = f"recipe '{model.recipe.name}' retrained per fold" if use_recipe else "logistic regression"
+            proba[held] = _linear_fold(x, y_all, rows[fit], rows[held], n_classes, seed, scale=not tokens)
+    method = (f"recipe '{model.recipe.name}' retrained per fold" if use_recipe else
+              "logistic regression on token counts (bag of words)" if tokens else "logistic regression")
     return OutOfSample(rows, proba, method, folds)
 
 
@@ -78,14 +82,23 @@ def _recipe_fold(model: ModelUnderAudit, split: Split, fit: np.ndarray, held: np
         return torch.softmax(module(split.x[torch.as_tensor(held)]).float(), dim=1).double().numpy()
 
 
-def _linear_fold(split: Split, fit: np.ndarray, held: np.ndarray, n_classes: int, seed: int) -> np.ndarray:
+def token_counts(x: torch.Tensor):  # noqa: ANN201 - a scipy CSR matrix (rows, vocabulary)
+    """Bag of words of tokenised rows (n, 2, length): how often each token id occurs among the unmasked tokens."""
+    from scipy.sparse import csr_matrix
+
+    ids, mask = x[:, 0].long().numpy(), x[:, 1].numpy() > 0
+    rows = np.broadcast_to(np.arange(len(x))[:, None], ids.shape)
+    return csr_matrix((np.ones(int(mask.sum())), (rows[mask], ids[mask])), shape=(len(x), int(ids.max()) + 1))
+
+
+def _linear_fold(x, y: np.ndarray, fit: np.ndarray, held: np.ndarray, n_classes: int, seed: int,  # noqa: ANN001
+                 scale: bool = True) -> np.ndarray:
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    x = split.x.reshape(len(split), -1).numpy()
-    y = split.y.numpy()
-    clf = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500, random_state=seed % 2**32))
+    steps = [StandardScaler()] if scale else []
+    clf = make_pipeline(*steps, LogisticRegression(max_iter=500, random_state=seed % 2**32))
     clf.fit(x[fit], y[fit])
     out = np.zeros((held.size, n_classes))
     out[:, clf.classes_] = clf.predict_proba(x[held])

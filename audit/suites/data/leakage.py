@@ -1,8 +1,9 @@
 """Leakage: audit rows that also occur in the training rows, exactly or after rounding, and label conflicts.
 
-Rows are compared by a content hash of the model inputs (pixels for images). Distinct people can share a
-row when features are coarse, so the share of training rows with an identical twin elsewhere in training
-is the rate chance alone produces; the excess over it is what a copied or overlapping split adds.
+Rows are compared by a content hash of the model inputs (pixels for images; the raw text, as written and
+normalised, for a tokenised text classifier). Distinct people can share a row when features are coarse, so the
+share of training rows with an identical twin elsewhere in training is the rate chance alone produces; the
+excess over it is what a copied or overlapping split adds.
 """
 
 from __future__ import annotations
@@ -10,19 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
+from audit.data.text import RAW_TEXT
 from audit.data.types import Dataset
 from audit.stats import wilson_interval
 from audit.suite import SuiteOutput
 from audit.suites.data.params import DataParams
 from audit.suites.data.proportions import row_keys, share_difference
-from audit.suites.data.sections import NO_TRAINING, rounded, skipped
+from audit.suites.data.sections import NO_TRAINING, is_tokenised_text, rounded, skipped
 from audit.types import Measurement, Table
 
 # Reported as insufficient when the part is skipped, so a gate on them cannot pass.
 HEADLINE = ("leakage_excess_share", "near_duplicate_excess_share", "leakage_exact_share", "near_duplicate_share",
             "label_conflict_share")
 MAX_LISTED = 20
+NORMALISED_TEXT = "lower-cased, with punctuation and spacing removed"  # near duplicates of raw text
 
 
 @dataclass(frozen=True)
@@ -62,25 +66,38 @@ def rounded_rows(x: np.ndarray, columns: np.ndarray, scale: np.ndarray, toleranc
 def leakage(data: Dataset, params: DataParams) -> SuiteOutput:
     if data.train is None or len(data.train) == 0:
         return skipped(HEADLINE, NO_TRAINING, "Leakage")
-    xtr = data.train.x.reshape(len(data.train), -1).numpy()
-    xte = data.test.x.reshape(len(data.test), -1).numpy()
-    exact_tr, exact_te = row_keys(xtr), row_keys(xte)
-    columns = numeric_columns(data, xtr.shape[1])
-    scale = xtr[:, columns].astype(np.float64).std(axis=0)
-    tol = params.near_duplicate_tolerance
-    near_tr = row_keys(rounded_rows(xtr, columns, scale, tol))
-    near_te = row_keys(rounded_rows(xte, columns, scale, tol))
+    if is_tokenised_text(data) and data.train.raw is not None and data.test.raw is not None:
+        exact_tr, exact_te, near_tr, near_te = (_text_keys(s.raw[RAW_TEXT], normalise)
+                                                for normalise in (False, True) for s in (data.train, data.test))
+        tolerance_text, extra = NORMALISED_TEXT, {"compared": "raw text"}
+    else:
+        xtr = data.train.x.reshape(len(data.train), -1).numpy()
+        xte = data.test.x.reshape(len(data.test), -1).numpy()
+        exact_tr, exact_te = row_keys(xtr), row_keys(xte)
+        columns = numeric_columns(data, xtr.shape[1])
+        scale = xtr[:, columns].astype(np.float64).std(axis=0)
+        tol = params.near_duplicate_tolerance
+        near_tr = row_keys(rounded_rows(xtr, columns, scale, tol))
+        near_te = row_keys(rounded_rows(xte, columns, scale, tol))
+        tolerance_text = f"numeric columns rounded to multiples of {tol:g} training standard deviations"
+        extra = {"tolerance_sd": tol}
     exact, near = overlap(exact_tr, exact_te), overlap(near_tr, near_te)
-    tolerance_text = f"numeric columns rounded to multiples of {tol:g} training standard deviations"
     labels = np.concatenate([data.train.y.numpy(), data.test.y.numpy()])
     measurements = (
         *_overlap_measurements("leakage", exact, "identical to a training row"),
-        *_overlap_measurements("near_duplicate", near, f"identical to a training row once {tolerance_text}",
-                               {"tolerance_sd": tol}),
+        *_overlap_measurements("near_duplicate", near, f"identical to a training row once {tolerance_text}", extra),
         _conflicts(np.concatenate([exact_tr, exact_te]), labels),
     )
     return SuiteOutput(measurements=measurements, tables=(_table(exact, near, tolerance_text),),
-                       notes=_notes(exact, near))
+                       notes=_notes(exact, near, "normalising" if "compared" in extra else "rounding"))
+
+
+def _text_keys(texts: pd.Series, normalise: bool) -> np.ndarray:
+    """A 64-bit hash per text, as written or lower-cased with punctuation and spacing removed."""
+    values = texts.astype(str)
+    if normalise:
+        values = values.str.lower().str.replace(r"[\W_]+", " ", regex=True).str.strip()
+    return pd.util.hash_pandas_object(values, index=False).to_numpy()
 
 
 def _overlap_measurements(prefix: str, o: Overlap, what: str, extra: dict | None = None) -> tuple[Measurement, ...]:
@@ -126,9 +143,9 @@ def _table(exact: Overlap, near: Overlap, tolerance_text: str) -> Table:
                  tuple(rows))
 
 
-def _notes(exact: Overlap, near: Overlap) -> tuple[str, ...]:
+def _notes(exact: Overlap, near: Overlap, near_by: str) -> tuple[str, ...]:
     k = int(exact.in_training.sum())
     if not k and not near.in_training.any():
         return ()
     return (f"{k} audit row(s) are identical to a training row and {int(near.in_training.sum())} match one after "
-            f"rounding; scores on them measure memory as much as generalisation.",)
+            f"{near_by}; scores on them measure memory as much as generalisation.",)

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from audit.data.types import Split
+from audit.data.types import Dataset, Split
 from audit.suite import SuiteOutput
 from audit.types import Measurement
 
 NO_TRAINING = "the model's training rows are not known (pass --train-data PATH)"
+TOKENISED_TEXT = ("the model reads token ids (a tokenised text classifier), and token positions are not features: "
+                  "per-feature tests on them would say nothing about the data")
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,11 @@ class NamedSplit:
 def named_splits(train: Split | None, test: Split) -> tuple[NamedSplit, ...]:
     present = [NamedSplit("train", train)] if train is not None and len(train) > 0 else []
     return (*present, NamedSplit("audit", test))
+
+
+def is_tokenised_text(data: Dataset) -> bool:
+    """A text classifier's rows held as token ids and attention mask (n, 2, length) rather than features."""
+    return data.input_kind == "text" and data.test.x.dim() == 3
 
 
 def skipped(names: Iterable[str], reason: str, part: str) -> SuiteOutput:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from audit.stats import derive_seed
 from audit.suite import SuiteContext, SuiteOutput, merge_outputs
 from audit.suites.data.params import DataParams
-from audit.suites.data.sections import NO_TRAINING, skipped
+from audit.suites.data.sections import NO_TRAINING, TOKENISED_TEXT, is_tokenised_text, skipped
 
 if TYPE_CHECKING:
     from audit.suites.data.domain import DomainScores
@@ -83,6 +83,9 @@ def _shift_and_generalisation(ctx: SuiteContext, params: DataParams) -> SuiteOut
     if data.train is None or len(data.train) == 0:
         return merge_outputs([skipped(report.HEADLINE, NO_TRAINING, "Shift between training and audit data"),
                       skipped(generalisation.HEADLINE, NO_TRAINING, "Generalisation")])
+    if is_tokenised_text(data):
+        return merge_outputs([skipped(report.HEADLINE, TOKENISED_TEXT, "Shift between training and audit data"),
+                              _generalisation(ctx, params, None)])
     smaller = min(len(data.train), len(data.test))
     if smaller < MIN_SHIFT_ROWS:
         reason = f"only {smaller} rows in one split (the shift tests need {MIN_SHIFT_ROWS})"
