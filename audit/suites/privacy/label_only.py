@@ -1,14 +1,14 @@
 """Label-only membership inference (Choquette-Choo et al. 2021), from predicted classes alone.
 
-A model tends to keep its answer on training rows under small perturbations more often than on rows it never
-saw. Each evaluation row is queried as given and under `queries` Gaussian perturbations of its movable inputs
-(tabular: mutable numeric columns, σ in standard deviations; images: every pixel, σ in pixel units, kept in
-[0, 1]). The member score ranks rows first by whether the clean answer is right (Yeom et al.'s correct-prediction
-rule, the "gap attack", which it equals with zero perturbations), then by the share of perturbed answers that are
-right: correct + share / 2. σ is fixed in advance (not tuned on the evaluated rows,
-which would bias the AUC upwards); the paper tunes it on shadow data, so this is a conservative attack. It is
-small by default (0.02) because rows a model memorised against their neighbours' labels sit in small islands:
-large noise leaves those islands and ranks them below rows the model merely generalises to.
+A model tends to keep its answer on training rows under small perturbations more often than on rows it never saw.
+Each evaluation row is queried as given and under `queries` Gaussian perturbations of its movable inputs (tabular:
+mutable numeric columns, σ in standard deviations; images: every pixel, σ in pixel units, kept in [0, 1]; tokenised
+text: inner tokens dropped at a fixed rate instead). The member score ranks rows first by whether the clean answer
+is right (Yeom et al.'s correct-prediction rule, the "gap attack", which it equals with zero perturbations), then
+by the share of perturbed answers that are right: correct + share / 2. σ is fixed in advance (not tuned on the
+evaluated rows, which would bias the AUC upwards); the paper tunes it on shadow data, so this is a conservative
+attack. It is small by default (0.02) because rows a model memorised against their neighbours' labels sit in small
+islands: large noise leaves those islands and ranks them below rows the model merely generalises to.
 """
 
 from __future__ import annotations
@@ -43,15 +43,22 @@ def noise_robustness_scores(model: ModelUnderAudit, x: torch.Tensor, y: torch.Te
 
 def label_only_attack(model: ModelUnderAudit, data: Dataset, ev: EvaluationSet, sigma: float, queries: int,
                       seed: int) -> AttackOutcome:
-    space = build_space(data, ())
-    noise = space.scale * space.mask  # x-units per attack unit, only where an input may move
-    bounds = (0.0, 1.0) if data.input_kind == "image" else None
-    unit = "pixel units" if data.input_kind == "image" else "standard deviations of each mutable numeric column"
-    scores = noise_robustness_scores(model, ev.x, ev.y, noise, bounds, sigma, queries,
-                                     torch.Generator().manual_seed(seed))
+    gen = torch.Generator().manual_seed(seed)
+    if data.input_kind == "text" and ev.x.dim() == 3:  # token ids: noise on ids means nothing; drop tokens instead
+        from audit.models.hf_tokens import TOKEN_DROP_RATE, token_drop_scores
+
+        scores = token_drop_scores(model.predict, ev.x, ev.y, TOKEN_DROP_RATE, queries, gen)
+        perturbation: dict = {"perturbation": "inner tokens dropped", "token_drop_rate": TOKEN_DROP_RATE}
+    else:
+        space = build_space(data, ())
+        noise = space.scale * space.mask  # x-units per attack unit, only where an input may move
+        bounds = (0.0, 1.0) if data.input_kind == "image" else None
+        unit = "pixel units" if data.input_kind == "image" else "standard deviations of each mutable numeric column"
+        scores = noise_robustness_scores(model, ev.x, ev.y, noise, bounds, sigma, queries, gen)
+        perturbation = {"sigma": sigma, "sigma_unit": unit}
     return AttackOutcome(
         "label_only", "Label-only, noise robustness (Choquette-Choo et al.)", scores, ev.labels, ev.sensitive,
-        {"reference": REFERENCE, "rows": int(ev.labels.size), "queries_per_row": queries + 1, "sigma": sigma,
-         "sigma_unit": unit, "input": "predicted classes only",
+        {"reference": REFERENCE, "rows": int(ev.labels.size), "queries_per_row": queries + 1, **perturbation,
+         "input": "predicted classes only",
          "score": "clean answer right (1/0) + half the share of perturbed answers right"},
     )

@@ -8,7 +8,7 @@ import torch
 from audit.errors import SuiteSkipped
 from audit.evidence import RowEvidence, row_keys
 from audit.suite import SuiteContext, SuiteOutput
-from audit.suites.privacy import attacks, attribute, groups, report
+from audit.suites.privacy import attacks, attribute, groups, lira_finetune, report
 from audit.suites.privacy.label_only import label_only_attack
 from audit.suites.privacy.sampling import EvaluationSet, balanced_evaluation_set
 from audit.suites.privacy.shadow import unsupported_reason
@@ -28,6 +28,8 @@ def _lira(ctx: SuiteContext, params: PrivacyParams, outputs: torch.Tensor,
           ev: EvaluationSet) -> tuple[attacks.LiraRun | None, str | None]:
     if params.shadow_models == 0:
         return None, "LiRA not run: shadow_models = 0 in this preset (the full preset trains 16 shadow models)."
+    if lira_finetune.is_hf_text_classifier(ctx):  # no recipe in the folder: shadows are fine-tunes by config
+        return lira_finetune.lira_for_hf(ctx, params, outputs, ev)
     recipe = ctx.model.recipe
     if recipe is None or "recipe" not in ctx.model.capabilities:
         return None, "LiRA not run: the model has no training recipe, so shadow models cannot be trained like it."

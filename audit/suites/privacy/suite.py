@@ -4,8 +4,9 @@ leakage by group and attribute inference. Members are the model's training rows,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 from audit.errors import AuditInputError
 from audit.suite import SuiteContext, SuiteOutput, bounded
@@ -31,13 +32,20 @@ class PrivacyParams:
     # label-only membership inference: perturbed queries per row (0 skips it) and their σ (std or pixel units)
     label_only_queries: int = bounded(20, min=0)
     label_only_sigma: float = bounded(0.02, min=0.0)
+    # LiRA on a Hugging Face text classifier: how it was fine-tuned, e.g. { epochs = 3, lr = 2e-5, batch_size = 16,
+    # start = "DIR" } (audit.suites.privacy.lira_finetune); empty: no recipe, no LiRA. Its shadow fine-tunes run on
+    # CUDA by default and on the CPU only when forced.
+    finetune_recipe: Mapping[str, Any] = field(default_factory=dict)
+    shadow_finetunes_on_cpu: bool = False
 
     def conflicts(self) -> list[str]:
         if self.shadow_models != 0 and (self.shadow_models < 4 or self.shadow_models % 2):
             return [f"shadow_models = {self.shadow_models}; use 0 (no LiRA) or an even number of at least 4"]
         if self.delta in (0.0, 1.0):
             return [f"delta = {self.delta:g} must lie strictly between 0 and 1 (the default is 1e-5)"]
-        return []
+        from audit.suites.privacy.finetune_recipe import recipe_problems
+
+        return recipe_problems(self.finetune_recipe)
 
 
 PRESETS = {
