@@ -67,3 +67,19 @@ def test_bad_finetune_settings_are_refused(overrides, message):
 
     with pytest.raises(AuditInputError, match=message):
         apply_overrides("privacy", PrivacySuite().params_for("full"), overrides)
+
+
+def test_shadows_start_from_the_named_checkpoint_or_fresh_weights(ctx):
+    import torch
+
+    from audit.suites.privacy.finetune_recipe import FineTuneRecipe
+    from audit.suites.privacy.lira_finetune import _fresh_model
+
+    audited = ctx.model.module.model
+    folder = Path(os.environ["AUDIT_HOME"]) / "tiny-hf" / "varied-control"
+    from_folder = _fresh_model(audited, FineTuneRecipe(1, 1e-3, start=str(folder)), seed=1)
+    fresh = _fresh_model(audited, FineTuneRecipe(1, 1e-3), seed=1)
+    weight = "bert.embeddings.word_embeddings.weight"
+    assert torch.equal(from_folder.state_dict()[weight], audited.state_dict()[weight])
+    assert not torch.equal(fresh.state_dict()[weight], audited.state_dict()[weight])
+    assert fresh.config.num_labels == from_folder.config.num_labels == audited.config.num_labels
