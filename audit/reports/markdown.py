@@ -24,6 +24,7 @@ from audit.reports.formatting import (
 )
 from audit.reports.md_text import md_escape, md_table
 from audit.reports.summary import ExecutiveSummary, build_summary, is_self_check, verdict_sentence
+from audit.reports.text_highlight import highlight_markdown
 from audit.types import Measurement, Scorecard, SuiteResult, SuiteStatus, Verdict
 
 MAX_MARKDOWN_CHARS = 40_000  # well under GitHub's 65,536-character limit for a comment
@@ -177,6 +178,7 @@ def _suite(result: SuiteResult, max_rows: int | None) -> list[str]:
         lines += [f"**{md_escape(table.title)}**", ""]
         if table.caption:
             lines += [md_escape(table.caption, line_start=True), ""]
+        lines += highlight_markdown(table)
         cells = [[md_escape(fmt_cell(v)) for v in row] for row in table.rows]
         lines += md_table([md_escape(human_header(str(c))) for c in table.columns], cells, max_rows) + [""]
     if result.charts:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from markupsafe import Markup
+
 from audit.reports.formatting import fmt_cell, fmt_threshold, human_header
 from audit.reports.summary import anchor
+from audit.reports.text_highlight import highlight_html
 from audit.types import Check, Measurement, Table
 
 WIDE_COLUMNS = 8  # tables with more columns get a smaller font and wrap anywhere, so they fit their column
@@ -29,6 +32,7 @@ class TableView:
     wide: bool
     flows: bool  # printed in two columns
     has_missing: bool
+    highlight: Markup | None = None  # word attributions as highlighted text (audit.reports.text_highlight)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ def table_view(suite: str, table: Table) -> TableView:
         wide=len(table.columns) >= WIDE_COLUMNS,
         flows=len(table.columns) <= FLOW_MAX_COLUMNS and len(table.rows) >= FLOW_MIN_ROWS,
         has_missing=any(cell.text == "n/a" for row in rows for cell in row),
+        highlight=highlight_html(table),
     )
 
 

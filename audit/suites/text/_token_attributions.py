@@ -9,6 +9,8 @@ texts with each token's attribution.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -50,13 +52,31 @@ def _token_scores(ctx: SuiteContext, x: torch.Tensor, steps: int, chunk: int) ->
     return np.concatenate(scores), np.concatenate(errors)
 
 
-def token_attributions(ctx: SuiteContext, texts: tuple[str, ...], steps: int, resamples: int,
-                       chunk: int = 16) -> SuiteOutput:
-    """Integrated gradients for `texts`: gendered-word share, top tokens, examples, completeness check."""
+@dataclass(frozen=True)
+class TokenScores:
+    """Integrated gradients of texts: their tokenisation `x`, (n, length) per-token attributions towards the
+    positive class's logit, per-row completeness errors, the tokens, and the settings."""
+
+    texts: tuple[str, ...]
+    x: torch.Tensor
+    scores: np.ndarray
+    errors: np.ndarray
+    tokens: list[list[str]]
+    steps: int
+
+
+def ig_token_scores(ctx: SuiteContext, texts: tuple[str, ...], steps: int, chunk: int = 16) -> TokenScores:
+    """Integrated gradients over the input token embeddings of `texts`, per token."""
     x = ctx.model.encoder.texts_to_inputs(texts)
     scores, errors = _token_scores(ctx, x, steps, chunk)
     tokenizer = ctx.model.encoder.tokenizer
     tokens = [tokenizer.convert_ids_to_tokens(ids[: int(mask.sum())].long().tolist()) for ids, mask in x]
+    return TokenScores(tuple(texts), x, scores, errors, tokens, steps)
+
+
+def token_attributions(ctx: SuiteContext, ig: TokenScores, resamples: int) -> SuiteOutput:
+    """Integrated gradients for the texts: gendered-word share, top tokens, examples, completeness check."""
+    texts, scores, errors, tokens, steps = ig.texts, ig.scores, ig.errors, ig.tokens, ig.steps
     magnitude = [np.abs(scores[i, : len(t)]) for i, t in enumerate(tokens)]
     gendered = np.array([sum(m for m, tok in zip(mag, t, strict=True) if tok.lower().lstrip("#") in GENDER_SWAP)
                          / max(mag.sum(), 1e-12) for mag, t in zip(magnitude, tokens, strict=True)])

@@ -19,16 +19,19 @@ class TextExplainabilityParams:
     # whole text classifiers (Hugging Face folders): integrated gradients over input token embeddings
     ig_rows: int = bounded(100, min=1)
     ig_steps: int = bounded(128, min=2)  # fewer leaves the attributions incomplete (a validity check says so)
+    highlight_examples: int = bounded(5, min=0)  # texts shown with each word highlighted by its attribution
 
 
 class TextExplainabilitySuite:
     name: ClassVar[str] = "text-explainability"
     pillar: ClassVar[str] = "explainability"
     requires: ClassVar[frozenset[str]] = frozenset({"input:text"})
-    description: ClassVar[str] = "Which described fields drive the text model: occlusion of each serialised field"
+    description: ClassVar[str] = ("Which words or described fields drive the text model: occlusion of each serialised "
+                                  "field, or of each word beside integrated gradients for a whole text classifier")
     Params = TextExplainabilityParams
     emits: ClassVar[tuple[str, ...]] = ("field_importance[*]", "field_direction[*]", "token_attribution_share[*]",
-                                        "ig_completeness_error")
+                                        "ig_completeness_error", "word_occlusion_share[*]",
+                                        "attribution_rank_agreement[*]", "top_word_agreement[*]")
 
     def params_for(self, preset: str) -> TextExplainabilityParams:
         if preset == "quick":
@@ -41,10 +44,7 @@ class TextExplainabilitySuite:
         from audit.suites.text._common import predict_texts, sample_text_rows
 
         if hasattr(ctx.model.module, "embedding_view"):
-            from audit.suites.text._token_attributions import token_attributions
-
-            sampled = sample_text_rows(ctx, params.ig_rows)
-            return token_attributions(ctx, sampled.texts, params.ig_steps, params.resamples)
+            return _whole_classifier(ctx, params)
         rows = sample_text_rows(ctx, params.n_rows)
         fields = [f for f in FIELDS if f in rows.raw.columns or f == "capital"]
         if len(fields) < 3:
@@ -64,6 +64,22 @@ class TextExplainabilitySuite:
             "(occlusion compares against those re-serialised texts)"),)
         return SuiteOutput(measurements=tuple(measurements), tables=(_table(measurements),),
                            charts=(_chart(measurements),), validity=validity, notes=_notes(measurements))
+
+
+def _whole_classifier(ctx: SuiteContext, params: TextExplainabilityParams) -> SuiteOutput:
+    """Integrated gradients per token, and word occlusion beside them (compared, and shown as highlighted text)."""
+    from audit.suite import merge_outputs
+    from audit.suites.text._common import sample_text_rows
+    from audit.suites.text._token_attributions import ig_token_scores, token_attributions
+    from audit.suites.text._word_attributions import word_attributions
+
+    sampled = sample_text_rows(ctx, params.ig_rows)
+    ctx.progress(0, 2, "text explainability: integrated gradients")
+    ig = ig_token_scores(ctx, sampled.texts, params.ig_steps)
+    ctx.progress(1, 2, "text explainability: word occlusion")
+    words = word_attributions(ctx, ig, params.batch_size, params.resamples, params.highlight_examples)
+    ctx.progress(2, 2, "text explainability: done")
+    return merge_outputs([token_attributions(ctx, ig, params.resamples), words])
 
 
 def _field_measurements(ctx: SuiteContext, field: str, effect: np.ndarray, resamples: int) -> list[Measurement]:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.types import Chart, Measurement, Series, Table
+
+if TYPE_CHECKING:
+    from audit.suites.text._common import TextSample
 
 PERTURBATIONS = ("typos", "word_drops")
 
@@ -21,6 +24,12 @@ class TextRobustnessParams:
     # embedding-space attack radius, x embedding norm
     embedding_eps: tuple[float, ...] = bounded((0.02, 0.05, 0.1, 0.2), min=0.0)
     attack_steps: int = bounded(20, min=1)
+    # word-substitution attack (TextFooler-style): rows attacked and its constraint, stated in the scorecard
+    substitution_rows: int = bounded(200, min=0)  # 0: not run
+    max_words_changed: float = bounded(0.2, min=0.0, max=1.0)  # share of a text's words (at least one)
+    min_word_cosine: float = bounded(0.5, min=-1.0, max=1.0)  # substitute vs word, input embeddings
+    min_sentence_cosine: float = bounded(0.8, min=-1.0, max=1.0)  # attacked vs original text, sentence embeddings
+    candidates_per_word: int = bounded(8, min=1)
     resamples: int = bounded(1000, min=1)
     batch_size: int = bounded(64, min=1)
 
@@ -29,15 +38,17 @@ class TextRobustnessSuite:
     name: ClassVar[str] = "text-robustness"
     pillar: ClassVar[str] = "robustness"
     requires: ClassVar[frozenset[str]] = frozenset({"input:text"})
-    description: ClassVar[str] = "Accuracy of the text model under character typos and word drops at several rates"
+    description: ClassVar[str] = ("Accuracy of the text model under character typos and word drops at several rates, "
+                                  "an embedding-space attack and a word-substitution attack")
     Params = TextRobustnessParams
     emits: ClassVar[tuple[str, ...]] = ("accuracy[*]", "accuracy_drop[*]", "prediction_flip_rate[*]",
-                                        "robust_accuracy[*]", "noise_accuracy[*]")
+                                        "robust_accuracy[*]", "noise_accuracy[*]", "attack_success_rate[*]",
+                                        "words_changed[*]", "queries[*]")
 
     def params_for(self, preset: str) -> TextRobustnessParams:
         if preset == "quick":
             return TextRobustnessParams(n_rows=200, typo_rates=(0.1,), drop_rates=(0.1,), embedding_eps=(0.05,),
-                                        attack_steps=10, resamples=200)
+                                        attack_steps=10, substitution_rows=50, resamples=200)
         return TextRobustnessParams()
 
     def run(self, ctx: SuiteContext, params: TextRobustnessParams) -> SuiteOutput:
@@ -65,13 +76,33 @@ class TextRobustnessSuite:
             texts = [perturb[kind](t, rate, rng) for t in rows.texts]
             pred, _ = predict_texts(ctx, texts, params.batch_size)
             measurements += _perturbed(ctx, kind, rate, pred, clean_pred, rows.y, params.resamples)
-        ctx.progress(len(runs), len(runs), "text robustness: embedding-space attack")
+        ctx.progress(len(runs), len(runs) + 1, "text robustness: embedding-space attack")
         attack = embedding_attack(ctx, clean_emb, rows.y, params.embedding_eps, params.attack_steps, params.resamples,
                                   params.batch_size)
         measurements += attack.measurements
-        return SuiteOutput(measurements=tuple(measurements), tables=(_table(measurements),),
-                           charts=(_chart(measurements, params), *attack.charts), validity=attack.validity,
-                           notes=(*_notes(measurements), *attack.notes))
+        ctx.progress(len(runs) + 1, len(runs) + 1, "text robustness: word-substitution attack")
+        words = _word_substitution(ctx, rows, params)
+        return SuiteOutput(measurements=(*measurements, *words.measurements),
+                           tables=(_table(measurements), *words.tables),
+                           charts=(_chart(measurements, params), *attack.charts),
+                           validity=(*attack.validity, *words.validity),
+                           notes=(*_notes(measurements), *attack.notes, *words.notes))
+
+
+def _word_substitution(ctx: SuiteContext, rows: TextSample, params: TextRobustnessParams) -> SuiteOutput:
+    """The word-substitution attack on the first `substitution_rows` of the sampled rows."""
+    from audit.suites.text._common import TextSample
+    from audit.suites.text._word_substitution import SubstitutionConstraint
+    from audit.suites.text._word_substitution_report import word_substitution
+
+    if params.substitution_rows == 0 or len(rows) == 0:
+        return SuiteOutput()
+    n = min(params.substitution_rows, len(rows))
+    subset = TextSample(rows.texts[:n], rows.y[:n], rows.groups.iloc[:n].reset_index(drop=True),
+                        rows.raw.iloc[:n].reset_index(drop=True))
+    constraint = SubstitutionConstraint(params.max_words_changed, params.min_word_cosine, params.min_sentence_cosine,
+                                        params.candidates_per_word)
+    return word_substitution(ctx, subset, constraint, params.batch_size, params.resamples)
 
 
 def _perturbed(ctx: SuiteContext, kind: str, rate: float, pred: np.ndarray, clean_pred: np.ndarray,
