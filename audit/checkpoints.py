@@ -43,16 +43,26 @@ class PartCheckpoints:
     def part(self, name: str, compute: Callable[[], Any]) -> Any:
         """The part's value: read back when this run (or the killed run being resumed) finished it, else computed
         and saved. Returns the JSON form (tuples as lists, numpy arrays as lists, NaN as None)."""
-        path = self.folder / f"{_safe(name)}.json"
-        stored = self._read(path)
-        if stored is not None:
-            return stored["value"]
-        value = json.loads(json.dumps(to_json_dict(compute())))
+        found, value = self.stored(name)
+        return value if found else self.store(name, compute())
+
+    def stored(self, name: str) -> tuple[bool, Any]:
+        """(True, value) when the part was finished by a run with this identity, else (False, None)."""
+        stored = self._read(self._path(name))
+        return (True, stored["value"]) if stored is not None else (False, None)
+
+    def store(self, name: str, value: Any) -> Any:
+        """Save a finished part (atomically: a kill never leaves half a part); returns its JSON form."""
+        value = json_form(value)
+        path = self._path(name)
         self.folder.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps({"identity_sha256": self.identity_sha256, "value": value}), encoding="utf-8")
-        os.replace(tmp, path)  # atomic: a kill never leaves half a part
+        os.replace(tmp, path)
         return value
+
+    def _path(self, name: str) -> Path:
+        return self.folder / f"{_safe(name)}.json"
 
     def _read(self, path: Path) -> dict[str, Any] | None:
         try:
@@ -62,6 +72,11 @@ class PartCheckpoints:
         if not isinstance(stored, dict) or stored.get("identity_sha256") != self.identity_sha256:
             return None
         return stored
+
+
+def json_form(value: Any) -> Any:
+    """What a part reads back as: the value through JSON (lists for tuples and arrays, None for NaN)."""
+    return json.loads(json.dumps(to_json_dict(value)))
 
 
 def _safe(name: str) -> str:

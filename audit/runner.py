@@ -22,6 +22,7 @@ from audit.energy import RunEnergy
 from audit.errors import AuditInputError, SuiteSkipped
 from audit.evidence import RowEvidence, write_evidence
 from audit.executors import Executor, LocalExecutor
+from audit.executors.tasks import IN_PROCESS, TaskRunner
 from audit.home import audit_home
 from audit.models.types import ModelUnderAudit
 from audit.policy import Policy
@@ -113,6 +114,7 @@ class Audit:
     cache_dir: Path
 
 
+    tasks: TaskRunner = IN_PROCESS  # where suites fan out their own tasks: the executor's (set by `run`)
 def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor | None = None,
         kept: Mapping[str, SuiteResult] | None = None) -> Scorecard:
     """Run every planned suite; scorecard.json is rewritten after each so a crash loses nothing.
@@ -125,11 +127,15 @@ def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor |
     executor = executor or LocalExecutor()
     started = _now()
     energy = RunEnergy.start(audit.model.device)
+    audit = dataclasses.replace(audit, tasks=executor.tasks)
     done: dict[str, SuiteResult] = dict(kept or {})
     input_error = False
     pending = [p for p in audit.plan.suites if p.name not in done]
     for wave in executor.waves(pending, _plan_reads(audit.plan)):
         for index, planned in enumerate(wave):
+    # written before the first suite too, so a run killed in it can be resumed (with its finished parts)
+    write_json(_scorecard(audit, _in_plan_order(audit.plan, done), started, None, input_error, energy.so_far()),
+               audit.out_dir / "scorecard.json")
             progress.suite_started(planned.name, len(done) + index, len(audit.plan.suites))
         for planned, computed in zip(wave, executor.map(compute_suite, audit, dict(done), wave, progress),
                                      strict=True):
@@ -190,6 +196,7 @@ def compute_suite(audit: Audit, previous: Mapping[str, SuiteResult], planned: Pl
     start = time.perf_counter()
     status, reason, output, bad_input = _guarded(suite, ctx, planned.params)
     return ComputedSuite(SuiteResult(
+        tasks=audit.tasks,
         suite=planned.name, pillar=pillar_name, status=status, reason=reason,
         measurements=output.measurements, tables=output.tables, charts=output.charts,
         validity=output.validity, notes=output.notes, params=params_json,

@@ -4,7 +4,8 @@ A suite is a class registered in the "audit.suites" entry-point group with:
   name, pillar, requires (capabilities), a frozen `Params` dataclass whose fields declare their allowed
   values (`bounded`), `params_for(preset) -> Params` and `run(ctx, params) -> SuiteOutput`; optionally
   `emits` (measurement-name patterns), `provides` (table ids other suites may read) and `reads`
-  (`Output`s of other suites it uses; the registry runs their suites first).
+  (`Output`s of other suites it uses; the registry runs their suites first); `presets` (the presets that run it,
+  default both; a preset that leaves it out shows it as skipped, "<name>: full preset only") and `presets_reason`.
 Suites measure; they never judge (thresholds live in the policy). Heavy imports go inside `run`.
 """
 
@@ -13,10 +14,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -25,11 +26,15 @@ from audit.checkpoints import PartCheckpoints
 from audit.data.types import Dataset
 from audit.errors import AuditInputError
 from audit.evidence import RowEvidence
+from audit.executors.tasks import IN_PROCESS, Task, TaskRunner, item_seeds, run_in_order, run_parts
 from audit.models.types import ModelUnderAudit
 from audit.stats import derive_seed
 from audit.types import Chart, Measurement, SuiteResult, Table, ValidityCheck, to_json_dict
 
 PRESETS = ("full", "quick")
+S = TypeVar("S")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class Progress(Protocol):
@@ -73,6 +78,7 @@ class SuiteContext:
     progress: Progress = _no_progress
     reads: frozenset[Output] | None = None  # the running suite's declared reads (None: not checked)
     checkpoints: PartCheckpoints | None = None  # finished parts kept for --resume (None: nothing is kept)
+    tasks: TaskRunner = IN_PROCESS  # where `fan_out` runs: in order here, or as Ray tasks (--executor ray)
 
     def part(self, name: str, compute: Callable[[], Any]) -> Any:
         """A long suite's finished part (one ε, one shadow model): computed once, kept for `--resume`.
@@ -80,6 +86,26 @@ class SuiteContext:
         if self.checkpoints is None:
             return json.loads(json.dumps(to_json_dict(compute())))
         return self.checkpoints.part(name, compute)
+
+    def fan_out(self, task: Task[S, T, R], items: Sequence[T], *, salt: int, shared: S = None,
+                gpus: float = 0.0) -> list[R]:
+        """`task(shared, item, seed)` for every item, independent of each other: in order in this process, or as Ray
+        tasks under --executor ray (each asking for `gpus` GPUs when the model is on CUDA). Results in item order.
+        Item i's seed is derive_seed(ctx.seed, salt, i) and the global generators are seeded from it, so the figures
+        are the same on either executor. `task` must be a module-level function; `shared` and items picklable."""
+        return run_in_order(self.tasks, task, shared, items, item_seeds(self.seed, salt, len(items)),
+                            self._gpus(gpus))
+
+    def fan_out_parts(self, name: str, task: Task[S, T, R], items: Sequence[T], *, salt: int, shared: S = None,
+                      gpus: float = 0.0, on_done: Callable[[int, int], None] | None = None) -> list[Any]:
+        """`fan_out` where each item's result is also a finished part "<name>-<i>" (see `part`): a resumed run reads
+        back the items a killed run finished and runs only the rest. Results come back in their JSON form, in item
+        order; `on_done(finished, total)` is called here as each one is ready."""
+        return run_parts(self.tasks, self.checkpoints, name, task, shared, items,
+                         item_seeds(self.seed, salt, len(items)), self._gpus(gpus), on_done)
+
+    def _gpus(self, gpus: float) -> float:
+        return gpus if self.device.startswith("cuda") else 0.0
 
     def table(self, output: Output) -> Table | None:
         """The table another suite provided under `output`, or None when that suite did not run or omit it."""

@@ -34,11 +34,12 @@ def adult():
 
 
 def test_lira_16_shadows_on_adult_mlp(benchmark, adult) -> None:
-    model, _, ev = adult
+    model, data, ev = adult
     outputs = model.scores(ev.x)
+    ctx = SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=Path(tempfile.mkdtemp()))
 
     def run():
-        return lira_attack(model, outputs, ev, SHADOWS, None, True, 0, np.random.default_rng(1))
+        return lira_attack(ctx, outputs, ev, SHADOWS, None, True, np.random.default_rng(1))
 
     result = benchmark.pedantic(run, rounds=1, iterations=1)
     benchmark.extra_info.update({"rows": int(ev.labels.size), "shadows": SHADOWS,

@@ -2,7 +2,8 @@
 
 An executor groups the planned suites into waves (a suite waits for the suites it declares it reads) and maps
 one function over a wave. Every suite is seeded by the runner before it runs, so where it runs does not change
-its figures: the same seed and inputs give the same scorecard on either executor.
+its figures: the same seed and inputs give the same scorecard on either executor. Inside a suite, independent
+tasks fan out through the executor's `tasks` (audit.executors.tasks; SuiteContext.fan_out).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from audit.errors import AuditInputError
+from audit.executors.tasks import IN_PROCESS, TaskRunner
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -19,6 +21,7 @@ EXECUTORS = ("local", "ray")
 
 class Executor(Protocol):
     name: str
+    tasks: TaskRunner  # where a suite's own fan-out runs (picklable: it travels with the suite to a Ray worker)
 
     def waves(self, items: Sequence[T], reads: Mapping[str, frozenset[str]]) -> Iterator[list[T]]: ...
 
@@ -30,6 +33,7 @@ class LocalExecutor:
     """Today's behaviour: one suite at a time in plan order, in this process (progress shown live)."""
 
     name = "local"
+    tasks: TaskRunner = IN_PROCESS
 
     def waves(self, items: Sequence[T], reads: Mapping[str, frozenset[str]]) -> Iterator[list[T]]:
         for item in items:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from audit.errors import AuditInputError
 from audit.executors import dependency_waves
+from audit.executors.tasks import RayTasks
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -35,6 +36,19 @@ def _check_address(address: str | None) -> None:
         raise AuditInputError(f"--ray-address must be auto or HOST:PORT (e.g. 10.0.0.5:6379); got {address!r}")
 
 
+def connect(address: str | None) -> tuple[Any, bool]:
+    """Ray, joined to `address` or to a private instance on this machine (loopback only, no dashboard); the bool
+    says whether this call started it. Inside a Ray task Ray is already initialised and is used as it is."""
+    ray = _ray()
+    if ray.is_initialized():
+        return ray, False
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        return ray, False
+    ray.init(num_cpus=LOCAL_CPUS, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    return ray, True
+
+
 class RayExecutor:
     name = "ray"
 
@@ -43,16 +57,10 @@ class RayExecutor:
         self.address = address
         self._ray = _ray()
         self._started_here = False
+        self.tasks = RayTasks(address)  # fan-out inside a suite (SuiteContext.fan_out) runs as Ray tasks too
 
     def _connect(self) -> None:
-        if self._ray.is_initialized():
-            return
-        if self.address:
-            self._ray.init(address=self.address, log_to_driver=False)
-        else:  # a private instance on this machine: loopback only, no dashboard
-            self._ray.init(num_cpus=LOCAL_CPUS, include_dashboard=False, _node_ip_address="127.0.0.1",
-                           log_to_driver=False)
-            self._started_here = True
+        self._started_here |= connect(self.address)[1]
 
     def waves(self, items: Sequence[T], reads: Mapping[str, frozenset[str]]) -> Iterator[list[T]]:
         return dependency_waves(items, reads)

@@ -32,13 +32,41 @@ def _comparable(path: Path) -> dict:
     return card
 
 
+# 8 shadow models: two shadow tasks, fanned out inside the privacy suite (nested Ray tasks under --executor ray)
+SMALL_PRIVACY = {"shadow_models": 8, "max_per_side": 300, "bootstrap_resamples": 100, "attribute_rows": 200,
+                 "shift_rows": 300, "label_only_queries": 4}
+
+
 def test_ray_scorecard_equals_local(local_ray, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    settings = dict(model="german-mlp", suite="accuracy,fairness")
+    settings = dict(model="german-mlp", suite="accuracy,fairness,privacy", suites={"privacy": SMALL_PRIVACY})
     execute(AuditConfig(**settings, out=str(tmp_path / "local")))  # type: ignore[arg-type]
     on_ray = execute(AuditConfig(**settings, out=str(tmp_path / "ray"), executor="ray"))  # type: ignore[arg-type]
-    assert [r.status.value for r in on_ray.scorecard.results] == ["ok", "ok"]
+    assert [r.status.value for r in on_ray.scorecard.results] == ["ok", "ok", "ok"]
+    lira = next(m for r in on_ray.scorecard.results for m in r.measurements if m.name == "membership_auc[lira_online]")
+    assert lira.details["shadow_models"] == 8
     assert _comparable(tmp_path / "ray" / "scorecard.json") == _comparable(tmp_path / "local" / "scorecard.json")
     assert sorted(p.name for p in (tmp_path / "ray" / "evidence").iterdir()) == sorted(
         p.name for p in (tmp_path / "local" / "evidence").iterdir())
     assert all(r.device == "cpu" for r in on_ray.scorecard.results)
     assert ray.is_initialized()  # the executor joined the running instance and left it running
+
+
+def test_shadow_tasks_on_ray_equal_the_same_tasks_in_process(local_ray) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    import numpy as np
+
+    from audit.executors.tasks import IN_PROCESS, RayTasks, item_seeds
+    from audit.suites.privacy.shadow import ShadowPool, paired_assignment, train_shadow_task
+    from audit.testing import synthetic_tabular, tabular_model
+
+    data = synthetic_tabular(200, seed=3)
+    recipe = dataclasses.replace(tabular_model(data, epochs=1).recipe, batch_size=32)
+    pool = ShadowPool(recipe, data.train.x, data.train.y, epochs=2)
+    keep = paired_assignment(8, len(data.train.y), np.random.default_rng(0))
+    groups, seeds = [keep[:4], keep[4:]], item_seeds(0, 7919, 2)
+    on_ray = dict(RayTasks().run(train_shadow_task, pool, groups, seeds, 0.0))
+    here = dict(IN_PROCESS.run(train_shadow_task, pool, groups, seeds, 0.0))
+    for index in (0, 1):
+        np.testing.assert_array_equal(on_ray[index]["phi"], here[index]["phi"])
+        np.testing.assert_array_equal(on_ray[index]["correct"], here[index]["correct"])

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from audit.models.types import ModelUnderAudit
+from audit.suite import SuiteContext
 from audit.suites.privacy import shadow as shadows
 from audit.suites.privacy.art_attack import art_blackbox_scores
 from audit.suites.privacy.lira import lira_scores
@@ -62,17 +62,19 @@ def art_attack(probs: np.ndarray, ev: EvaluationSet, n_classes: int, attack_mode
     )
 
 
-def lira_attack(model: ModelUnderAudit, outputs: torch.Tensor, ev: EvaluationSet, n_shadows: int,
-                epochs: int | None, global_variance: bool, seed: int, rng: np.random.Generator,
-                on_epoch: ShadowProgress | None = None) -> LiraRun:
-    """Train `n_shadows` shadows by the model's recipe on halves of the evaluation set, then score LiRA."""
+def lira_attack(ctx: SuiteContext, outputs: torch.Tensor, ev: EvaluationSet, n_shadows: int,
+                epochs: int | None, global_variance: bool, rng: np.random.Generator,
+                on_done: ShadowProgress | None = None) -> LiraRun:
+    """Train `n_shadows` shadows by the model's recipe on halves of the evaluation set (fanned out by the suite's
+    executor, kept for --resume), then score LiRA."""
+    model, seed = ctx.model, ctx.seed
     assert model.recipe is not None
     recipe = model.recipe
     shadow_epochs = recipe.epochs if epochs is None else epochs
     keep = shadows.paired_assignment(n_shadows, ev.labels.size, rng)
-    stack = shadows.train_vectorised(recipe, ev.x, ev.y, keep, shadow_epochs, seed, on_epoch)
-    shadow_out = shadows.predict_stack(stack, ev.x)
-    shadow_phi = logit_confidence(shadow_out, ev.y, "logits")
+    trained = shadows.train_shadows(ctx, shadows.ShadowPool(recipe, ev.x, ev.y, shadow_epochs, model.device), keep,
+                                    on_done)
+    shadow_phi = trained.phi
     target_phi = logit_confidence(outputs, ev.y, model.outputs)
     scores = lira_scores(target_phi, shadow_phi, keep, global_variance)
     details: dict[str, JSONValue] = {
@@ -84,7 +86,7 @@ def lira_attack(model: ModelUnderAudit, outputs: torch.Tensor, ev: EvaluationSet
     }
     if shadow_epochs != recipe.epochs:
         details["note"] = f"shadows trained {shadow_epochs} epochs instead of the recipe's {recipe.epochs}"
-    correct = (shadow_out.argmax(-1) == ev.y).numpy()
+    correct = trained.correct
     nonmember = ev.labels == 0
     target_correct = (outputs.argmax(-1) == ev.y).numpy()
     return LiraRun(

@@ -38,11 +38,11 @@ def _lira(ctx: SuiteContext, params: PrivacyParams, outputs: torch.Tensor,
         return None, f"LiRA not run: {reason}."
     epochs = params.shadow_epochs or recipe.epochs
 
-    def on_epoch(done: int, total: int) -> None:
+    def on_done(done: int, total: int) -> None:
         ctx.progress(2 + done / total, 5, f"privacy: training {params.shadow_models} shadow models")
 
-    run = attacks.lira_attack(ctx.model, outputs, ev, params.shadow_models, params.shadow_epochs,
-                              params.global_variance, ctx.seed, ctx.rng(3), on_epoch)
+    run = attacks.lira_attack(ctx, outputs, ev, params.shadow_models, params.shadow_epochs,
+                              params.global_variance, ctx.rng(3), on_done)
     ctx.progress(3, 5, f"privacy: LiRA done ({epochs} epochs)")
     return run, None
 

@@ -1,9 +1,17 @@
 """Shadow models for LiRA, trained by the target's recipe on random halves of a data pool.
 
-All N shadows train in one vectorised pass: their parameters are stacked (torch.func.stack_module_state)
-and one `vmap(functional_call)` runs every model on its own minibatch. Adam/SGD are element-wise, so one
-optimiser over the stacked tensors is exactly N independent optimisers. `train_sequential` trains the
-same models one after another (same initialisation, same minibatches) for comparison and benchmarks.
+Shadows train in tasks of SHADOWS_PER_TASK models (`train_shadows`, through SuiteContext.fan_out_parts): in order
+in this process, or as Ray tasks under --executor ray, and each finished task is kept as a part so a resumed run
+does not train it again. A task hands back only what LiRA reads (each shadow's logit-scaled confidence and
+correctness per row), in the JSON form its checkpoint reads back as, so a resumed run's figures equal an
+uninterrupted run's.
+
+Within a task the models train in one vectorised pass: their parameters are stacked
+(torch.func.stack_module_state) and one `vmap(functional_call)` runs every model on its own minibatch. Adam/SGD
+are element-wise, so one optimiser over the stacked tensors is exactly N independent optimisers.
+`train_sequential` trains the same models one after another (same initialisation, same minibatches) for
+comparison and benchmarks. Shadow j of a task seeded s starts from derive_seed(s, j) and shuffles epoch e with
+derive_seed(s, j, e + 1), so a shadow depends only on its task's seed and rows.
 
 IN/OUT design: shadows come in complementary pairs (one trains on a random half, its partner on the rest),
 so every pool row is IN for exactly N/2 shadows and every shadow sees exactly half the pool.
@@ -12,8 +20,10 @@ so every pool row is IN for exactly N/2 shadows and every shadow sees exactly ha
 from __future__ import annotations
 
 import copy
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,10 +33,19 @@ from torch.func import functional_call, stack_module_state, vmap
 from audit.models.architectures import ARCHITECTURES, build
 from audit.models.types import Recipe
 from audit.stats import derive_seed
+from audit.suites.privacy.threshold import logit_confidence
+
+if TYPE_CHECKING:
+    from audit.suite import SuiteContext
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
 }
+# Two complementary pairs per task: on 2 CPU cores a vmap over 4 models costs per model what one over 16 does,
+# while pairs cost about 3x the CPU time (per-step overhead), so 4 keeps the work and gives 64 shadows 16 tasks.
+SHADOWS_PER_TASK = 4
+SHADOW_SALT = 7919  # separates the shadow tasks' seeds from any other fan-out of the privacy suite
+SHADOW_TASK_GPUS = 0.5  # small models: two shadow tasks share a GPU
 EpochCallback = Callable[[int, int], None]
 
 
@@ -38,6 +57,25 @@ class ShadowStack:
     params: dict[str, torch.Tensor]
     buffers: dict[str, torch.Tensor]
     n_models: int
+
+
+@dataclass(frozen=True)
+class ShadowPool:
+    """What every shadow task shares (put into Ray's object store once): the recipe and the rows to train on."""
+
+    recipe: Recipe
+    x: torch.Tensor
+    y: torch.Tensor
+    epochs: int
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class ShadowFigures:
+    """What LiRA reads of N shadows on the pool's n rows."""
+
+    phi: np.ndarray  # (N, n) logit-scaled confidence of the true class, log(p_y / (1 - p_y))
+    correct: np.ndarray  # (N, n) bool: the shadow's top class is the true class
 
 
 def unsupported_reason(recipe: Recipe) -> str | None:
@@ -61,11 +99,35 @@ def paired_assignment(n_models: int, n_rows: int, rng: np.random.Generator) -> n
     return keep
 
 
+def train_shadows(ctx: SuiteContext, pool: ShadowPool, keep: np.ndarray,
+                  on_done: EpochCallback | None = None) -> ShadowFigures:
+    """Train keep.shape[0] shadows (shadow i on the pool rows where keep[i] is True) in tasks of SHADOWS_PER_TASK,
+    fanned out by the suite's executor; tasks a killed run finished are read back, not trained again."""
+    groups = [keep[i : i + SHADOWS_PER_TASK] for i in range(0, keep.shape[0], SHADOWS_PER_TASK)]
+    parts = ctx.fan_out_parts(f"shadows-{_digest(keep, pool.epochs)}", train_shadow_task, groups, salt=SHADOW_SALT,
+                              shared=pool, gpus=SHADOW_TASK_GPUS, on_done=on_done)
+    # JSON turned non-finite φ into None; float arrays read None back as NaN
+    return ShadowFigures(phi=np.concatenate([np.asarray(p["phi"], dtype=np.float64) for p in parts]),
+                         correct=np.concatenate([np.asarray(p["correct"], dtype=bool) for p in parts]))
+
+
+def train_shadow_task(pool: ShadowPool, keep: np.ndarray, seed: int) -> dict[str, np.ndarray]:
+    """One task: train the shadows of `keep` together, then score every pool row with each of them."""
+    stack = train_vectorised(pool.recipe, pool.x, pool.y, keep, pool.epochs, seed, device=pool.device)
+    outputs = predict_stack(stack, pool.x.to(pool.device)).cpu()
+    return {"phi": logit_confidence(outputs, pool.y, "logits"), "correct": (outputs.argmax(-1) == pool.y).numpy()}
+
+
+def _digest(keep: np.ndarray, epochs: int) -> str:
+    """Names the parts by the rows each shadow trains on, so shadows of other halves are never read back."""
+    return hashlib.sha256(np.packbits(keep).tobytes() + f"{keep.shape}{epochs}".encode()).hexdigest()[:12]
+
+
 def _build_models(recipe: Recipe, n_models: int, seed: int) -> list[nn.Module]:
     models = []
     with torch.random.fork_rng(devices=[]):
-        for i in range(n_models):
-            torch.manual_seed(seed * 7919 + i)
+        for j in range(n_models):
+            torch.manual_seed(derive_seed(seed, j))
             models.append(build(recipe.architecture, **dict(recipe.arch_kwargs)))
     return models
 
@@ -75,11 +137,13 @@ def _optimizer(recipe: Recipe, params: list[torch.Tensor]) -> torch.optim.Optimi
 
 
 def _epoch_orders(keep: np.ndarray, seed: int, epoch: int) -> torch.Tensor:
-    """(N, m) row indices of each model's IN rows, shuffled for this epoch."""
-    members = torch.as_tensor(np.stack([np.flatnonzero(row) for row in keep]))
-    gen = torch.Generator().manual_seed(derive_seed(seed, epoch))
-    shuffle = torch.argsort(torch.rand(members.shape, generator=gen), dim=1)
-    return members.gather(1, shuffle)
+    """(N, m) row indices of each model's IN rows, shuffled for this epoch by the model's own generator."""
+    orders = []
+    for j, row in enumerate(keep):
+        members = torch.as_tensor(np.flatnonzero(row))
+        gen = torch.Generator().manual_seed(derive_seed(seed, j, epoch + 1))
+        orders.append(members[torch.randperm(members.numel(), generator=gen)])
+    return torch.stack(orders)
 
 
 def _batches(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
@@ -87,16 +151,17 @@ def _batches(order: torch.Tensor, batch_size: int) -> list[torch.Tensor]:
 
 
 def train_vectorised(recipe: Recipe, x: torch.Tensor, y: torch.Tensor, keep: np.ndarray, epochs: int,
-                     seed: int, on_epoch: EpochCallback | None = None) -> ShadowStack:
-    """Train keep.shape[0] shadows at once; shadow i trains on rows where keep[i] is True."""
-    models = _build_models(recipe, keep.shape[0], seed)
+                     seed: int, on_epoch: EpochCallback | None = None, device: str = "cpu") -> ShadowStack:
+    """Train keep.shape[0] shadows at once on `device`; shadow i trains on rows where keep[i] is True."""
+    models = [m.to(device) for m in _build_models(recipe, keep.shape[0], seed)]
+    x, y = x.to(device), y.to(device)
     params, buffers = stack_module_state(models)
     base = copy.deepcopy(models[0]).to("meta")
     base.train()
     forward = vmap(lambda p, b, xb: functional_call(base, (p, b), (xb,)), randomness="different")
     opt = _optimizer(recipe, list(params.values()))
     for epoch in range(epochs):
-        for idx in _batches(_epoch_orders(keep, seed, epoch), recipe.batch_size):
+        for idx in _batches(_epoch_orders(keep, seed, epoch).to(device), recipe.batch_size):
             out = forward(params, buffers, x[idx])
             loss = nn.functional.cross_entropy(out.flatten(0, 1), y[idx].flatten(), reduction="none")
             opt.zero_grad(set_to_none=True)
