@@ -77,9 +77,27 @@ def test_shadows_start_from_the_named_checkpoint_or_fresh_weights(ctx):
 
     audited = ctx.model.module.model
     folder = Path(os.environ["AUDIT_HOME"]) / "tiny-hf" / "varied-control"
-    from_folder = _fresh_model(audited, FineTuneRecipe(1, 1e-3, start=str(folder)), seed=1)
-    fresh = _fresh_model(audited, FineTuneRecipe(1, 1e-3), seed=1)
+    from_folder = _fresh_model(audited, FineTuneRecipe(1, 1e-3, start=str(folder)))
+    fresh = _fresh_model(audited, FineTuneRecipe(1, 1e-3))
     weight = "bert.embeddings.word_embeddings.weight"
     assert torch.equal(from_folder.state_dict()[weight], audited.state_dict()[weight])
     assert not torch.equal(fresh.state_dict()[weight], audited.state_dict()[weight])
     assert fresh.config.num_labels == from_folder.config.num_labels == audited.config.num_labels
+
+
+def test_two_forced_shadow_finetunes_are_deterministic(ctx):
+    import numpy as np
+    import torch
+
+    from audit.suites.privacy.finetune_recipe import parse_recipe
+    from audit.suites.privacy.lira_finetune import shadow_logits
+    from audit.suites.privacy.sampling import balanced_evaluation_set
+    from audit.suites.privacy.shadow import paired_assignment
+
+    ev = balanced_evaluation_set(ctx.data, 50, np.random.default_rng(0))
+    keep = paired_assignment(2, ev.labels.size, np.random.default_rng(1))
+    first = shadow_logits(ctx, ev, keep, parse_recipe(RECIPE))
+    again = shadow_logits(ctx, ev, keep, parse_recipe(RECIPE))
+    assert first.shape == (2, ev.labels.size, 2)
+    assert torch.equal(first, again)  # same seed, same shadows
+    assert not torch.equal(first[0], first[1])  # complementary halves give different models

@@ -61,12 +61,12 @@ def _is_adapter(model: nn.Module) -> bool:
     return type(model).__name__.startswith("Peft")
 
 
-def _fresh_model(audited: nn.Module, recipe: FineTuneRecipe, seed: int) -> nn.Module:
-    """A shadow's starting point: the pre-trained checkpoint `recipe.start`, or fresh weights from the config."""
+def _fresh_model(audited: nn.Module, recipe: FineTuneRecipe) -> nn.Module:
+    """A shadow's starting point: the pre-trained checkpoint `recipe.start`, or fresh weights from the config
+    (drawn from torch's global generator, which the caller seeds)."""
     from transformers import AutoModelForSequenceClassification
 
     config = copy.deepcopy(audited.config)
-    torch.manual_seed(seed)
     if recipe.start is None:
         return AutoModelForSequenceClassification.from_config(config)
     from audit.models import hf
@@ -112,8 +112,9 @@ def shadow_logits(ctx: SuiteContext, ev: EvaluationSet, keep: np.ndarray, recipe
 
         def compute(row: np.ndarray = row, seed: int = seed) -> list:
             members = torch.as_tensor(np.flatnonzero(row))
-            shadow = fine_tune(_fresh_model(audited, recipe, seed % 2**31), ev.x[members], ev.y[members], recipe,
-                               seed, device)
+            with torch.random.fork_rng(devices=[]):  # initialisation and dropout seeded per shadow, nothing leaks out
+                torch.manual_seed(seed % 2**63)
+                shadow = fine_tune(_fresh_model(audited, recipe), ev.x[members], ev.y[members], recipe, seed, device)
             return _logits(shadow, ev.x, device).tolist()
 
         outputs.append(torch.as_tensor(ctx.part(f"privacy.lira_finetune.shadow[{i}]", compute), dtype=torch.float64))
