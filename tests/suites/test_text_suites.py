@@ -197,7 +197,7 @@ def test_embedding_space_attack_matches_art_pgd(ctx):
 def test_robustness_suite_labels_the_embedding_attack(ctx):
     suite = TextRobustnessSuite()
     params = dataclasses.replace(suite.params_for("quick"), n_rows=40, typo_rates=(), drop_rates=(),
-                                 embedding_eps=(0.002, 0.01), resamples=50)
+                                 embedding_eps=(0.002, 0.01), substitution_rows=0, resamples=50)
     out = suite.run(ctx, params)
     m = _by_name(out)
     assert m["robust_accuracy[embedding-l2,eps=0.01]"].value <= m["robust_accuracy[embedding-l2,eps=0.002]"].value

@@ -57,7 +57,7 @@ def _robustness(ctx, **overrides):  # noqa: ANN001, ANN202
 
     suite = TextRobustnessSuite()
     params = dataclasses.replace(suite.params_for("quick"), typo_rates=(), drop_rates=(), embedding_eps=(),
-                                 resamples=50, **overrides)
+                                 resamples=50, **{"substitution_rows": ROWS, **overrides})
     return suite.run(ctx, params)
 
 
@@ -91,6 +91,26 @@ def test_attack_under_a_strict_word_constraint_finds_no_substitute(contexts):
     assert any("no word with a substitute" in note for note in out.notes)
 
 
+def test_attack_on_the_sentence_encoder_reference_path(tmp_path):
+    """The reference model's path (a sentence-transformers encoder and a head): substitutes from the encoder's word
+    embeddings, similarity from its sentence embeddings; flips confirmed by encoding the attacked texts directly."""
+    from audit.foundation.testing import tiny_text_reference
+    from audit.suite import SuiteContext
+
+    home = Path(os.environ["AUDIT_HOME"]) / "tiny-text"
+    home.mkdir(parents=True, exist_ok=True)
+    model, data = tiny_text_reference(home)
+    ctx = SuiteContext(model=model, data=data, seed=0, preset="quick", cache_dir=home)
+    out = _robustness(ctx, substitution_rows=12, min_word_cosine=0.3)
+    success = {m.name: m for m in out.measurements}["attack_success_rate[word-substitution]"]
+    assert success.details["sentence_encoder"] == "the model's sentence encoder" and success.n > 0
+    examples = next(t for t in out.tables if t.id == "text_word_substitution_examples")
+    assert len(examples.rows) == min(5, round(success.value * success.n)) > 0
+    before = model.predict(model.encoder.encode([r[0] for r in examples.rows], convert_to_tensor=True).float())
+    after = model.predict(model.encoder.encode([r[1] for r in examples.rows], convert_to_tensor=True).float())
+    assert (before != after).all()
+
+
 def test_occlusion_ranks_the_leaned_on_word_first(contexts):
     from audit.suites.text._word_occlusion import occlude_words
 
@@ -100,6 +120,24 @@ def test_occlusion_ranks_the_leaned_on_word_first(contexts):
     moved = [o for o in occlusions if np.abs(o.effect(1)).max() > 0.5]
     assert len(moved) >= ROWS // 3  # a saturated model moves on masking one of the two pronouns only
     assert all(o.words[int(np.argmax(np.abs(o.effect(1))))].core in PRONOUNS for o in moved)
+
+
+def test_occlusion_probabilities_match_transformers(folders, contexts):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from audit.suites.text._word_occlusion import occlude_words
+
+    ctx = contexts["control"]
+    texts = tuple(ctx.data.test.raw["text"])[:4]
+    tokenizer = AutoTokenizer.from_pretrained(str(folders["control"]), local_files_only=True)
+    model = AutoModelForSequenceClassification.from_pretrained(str(folders["control"]), local_files_only=True).eval()
+    for text, occlusion in zip(texts, occlude_words(ctx, texts, batch_size=64), strict=True):
+        words = text.split(" ")
+        masked = [" ".join(words[:j] + [tokenizer.mask_token] + words[j + 1:]) for j in range(len(words))]
+        with torch.no_grad():
+            expected = model(**tokenizer(masked, padding=True, return_tensors="pt")).logits.softmax(-1).numpy()
+        np.testing.assert_allclose(occlusion.without, expected, atol=1e-5)
 
 
 def test_explainability_compares_occlusion_with_integrated_gradients(contexts):

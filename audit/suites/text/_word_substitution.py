@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from audit.suite import SuiteContext
-from audit.suites.text._word_occlusion import class_probabilities, occlude_words
+from audit.suites.text._word_occlusion import occlude_words
 from audit.suites.text._words import WholeWordVocabulary, Word, rebuild, whole_word_vocabulary, with_core
 
 
@@ -98,34 +98,40 @@ def _input_embedding_matrix(ctx: SuiteContext) -> torch.Tensor | None:
         return None
 
 
-def sentence_similarity_encoder(ctx: SuiteContext, batch_size: int
-                                ) -> tuple[str, Callable[[Sequence[str]], torch.Tensor]]:
-    """(what it is, texts -> sentence vectors) for the sentence-similarity bound.
+Scorer = Callable[[Sequence[str]], tuple[np.ndarray, torch.Tensor]]  # texts -> (class probabilities, sentence vectors)
+
+
+def text_scorer(ctx: SuiteContext, batch_size: int) -> tuple[str, Scorer]:
+    """(what the sentence vectors are, texts -> (class probabilities, sentence vectors)), one encoding per text.
 
     A whole classifier: the mean of its input token embeddings over the real tokens. Not its last hidden state: that
     carries the decision itself (on a model that decides by one word, flipping that word turns the mean-pooled last
     hidden state to a cosine near -1), so it would forbid exactly the flips the attack looks for. A sentence encoder
     with a separate head (the reference model): its sentence embeddings, as TextFooler uses a sentence encoder.
     """
-    from audit.suites.text._common import embed, sentence_embeddings
+    from audit.suites.text._common import embed
 
     module = ctx.model.module
     if not hasattr(module, "input_embeddings"):
-        return "the model's sentence encoder", lambda texts: sentence_embeddings(ctx, texts, batch_size)
+        def sentence_model(texts: Sequence[str]) -> tuple[np.ndarray, torch.Tensor]:
+            emb = embed(ctx, texts, batch_size)
+            return np.asarray(ctx.model.predict_proba(emb, batch_size), dtype=np.float64), emb
+
+        return "the model's sentence encoder", sentence_model
     table = module.input_embeddings()
 
     @torch.no_grad()
-    def mean_input_embedding(texts: Sequence[str]) -> torch.Tensor:
+    def whole_classifier(texts: Sequence[str]) -> tuple[np.ndarray, torch.Tensor]:
         x = embed(ctx, texts, batch_size)
         parts = []
         for start in range(0, len(x), batch_size):
             ids, mask = x[start : start + batch_size, 0].long(), x[start : start + batch_size, 1:2].transpose(1, 2)
-            device = table.weight.device
-            vectors = table(ids.to(device)).float().cpu()
+            vectors = table(ids.to(table.weight.device)).float().cpu()
             parts.append((vectors * mask).sum(1) / mask.sum(1).clamp_min(1.0))
-        return torch.cat(parts) if parts else torch.zeros(0, table.weight.shape[1])
+        vectors = torch.cat(parts) if parts else torch.zeros(0, table.weight.shape[1])
+        return np.asarray(ctx.model.predict_proba(x, batch_size), dtype=np.float64), vectors
 
-    return "mean of the classifier's input token embeddings over the text's tokens", mean_input_embedding
+    return "mean of the classifier's input token embeddings over the text's tokens", whole_classifier
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
@@ -133,13 +139,13 @@ def _unit(x: torch.Tensor) -> torch.Tensor:
 
 
 def word_substitution_attack(ctx: SuiteContext, texts: Sequence[str], y: np.ndarray, vocab: WholeWordVocabulary,
-                             constraint: SubstitutionConstraint, batch_size: int,
-                             sentence_embeddings: Callable[[Sequence[str]], torch.Tensor]) -> list[SubstitutionOutcome]:
+                             constraint: SubstitutionConstraint, batch_size: int, score: Scorer
+                             ) -> list[SubstitutionOutcome]:
     """The attack on every text (rows classified wrongly to begin with are left as they are)."""
-    clean = class_probabilities(ctx, texts, batch_size)
+    clean, original = score(texts) if len(texts) else (np.zeros((0, ctx.model.n_classes)), torch.zeros(0, 1))
+    original = _unit(original)
     correct = clean.argmax(1) == y
     occlusions = occlude_words(ctx, texts, batch_size, clean)
-    original = _unit(sentence_embeddings(texts))
     rows = []
     for i, (text, occ) in enumerate(zip(texts, occlusions, strict=True)):
         importance = occ.effect(int(y[i]))
@@ -149,13 +155,12 @@ def word_substitution_attack(ctx: SuiteContext, texts: Sequence[str], y: np.ndar
                          float(clean[i, y[i]]), 1 + len(occ.words)))
     active = [i for i in range(len(rows)) if rows[i].order]
     while active:
-        active = _round(ctx, rows, active, original, vocab, constraint, batch_size, sentence_embeddings)
+        active = _round(rows, active, original, vocab, constraint, score)
     return [_outcome(row, bool(correct[i]), float(clean[i, row.label])) for i, row in enumerate(rows)]
 
 
-def _round(ctx: SuiteContext, rows: list[_Row], active: list[int], original: torch.Tensor,
-           vocab: WholeWordVocabulary, constraint: SubstitutionConstraint, batch_size: int,
-           sentence_embeddings: Callable[[Sequence[str]], torch.Tensor]) -> list[int]:
+def _round(rows: list[_Row], active: list[int], original: torch.Tensor, vocab: WholeWordVocabulary,
+           constraint: SubstitutionConstraint, score: Scorer) -> list[int]:
     """Each active row tries its next word; returns the rows still active."""
     trials: list[tuple[int, int, list[str], list[str]]] = []  # row, word index, substitutes, candidate texts
     for r in active:
@@ -170,9 +175,10 @@ def _round(ctx: SuiteContext, rows: list[_Row], active: list[int], original: tor
                 trials.append((r, j, subs, texts))
                 break
     flat = [t for *_, texts in trials for t in texts]
-    probs = class_probabilities(ctx, flat, batch_size)
-    sims = (_unit(sentence_embeddings(flat)) * torch.cat([original[[r] * len(t)] for r, _, _, t in trials])
-            ).sum(1).numpy() if flat else np.zeros(0)
+    if not flat:
+        return []
+    probs, vectors = score(flat)
+    sims = (_unit(vectors) * torch.cat([original[[r] * len(t)] for r, _, _, t in trials])).sum(1).numpy()
     at = 0
     for r, j, subs, texts in trials:
         _decide(rows[r], j, subs, texts, probs[at : at + len(texts)], sims[at : at + len(texts)], constraint)

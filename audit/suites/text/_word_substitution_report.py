@@ -12,7 +12,7 @@ from audit.suites.text._word_substitution import (
     SubstitutionConstraint,
     SubstitutionOutcome,
     model_vocabulary,
-    sentence_similarity_encoder,
+    text_scorer,
     word_substitution_attack,
 )
 from audit.types import Measurement, Table, ValidityCheck
@@ -29,8 +29,8 @@ def word_substitution(ctx: SuiteContext, rows: TextSample, constraint: Substitut
     if vocab is None or not vocab.words:
         return SuiteOutput(notes=("The word-substitution attack needs the model's tokenizer and input-embedding "
                                   "matrix (for substitute words); this model exposes neither, so it was not run.",))
-    encoder, sentence_vectors = sentence_similarity_encoder(ctx, batch_size)
-    outcomes = word_substitution_attack(ctx, rows.texts, rows.y, vocab, constraint, batch_size, sentence_vectors)
+    encoder, score = text_scorer(ctx, batch_size)
+    outcomes = word_substitution_attack(ctx, rows.texts, rows.y, vocab, constraint, batch_size, score)
     details = {"attack": "greedy word substitution (TextFooler-style; own implementation)",
                "constraint": constraint.describe(), "max_words_changed": constraint.max_words_changed,
                "min_word_cosine": constraint.min_word_cosine, "min_sentence_cosine": constraint.min_sentence_cosine,

@@ -25,7 +25,7 @@ class TextRobustnessParams:
     embedding_eps: tuple[float, ...] = bounded((0.02, 0.05, 0.1, 0.2), min=0.0)
     attack_steps: int = bounded(20, min=1)
     # word-substitution attack (TextFooler-style): rows attacked and its constraint, stated in the scorecard
-    substitution_rows: int = bounded(200, min=0)  # 0: not run
+    substitution_rows: int = bounded(100, min=0)  # 0: not run
     max_words_changed: float = bounded(0.2, min=0.0, max=1.0)  # share of a text's words (at least one)
     min_word_cosine: float = bounded(0.5, min=-1.0, max=1.0)  # substitute vs word, input embeddings
     min_sentence_cosine: float = bounded(0.8, min=-1.0, max=1.0)  # attacked vs original text, sentence embeddings
@@ -48,7 +48,7 @@ class TextRobustnessSuite:
     def params_for(self, preset: str) -> TextRobustnessParams:
         if preset == "quick":
             return TextRobustnessParams(n_rows=200, typo_rates=(0.1,), drop_rates=(0.1,), embedding_eps=(0.05,),
-                                        attack_steps=10, substitution_rows=50, resamples=200)
+                                        attack_steps=10, substitution_rows=20, resamples=200)
         return TextRobustnessParams()
 
     def run(self, ctx: SuiteContext, params: TextRobustnessParams) -> SuiteOutput:
