@@ -128,7 +128,9 @@ def _recheck(ctx: SuiteContext, outcomes: list[SubstitutionOutcome], y: np.ndarr
 def _notes(outcomes: Sequence[SubstitutionOutcome], constraint: SubstitutionConstraint) -> tuple[str, ...]:
     attacked = [o for o in outcomes if o.attacked]
     without = sum(not o.had_candidates for o in attacked)
-    notes = [f"Word-substitution attack (TextFooler-style): {constraint.describe()}."]
+    notes = [f"Word-substitution attack (TextFooler-style): {constraint.describe()}. Nearest neighbours in a "
+             "model's input embeddings include related words and some antonyms (good/bad), unlike TextFooler's "
+             "counter-fitted synonym vectors: read the flipped examples before calling them meaning-preserving."]
     if without:
         notes.append(f"{without} of {len(attacked)} attacked texts had no word with a substitute within the word "
                      "constraint; they count as not flipped.")

@@ -48,7 +48,7 @@ class TextRobustnessSuite:
     def params_for(self, preset: str) -> TextRobustnessParams:
         if preset == "quick":
             return TextRobustnessParams(n_rows=200, typo_rates=(0.1,), drop_rates=(0.1,), embedding_eps=(0.05,),
-                                        attack_steps=10, substitution_rows=20, resamples=200)
+                                        attack_steps=10, substitution_rows=10, resamples=200)
         return TextRobustnessParams()
 
     def run(self, ctx: SuiteContext, params: TextRobustnessParams) -> SuiteOutput:
