@@ -120,7 +120,9 @@ def run(
 
 @app.command("run-many")
 def run_many(
-    model: Annotated[str, Opt(help="comma list of zoo models or model files, audited one after another")],
+    model: Annotated[str, Opt(help="comma list of zoo models or model files, audited one after another; "
+                              "MODEL@FILE.toml audits MODEL under that config file (over --config), so one model "
+                              "can appear under several configs")],
     suite: Annotated[str | None, Opt(help="full | quick | comma list of suites",
                                      show_default=_default("suite"))] = None,
     seed: Annotated[int | None, Opt(help="seed for everything (0 to 2**32-1)", show_default=_default("seed"))] = None,
@@ -140,12 +142,13 @@ def run_many(
     from audit.run_many import run_many as run_all
 
     def action() -> int:
-        models = parse_models(model)
-        cfg = load_config(dict(suite=suite, seed=seed, executor=executor, ray_address=ray_address), config)
-        outcome = run_all(models, cfg, out)
+        entries = parse_models(model)
+        flags = dict(suite=suite, seed=seed, executor=executor, ray_address=ray_address)
+        configs = [load_config(flags, config, entry_config=entry.config) for entry in entries]  # all before any run
+        outcome = run_all(entries, configs, out)
         console = Console(highlight=False)
-        for run_outcome in outcome.runs:
-            console.print(printable(f"{run_outcome.scorecard.run.model}: {run_outcome.scorecard.verdict.value} "
+        for entry, run_outcome in zip(outcome.entries, outcome.runs, strict=True):
+            console.print(printable(f"{entry.label}: {run_outcome.scorecard.verdict.value} "
                                     f"(exit {run_outcome.scorecard.exit_code}) {run_outcome.out_dir}"), markup=False)
         for fmt, path in outcome.files.items():
             console.print(printable(f"{fmt:>5}: {path}"), markup=False)

@@ -97,18 +97,20 @@ _MAX_DEPTH = 16  # nesting allowed in table/JSON values; deeper input is refused
 COMMAND_LINE = "the command line"
 
 
-def load_config(cli: Mapping[str, Any], config_file: Path | None = None, project_dir: Path = Path(".")) -> AuditConfig:
-    """Merge the three sources (each type-checked on its own, so a message names where a bad value came from)."""
+def load_config(cli: Mapping[str, Any], config_file: Path | None = None, project_dir: Path = Path("."),
+                entry_config: Path | None = None) -> AuditConfig:
+    """Merge the three sources (each type-checked on its own, so a message names where a bad value came from).
+    `entry_config` (audit run-many's MODEL@FILE) is layered over `config_file`, under the command line."""
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}
     pyproject = project_dir / "pyproject.toml"
     if pyproject.is_file():
         table = _table_at(_read_toml(pyproject), ("tool", "audit"), str(pyproject))
         _add_source(merged, origins, _section(table, f"{pyproject} [tool.audit]", from_project=True))
-    if config_file is not None:
-        data = _read_toml(config_file)
-        table = _table_at(data, ("tool", "audit"), str(config_file)) if "tool" in data else data
-        _add_source(merged, origins, _section(table, str(config_file)))
+    for path in (p for p in (config_file, entry_config) if p is not None):
+        data = _read_toml(path)
+        table = _table_at(data, ("tool", "audit"), str(path)) if "tool" in data else data
+        _add_source(merged, origins, _section(table, str(path)))
     cli_values = {k: v for k, v in cli.items() if v is not None}
     _add_source(merged, origins, _section(cli_values, COMMAND_LINE))
     switches = {k: f"on (set by {origins[k]})" for k in SAFETY_SWITCHES if merged.get(k) is True}

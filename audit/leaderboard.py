@@ -68,7 +68,8 @@ def headline(scorecard: Scorecard, pillar: str) -> tuple[str, Measurement] | Non
     return None
 
 
-def entry_for(scorecard: Scorecard, run_dir: Path) -> Entry:
+def entry_for(scorecard: Scorecard, run_dir: Path, label: str | None = None) -> Entry:
+    """The row of one run, named `label` (run-many's MODEL@FILE) or the scorecard's model."""
     verdicts = {p.pillar: (p.verdict.value if p.verdict is not None else None) for p in scorecard.pillars}
     cells = []
     for pillar in PILLAR_NAMES:
@@ -78,13 +79,14 @@ def entry_for(scorecard: Scorecard, run_dir: Path) -> Entry:
             continue
         key, m = found
         cells.append(Cell(pillar, verdicts.get(pillar), key, m.value, m.ci, m.higher_is_better))
-    return Entry(scorecard.run.model, str(run_dir), scorecard.verdict.value, scorecard.exit_code,
+    return Entry(label or scorecard.run.model, str(run_dir), scorecard.verdict.value, scorecard.exit_code,
                  scorecard.complete, tuple(cells))
 
 
-def build(runs: Sequence[tuple[Scorecard, Path]]) -> Leaderboard:
-    """Pillars that no run covered are left out of the table."""
-    entries = tuple(entry_for(card, path) for card, path in runs)
+def build(runs: Sequence[tuple[Scorecard, Path]], labels: Sequence[str] | None = None) -> Leaderboard:
+    """Pillars that no run covered are left out of the table. `labels` name the rows (default: each run's model)."""
+    names = list(labels) if labels is not None else [None] * len(runs)
+    entries = tuple(entry_for(card, path, label) for (card, path), label in zip(runs, names, strict=True))
     used = tuple(p for p in PILLAR_NAMES if any(c.verdict is not None or c.metric for e in entries for c in e.cells
                                                 if c.pillar == p))
     kept = tuple(Entry(e.model, e.run_dir, e.verdict, e.exit_code, e.complete,

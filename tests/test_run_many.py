@@ -67,3 +67,48 @@ def test_unknown_model_is_refused_before_any_audit(tmp_path: Path) -> None:
                                       "--out", str(tmp_path)])
     assert result.exit_code == 2 and "germn-mlp" in result.output and "german-mlp" in result.output
     assert not any(tmp_path.iterdir())
+
+
+def test_one_model_under_several_configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """german-mlp twice, each entry's file layered over --config: two rows named MODEL@FILE, each its own settings."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "base.toml").write_text("seed = 3\n")
+    (tmp_path / "few.toml").write_text("[suites.accuracy]\nbootstrap_resamples = 100\n")
+    (tmp_path / "many.toml").write_text("[suites.accuracy]\nbootstrap_resamples = 400\n")
+    few, many = "german-mlp@few.toml", "german-mlp@many.toml"
+    out = tmp_path / "job"
+    result = CliRunner().invoke(app, ["run-many", "--model", f"{few},{many}", "--suite", "accuracy",
+                                      "--config", str(tmp_path / "base.toml"), "--out", str(out)])
+    assert result.exit_code in (0, 1), result.output
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert [e["model"] for e in board["entries"]] == [few, many]
+    resamples = []
+    for entry in board["entries"]:
+        card = json.loads((Path(entry["run_dir"]) / "scorecard.json").read_text())
+        assert card["run"]["model"] == "german-mlp" and card["run"]["seed"] == 3  # --config still applies
+        resamples.append(card["results"][0]["params"]["bootstrap_resamples"])
+        accuracy = next(m for m in card["results"][0]["measurements"] if m["name"] == "accuracy")
+        assert entry["cells"][0]["ci"] == accuracy["ci"]
+    assert resamples == [100, 400]
+    assert board["entries"][0]["cells"][0]["ci"] != board["entries"][1]["cells"][0]["ci"]
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["01-german-mlp_few", "02-german-mlp_many"]
+    markdown = (out / "leaderboard.md").read_text()
+    assert "| german-mlp&#64;few.toml |" in markdown and "| german-mlp&#64;many.toml |" in markdown  # @: no autolink
+
+
+def test_model_entries_parse_configs_and_refuse_repeats(tmp_path: Path) -> None:
+    from audit.errors import AuditInputError
+    from audit.run_many import ManyEntry, parse_models
+
+    assert parse_models("a@x.toml, b, c@d.pt") == (ManyEntry("a", Path("x.toml")), ManyEntry("b"), ManyEntry("c@d.pt"))
+    assert parse_models("a@x.toml,a@y.toml")[1].label == "a@y.toml"
+    with pytest.raises(AuditInputError, match="names 'a@x.toml' twice"):
+        parse_models("a@x.toml,b,a@x.toml")
+
+
+def test_an_entry_config_may_not_move_the_job_to_another_executor(tmp_path: Path) -> None:
+    (tmp_path / "ray.toml").write_text('executor = "ray"\n')
+    result = CliRunner().invoke(app, ["run-many", "--model", f"german-mlp,german-mlp@{tmp_path / 'ray.toml'}",
+                                      "--suite", "accuracy", "--out", str(tmp_path / "job")])
+    assert result.exit_code == 2 and "apply to the whole job" in " ".join(result.output.split())
+    assert not (tmp_path / "job").exists()
