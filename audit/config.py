@@ -332,7 +332,7 @@ def _validate_gate_settings(cfg: AuditConfig) -> None:
     from audit.policy.requirements import validate_names
     from audit.policy.waivers import parse_waivers
 
-    validate_names(cfg.require, cfg.allow_skipped, list(registry.available()))
+    validate_names(cfg.require, cfg.allow_skipped, registry.names())
     build_regression_policy(cfg.regression)
     parse_waivers(cfg.waivers)
 

@@ -36,10 +36,36 @@ class SuiteEntry:
             return ()
 
 
+def _found() -> dict[str, SuiteEntry]:
+    return {ep.name: SuiteEntry(ep.name, ep) for ep in entry_points(group=GROUP)}
+
+
+def names() -> list[str]:
+    """Every registered suite's name, from the entry-point metadata alone (no suite module is imported)."""
+    return sorted(_found())
+
+
 def available() -> dict[str, SuiteEntry]:
-    """All registered suites in run order (`run_order`)."""
-    found = {ep.name: SuiteEntry(ep.name, ep) for ep in entry_points(group=GROUP)}
-    return {n: found[n] for n in run_order({n: e.reads() for n, e in found.items()})}
+    """All registered suites in run order (`run_order`); imports every suite's class to read its `reads`."""
+    return _ordered(_found())
+
+
+def _ordered(entries: Mapping[str, SuiteEntry]) -> dict[str, SuiteEntry]:
+    return {n: entries[n] for n in run_order({n: e.reads() for n, e in entries.items()})}
+
+
+def in_preset(suite: object, selection: str) -> bool:
+    """Does `selection` run this suite? A comma list runs what it names; a preset runs the suites whose `presets`
+    (default: every preset) include it."""
+    return selection not in PRESETS or selection in getattr(suite, "presets", PRESETS)
+
+
+def preset_only_reason(suite: object) -> str:
+    """The skip reason shown for a suite its preset leaves out, e.g. "remedies: full preset only (...)"."""
+    presets = getattr(suite, "presets", PRESETS)
+    why = getattr(suite, "presets_reason", "")
+    return (f"{getattr(suite, 'name', 'this suite')}: {' and '.join(presets)} preset only"
+            f"{f' ({why})' if why else ''}; run --suite {presets[0]} or name it in --suite to run it")
 
 
 def run_order(reads: Mapping[str, tuple[Output, ...]]) -> list[str]:
@@ -64,20 +90,22 @@ def run_order(reads: Mapping[str, tuple[Output, ...]]) -> list[str]:
 
 
 def resolve(selection: str) -> tuple[str, list[SuiteEntry]]:
-    """`full` | `quick` | "a,b" -> (preset, suites). A comma list runs at full settings."""
-    suites = available()
+    """`full` | `quick` | "a,b" -> (preset, suites). A comma list runs at full settings.
+
+    A comma list imports only the suites it names (their order needs only their own `reads`), so
+    `--suite accuracy` does not load the other suites' modules."""
+    found = _found()
     if selection in PRESETS:
-        return selection, list(suites.values())
-    names = [s.strip() for s in selection.split(",") if s.strip()]
-    if not names:
+        return selection, list(_ordered(found).values())
+    wanted = [s.strip() for s in selection.split(",") if s.strip()]
+    if not wanted:
         raise AuditInputError("--suite is empty; use full, quick or a comma list of suite names")
-    unknown = [n for n in names if n not in suites]
+    unknown = [n for n in wanted if n not in found]
     if unknown:
         raise AuditInputError(
-            f"unknown suite {unknown[0]!r}{did_you_mean(unknown[0], [*PRESETS, *suites])}"
+            f"unknown suite {unknown[0]!r}{did_you_mean(unknown[0], [*PRESETS, *sorted(found)])}"
         )
-    ordered = [suites[n] for n in suites if n in names]
-    return "full", ordered
+    return "full", list(_ordered({n: found[n] for n in found if n in wanted}).values())
 
 
 def apply_overrides(suite_name: str, params: Any, overrides: Mapping[str, Any]) -> Any:

@@ -67,6 +67,7 @@ class PlannedSuite:
     suite: Suite | None
     params: Any
     load_error: str = ""
+    not_in_preset: str = ""  # why the selected preset leaves this suite out (shown as its skip reason)
 
 
 @dataclass(frozen=True)
@@ -79,10 +80,10 @@ class RunPlan:
 def plan(config: AuditConfig) -> RunPlan:
     """Everything that can be validated before the model loads: suite names, params, policy."""
     preset, entries = registry.resolve(config.suite)
-    unknown = sorted(set(config.suites) - set(registry.available()))
+    unknown = sorted(set(config.suites) - set(registry.names()))
     if unknown:
         raise AuditInputError(f"[tool.audit.suites] names unknown suite {unknown[0]!r}"
-                              f"{registry.did_you_mean(unknown[0], list(registry.available()))}")
+                              f"{registry.did_you_mean(unknown[0], registry.names())}")
     return RunPlan(preset, tuple(_plan_one(e, preset, config) for e in entries), config.build_policy())
 
 
@@ -92,7 +93,8 @@ def _plan_one(entry: registry.SuiteEntry, preset: str, config: AuditConfig) -> P
     except Exception as exc:  # a broken plug-in must not stop the others
         return PlannedSuite(entry.name, None, None, f"could not load suite: {type(exc).__name__}: {exc}")
     params = registry.apply_overrides(entry.name, suite.params_for(preset), config.suites.get(entry.name, {}))
-    return PlannedSuite(entry.name, suite, params)
+    left_out = "" if registry.in_preset(suite, config.suite) else registry.preset_only_reason(suite)
+    return PlannedSuite(entry.name, suite, params, not_in_preset=left_out)
 
 
 def seed_everything(seed: int) -> None:
@@ -112,9 +114,9 @@ class Audit:
     provenance: Provenance
     out_dir: Path
     cache_dir: Path
-
-
     tasks: TaskRunner = IN_PROCESS  # where suites fan out their own tasks: the executor's (set by `run`)
+
+
 def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor | None = None,
         kept: Mapping[str, SuiteResult] | None = None) -> Scorecard:
     """Run every planned suite; scorecard.json is rewritten after each so a crash loses nothing.
@@ -125,17 +127,17 @@ def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor |
 
     progress = progress or NullProgress()
     executor = executor or LocalExecutor()
+    audit = dataclasses.replace(audit, tasks=executor.tasks)
     started = _now()
     energy = RunEnergy.start(audit.model.device)
-    audit = dataclasses.replace(audit, tasks=executor.tasks)
     done: dict[str, SuiteResult] = dict(kept or {})
     input_error = False
     pending = [p for p in audit.plan.suites if p.name not in done]
-    for wave in executor.waves(pending, _plan_reads(audit.plan)):
-        for index, planned in enumerate(wave):
     # written before the first suite too, so a run killed in it can be resumed (with its finished parts)
     write_json(_scorecard(audit, _in_plan_order(audit.plan, done), started, None, input_error, energy.so_far()),
                audit.out_dir / "scorecard.json")
+    for wave in executor.waves(pending, _plan_reads(audit.plan)):
+        for index, planned in enumerate(wave):
             progress.suite_started(planned.name, len(done) + index, len(audit.plan.suites))
         for planned, computed in zip(wave, executor.map(compute_suite, audit, dict(done), wave, progress),
                                      strict=True):
@@ -180,6 +182,9 @@ def compute_suite(audit: Audit, previous: Mapping[str, SuiteResult], planned: Pl
         return ComputedSuite(SuiteResult(planned.name, pillar_name, SuiteStatus.ERROR, reason=planned.load_error),
                              None, False)
     params_json = params_json_of(planned)
+    if planned.not_in_preset:
+        return ComputedSuite(SuiteResult(planned.name, pillar_name, SuiteStatus.SKIPPED, reason=planned.not_in_preset,
+                                         params=params_json), None, False)
     missing = sorted(set(suite.requires) - context_capabilities(audit.model, audit.data))
     if missing:
         reason = "needs " + "; ".join(_NEEDS.get(m, m) for m in missing)
@@ -191,12 +196,12 @@ def compute_suite(audit: Audit, previous: Mapping[str, SuiteResult], planned: Pl
         progress=(progress or NullProgress()).suite_progress, reads=frozenset(getattr(suite, "reads", ())),
         checkpoints=PartCheckpoints.for_suite(audit.out_dir, planned.name, params_json, audit.provenance,
                                              audit.config.seed),
+        tasks=audit.tasks,
     )
     seed_everything(audit.config.seed)
     start = time.perf_counter()
     status, reason, output, bad_input = _guarded(suite, ctx, planned.params)
     return ComputedSuite(SuiteResult(
-        tasks=audit.tasks,
         suite=planned.name, pillar=pillar_name, status=status, reason=reason,
         measurements=output.measurements, tables=output.tables, charts=output.charts,
         validity=output.validity, notes=output.notes, params=params_json,

@@ -163,3 +163,69 @@ def test_killed_run_keeps_finished_suites(tmp_path: Path) -> None:
     assert card["complete"] is False
     assert [r["suite"] for r in card["results"]] == ["good"]
     assert card["results"][0]["measurements"][0]["value"] == pytest.approx(0.9)
+
+
+class FullOnly(_Fake):
+    name = "fullonly"
+    pillar = "remedies"
+    presets: ClassVar[tuple[str, ...]] = ("full",)
+    presets_reason: ClassVar[str] = "it trains new models"
+
+    def run(self, ctx: SuiteContext, params: NoParams) -> SuiteOutput:  # pragma: no cover - must not run in quick
+        raise AssertionError("the quick preset must leave this suite out")
+
+
+def test_a_suite_its_preset_leaves_out_is_shown_skipped_not_dropped(tmp_path: Path) -> None:
+    from audit import registry
+
+    assert registry.in_preset(FullOnly(), "full") and registry.in_preset(FullOnly(), "fullonly")
+    assert not registry.in_preset(FullOnly(), "quick") and registry.in_preset(Good(), "quick")
+    reason = registry.preset_only_reason(FullOnly())
+    audit = make_audit(tmp_path, [Good])
+    planned = (*audit.plan.suites, runner.PlannedSuite("fullonly", FullOnly(), NoParams(), not_in_preset=reason))
+    card = runner.run(dataclasses.replace(audit, plan=dataclasses.replace(audit.plan, suites=planned)))
+    left_out = next(r for r in card.results if r.suite == "fullonly")
+    assert left_out.status is SuiteStatus.SKIPPED
+    assert left_out.reason.startswith("fullonly: full preset only (it trains new models)")
+
+
+def test_quick_preset_leaves_out_remedies_but_runs_every_required_pillar() -> None:
+    from audit.policy.requirements import PRESET_REQUIREMENTS
+
+    quick = {p.name: p for p in runner.plan(AuditConfig(suite="quick")).suites}
+    assert quick["remedies"].not_in_preset.startswith("remedies: full preset only")
+    runs = {p.suite.pillar for p in quick.values() if p.suite is not None and not p.not_in_preset}
+    assert set(PRESET_REQUIREMENTS["quick"]) <= runs
+    assert not any(p.not_in_preset for p in runner.plan(AuditConfig(suite="full")).suites)
+    assert not runner.plan(AuditConfig(suite="remedies")).suites[0].not_in_preset
+
+
+HEAVY = ("shap", "art", "fairlearn", "opacus", "cleanlab", "transformers", "sentence_transformers", "peft", "onnx",
+         "onnxruntime", "ray", "weasyprint", "sklearn", "matplotlib", "torch._inductor")
+
+
+def test_accuracy_run_imports_no_heavy_library(tmp_path: Path) -> None:
+    """`audit run --suite accuracy` plans and runs without importing another suite's heavy libraries."""
+    script = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from audit import registry
+        registry.names()
+        from audit import provenance, runner
+        from audit.config import AuditConfig
+        from audit.testing import TabularMLP, synthetic_tabular, wrap_module
+        cfg = AuditConfig(model="synthetic", suite="accuracy")
+        plan = runner.plan(cfg)
+        assert [p.name for p in plan.suites] == ["accuracy"]
+        data = synthetic_tabular(200, seed=1)
+        model = wrap_module(TabularMLP(data.test.x.shape[1], 2, (8,)), data)  # untrained: the imports are the test
+        audit = runner.Audit(config=cfg, plan=plan, model=model, data=data,
+                             provenance=provenance.collect(model, data, cfg.sha256()), out_dir=Path({str(tmp_path)!r}),
+                             cache_dir=Path({str(tmp_path)!r}))
+        runner.run(audit)
+        heavy = {HEAVY!r}
+        print(sorted(m for m in sys.modules if m.split(".")[0] in heavy or m in heavy))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]", out.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import tomllib
@@ -26,6 +27,7 @@ class Policy:
         return max(hits, key=_specificity) if hits else None
 
 
+@functools.cache  # matched against every measurement after every suite: compile each pattern once
 def _pattern(metric: str) -> re.Pattern[str]:
     # Only `*` is a wildcard: measurement names use literal brackets ("dp_difference[sex]").
     return re.compile(".*".join(re.escape(part) for part in metric.split("*")))

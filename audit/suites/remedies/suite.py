@@ -32,6 +32,10 @@ class RemediesSuite:
     emits: ClassVar[tuple[str, ...]] = tuple(f"{r}.*" for r in (ORIGINAL, *TABULAR_REMEDIES, "foundation"))
     provides: ClassVar[tuple[str, ...]] = ("tradeoffs",)
     reads: ClassVar[tuple[Output, ...]] = linked.READS
+    # Remedies train new models (seconds to minutes) and inform a decision rather than gate one, so the quick (PR CI)
+    # preset leaves them out and says so; `--suite remedies` or the full preset runs them.
+    presets: ClassVar[tuple[str, ...]] = ("full",)
+    presets_reason: ClassVar[str] = "it trains new models"
 
     def params_for(self, preset: str) -> RemediesParams:
         return preset_params(preset)
