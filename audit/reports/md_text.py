@@ -13,6 +13,7 @@ from audit.reports.formatting import fmt_json_value
 # posted in a PR comment cannot notify (@mention) anyone. `#` and `:` are harmless mid-line.
 _HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", "@": "&#64;"}
 _BACKSLASHED = set("\\`*_[]|~$")
+_ESCAPES = str.maketrans({**_HTML_ENTITIES, **{c: "\\" + c for c in _BACKSLASHED}})
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n|\u2028|\u2029")
 # C0 and C1 control characters, DEL, and the marks that reorder text on screen (bidi overrides, "Trojan Source").
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
@@ -30,15 +31,7 @@ def md_escape(value: Any, line_start: bool = False) -> str:
     """
     text = value if isinstance(value, str) else fmt_json_value(value)
     text = _CONTROL.sub("", _LINE_BREAKS.sub(" ", text)).replace("\t", " ")
-    out = []
-    for char in text:
-        if char in _HTML_ENTITIES:
-            out.append(_HTML_ENTITIES[char])
-        elif char in _BACKSLASHED:
-            out.append("\\" + char)
-        else:
-            out.append(char)
-    escaped = _AUTOLINK.sub(lambda m: m.group(0) + _ZWJ, "".join(out).strip())
+    escaped = _AUTOLINK.sub(lambda m: m.group(0) + _ZWJ, text.translate(_ESCAPES).strip())
     if not line_start:
         return escaped
     if escaped[:1] in ("#", "-", "+", "="):

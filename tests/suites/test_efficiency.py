@@ -6,16 +6,18 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 from sklearn.metrics import accuracy_score
 
 from audit.errors import AuditInputError
-from audit.stats import bootstrap_indices, resample_counts
+from audit.stats import bootstrap_indices, percentile_ci, resample_counts
 from audit.suite import SuiteContext, validate_params
 from audit.suites.efficiency import EfficiencyParams, EfficiencySuite
-from audit.suites.efficiency.reaudit import AttackSpec, bootstrap_gaps, pgd, predict
+from audit.suites.efficiency.figures import Reference
+from audit.suites.efficiency.reaudit import AttackSpec, bootstrap_gaps, fairlearn_gaps, group_count_gaps, pgd, predict
 from audit.suites.efficiency.variants import build
 from audit.testing import synthetic_tabular, tabular_model
 
@@ -66,6 +68,24 @@ def test_vectorised_bootstrap_gaps_match_fairlearn_on_each_resample():
         assert eo[r] == pytest.approx(equalized_odds_difference(y[rows], pred[rows], sensitive_features=by))
 
 
+def test_group_counts_and_one_metric_frame_equal_fairlearn_functions():
+    rng = np.random.default_rng(3)
+    y, pred = rng.integers(0, 2, 400), rng.integers(0, 2, 400)
+    groups = rng.choice(["a", "b", "c", "d"], 400)
+    dp = demographic_parity_difference(y, pred, sensitive_features=groups)
+    eo = equalized_odds_difference(y, pred, sensitive_features=groups)
+    for gaps in (group_count_gaps(y, pred, groups, 1), fairlearn_gaps(y, pred, pd.Series(groups), 1)):
+        assert (gaps.dp, gaps.eo) == (pytest.approx(dp, abs=1e-12), pytest.approx(eo, abs=1e-12))
+
+
+def test_shared_resample_weights_give_the_index_bootstrap_of_a_mean():
+    values = np.random.default_rng(4).integers(0, 2, 250).astype(float)
+    ref = Reference.of(np.zeros(250), 10, 300, 7, sensitive=pd.DataFrame(), positive=1, binary=True, epsilon=0.1,
+                       attack_steps=1, reference_batch=1, min_group_size=1, timing_rule="")
+    by_index = percentile_ci(values[bootstrap_indices(250, 300, 7)].mean(axis=1))
+    assert ref.mean_ci(values) == pytest.approx(by_index, abs=1e-12)
+
+
 def test_deployable_aliases_and_gated_figures(setup):
     _, _, _, output = setup
     figures = _by_name(output)
@@ -80,7 +100,8 @@ def test_deployable_aliases_and_gated_figures(setup):
     assert figures["robust_accuracy_change[int8,linf,eps=0.1]"].details["attack"] == "PGD, transfer from fp32"
     assert {c.id for c in output.charts} == {"throughput_by_batch", "change_by_variant"}
     assert any("torch.ao.quantization.quantize_dynamic" in note for note in output.notes)
-    assert [(v.name, v.passed) for v in output.validity] == [("fairness_matches_fairlearn", True)]
+    assert [(v.name, v.passed) for v in output.validity] == [("fairness_matches_group_counts", True),
+                                                             ("fairness_matches_fairlearn", True)]
 
 
 def test_everything_but_timings_is_deterministic(setup):

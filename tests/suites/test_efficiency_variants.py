@@ -9,7 +9,7 @@ from torch import nn
 
 from audit.models.architectures import MnistCNN, TabularMLP
 from audit.suites.efficiency.footprint import footprint, peak_memory_bytes
-from audit.suites.efficiency.timing import TimingPlan, batch_of, time_forward
+from audit.suites.efficiency.timing import TimingPlan, batch_of, median_ci_halfwidth, time_forward
 from audit.suites.efficiency.variants import build, prunable_layers
 
 
@@ -103,3 +103,18 @@ def test_throughput_is_positive_and_grows_with_the_batch(mlp):
 def test_batch_of_cycles_rows():
     x = torch.arange(3.0).reshape(3, 1)
     assert batch_of(x, 5).flatten().tolist() == [0.0, 1.0, 2.0, 0.0, 1.0]
+
+
+def test_timing_stops_once_the_median_ci_is_tight_and_not_before_min_repeats():
+    plan = TimingPlan(warmup=0, min_repeats=3, max_repeats=100, budget_s=60.0, rel_ci=0.05)
+    steady = [1.0] * 8
+    assert median_ci_halfwidth(steady[:5]) == float("inf")  # too few calls for the order-statistic interval
+    assert median_ci_halfwidth(steady) == 0.0 and plan.done(steady, elapsed=0.0)
+    spread = [1.0, 2.0] * 10  # ranks 5 and 15 of 20 sorted calls: 1.0 and 2.0 around a median of 1.5
+    assert median_ci_halfwidth(spread) == pytest.approx(0.5 / 1.5)
+    assert not plan.done(spread, elapsed=1.0) and plan.done(spread, elapsed=60.0)
+    assert not TimingPlan(0, 10, 100, 60.0, 0.05).done(steady, elapsed=0.0)  # below min_repeats
+    assert "median's 95% CI is within ±5%" in plan.rule()
+    x = torch.randn(64, 40)
+    calls = time_forward(nn.Identity(), x, TimingPlan(0, 3, 1000, 60.0, 0.5), "cpu").seconds
+    assert 9 <= len(calls) < 1000  # an identity is steady: it stops at the first calls that give an interval

@@ -6,11 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 
-from audit.stats import bootstrap_mean_ci, clopper_pearson, percentile_ci, resample_counts
+from audit.stats import clopper_pearson, percentile_ci, resample_counts
 from audit.suites.efficiency.measure import VariantResult
-from audit.suites.efficiency.reaudit import bootstrap_gaps, fairlearn_gaps, paired_mean_diff
+from audit.suites.efficiency.reaudit import bootstrap_gaps, fairlearn_gaps, group_count_gaps
 from audit.suites.efficiency.timing import quantile_ci
 from audit.types import Measurement, ValidityCheck
 
@@ -18,9 +17,11 @@ DEPLOYABLE = "deployable"
 MIN_ROWS = 100  # fewer test rows cannot support an accuracy comparison
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Reference:
-    """What every variant is compared on."""
+    """What every variant is compared on. `weights`: one set of bootstrap multiplicities over the test rows,
+    (resamples, rows), shared by every variant's figures, so each CI is one matrix product and the paired
+    differences resample the same rows for both models."""
 
     y_test: np.ndarray
     sensitive: pd.DataFrame  # test rows' group labels (binary tasks only are audited for fairness)
@@ -32,6 +33,22 @@ class Reference:
     resamples: int
     min_group_size: int
     seed: int
+    timing_rule: str  # when timing stopped (TimingPlan.rule)
+    weights: np.ndarray  # (resamples, test rows) counts, audit.stats.resample_counts
+    attack_weights: np.ndarray  # (resamples, attacked rows) counts
+
+    @classmethod
+    def of(cls, y_test: np.ndarray, attack_rows: int, resamples: int, seed: int, **fields: object) -> Reference:
+        return cls(y_test=y_test, resamples=resamples, seed=seed,
+                   weights=resample_counts(len(y_test), resamples, seed, np.float32),
+                   attack_weights=resample_counts(attack_rows, resamples, seed + 2, np.float32), **fields)
+
+    def mean_ci(self, values: np.ndarray, attacked: bool = False) -> tuple[float, float]:
+        """Bootstrap CI of the mean of a per-row 0/±1 figure (exact: float32 sums of small integers)."""
+        weights = self.attack_weights if attacked else self.weights
+        if values.size == 0:
+            return (float("nan"), float("nan"))
+        return percentile_ci((weights @ values.astype(np.float32)).astype(np.float64) / values.size)
 
 
 @dataclass(frozen=True)
@@ -54,9 +71,7 @@ def fairness_by_variant(results: list[VariantResult], ref: Reference) -> dict[st
     if not ref.binary or not results:
         return {}
     out: dict[str, list[FairnessChange]] = {r.variant.name: [] for r in results[1:]}
-    n = len(ref.y_test)
-    idx = resample_counts(n, ref.resamples, ref.seed + 7, np.float32)
-    every_row = np.ones((1, n), dtype=np.float32)
+    idx, every_row = ref.weights, np.ones((1, len(ref.y_test)), dtype=np.float32)
     for attribute in ref.sensitive.columns:
         codes, names = pd.factorize(ref.sensitive[attribute].astype(str))
         k = len(names)
@@ -71,18 +86,40 @@ def fairness_by_variant(results: list[VariantResult], ref: Reference) -> dict[st
     return out
 
 
-def fairlearn_check(base: VariantResult, r: VariantResult, found: list[FairnessChange],
-                    ref: Reference) -> ValidityCheck:
-    """The gated fairness figures, recomputed with fairlearn's own functions on the same predictions."""
+def _apart(a: float, b: float) -> float:
+    """|a - b|; two NaNs (no group had rows for the rate) agree, a NaN against a number is infinitely apart."""
+    if np.isnan(a) or np.isnan(b):
+        return 0.0 if np.isnan(a) and np.isnan(b) else float("inf")
+    return abs(a - b)
+
+
+def group_count_check(base: VariantResult, r: VariantResult, found: list[FairnessChange],
+                      ref: Reference) -> ValidityCheck:
+    """Every attribute's gaps of fp32 and the deployable variant, recounted group by group (no matrix products)."""
     worst = 0.0
     for c in found:
-        groups = ref.sensitive[c.attribute].astype(str)
+        groups = ref.sensitive[c.attribute].astype(str).to_numpy()
         for mine, pred in ((c.base, base.pred), (c.variant, r.pred)):
-            theirs = fairlearn_gaps(ref.y_test, pred, groups, ref.positive)
-            worst = max(worst, abs(mine[0] - theirs.dp), abs(mine[1] - theirs.eo))
+            theirs = group_count_gaps(ref.y_test, pred, groups, ref.positive)
+            worst = max(worst, _apart(mine[0], theirs.dp), _apart(mine[1], theirs.eo))
+    return ValidityCheck("fairness_matches_group_counts", worst <= 1e-9,
+                         f"Demographic-parity and equalized-odds gaps of fp32 and {r.variant.name} for every "
+                         f"attribute, recounted group by group, differ by at most {worst:.2g}.")
+
+
+def fairlearn_check(base: VariantResult, r: VariantResult, found: list[FairnessChange],
+                    ref: Reference) -> ValidityCheck:
+    """The gated figure (fairness_regression[deployable]: its attribute's gaps of fp32 and the deployable variant)
+    recomputed with fairlearn's MetricFrame on the same predictions."""
+    gated = max(found, key=lambda c: max(c.variant[0] - c.base[0], c.variant[1] - c.base[1]))
+    groups = ref.sensitive[gated.attribute].astype(str)
+    worst = 0.0
+    for mine, pred in ((gated.base, base.pred), (gated.variant, r.pred)):
+        theirs = fairlearn_gaps(ref.y_test, pred, groups, ref.positive)
+        worst = max(worst, _apart(mine[0], theirs.dp), _apart(mine[1], theirs.eo))
     return ValidityCheck("fairness_matches_fairlearn", worst <= 1e-9,
-                         f"Demographic-parity and equalized-odds gaps of fp32 and {r.variant.name} recomputed with "
-                         f"fairlearn differ by at most {worst:.2g}.")
+                         f"The gated gaps ({gated.attribute}) of fp32 and {r.variant.name} recomputed with fairlearn "
+                         f"differ by at most {worst:.2g}.")
 
 
 def _ms(seconds: float) -> float:
@@ -91,7 +128,7 @@ def _ms(seconds: float) -> float:
 
 def footprint_and_speed(r: VariantResult, ref: Reference) -> list[Measurement]:
     v, details = r.variant.name, {"how": r.variant.how, "weight_dtypes": list(r.footprint.weight_dtypes)}
-    timing = {"calls": len(r.latency.seconds), "cpu_threads": torch.get_num_threads()}
+    timing = {"calls": len(r.latency.seconds), "cpu_threads": r.latency.threads, "stopping_rule": ref.timing_rule}
     torch_runtime = r.variant.runtime == "torch"
     saved = "dense torch.save of its state dict" if torch_runtime else f"the {r.variant.runtime} model file"
     out = [
@@ -122,8 +159,7 @@ def footprint_and_speed(r: VariantResult, ref: Reference) -> list[Measurement]:
 
 def accuracy(r: VariantResult, ref: Reference) -> Measurement:
     correct = r.pred == ref.y_test
-    return Measurement(f"accuracy[{r.variant.name}]", float(correct.mean()),
-                       bootstrap_mean_ci(correct, ref.resamples, ref.seed), True, len(correct),
+    return Measurement(f"accuracy[{r.variant.name}]", float(correct.mean()), ref.mean_ci(correct), True, len(correct),
                        f"Share of test rows the {r.variant.name} model classifies correctly.",
                        {"bootstrap_resamples": ref.resamples})
 
@@ -134,7 +170,8 @@ def changes(base: VariantResult, r: VariantResult, ref: Reference, label: str,
     details = {"variant": r.variant.name, "how": r.variant.how, "bootstrap_resamples": ref.resamples}
     n = len(ref.y_test)
     few = f"only {n} test rows; at least {MIN_ROWS} are needed" if n < MIN_ROWS else None
-    drop, drop_ci = paired_mean_diff(base.pred == ref.y_test, r.pred == ref.y_test, ref.resamples, ref.seed + 1)
+    drop_rows = (base.pred == ref.y_test).astype(np.float64) - (r.pred == ref.y_test)
+    drop, drop_ci = float(drop_rows.mean()), ref.mean_ci(drop_rows)
     out = [Measurement(f"accuracy_drop[{label}]", drop, drop_ci, False, n,
                        f"Accuracy lost by the {r.variant.name} model compared with the fp32 baseline "
                        "(negative: it gained).", details, few)]
@@ -196,7 +233,8 @@ def _robustness(base: VariantResult, r: VariantResult, ref: Reference, label: st
     if base.robust_correct is None or r.robust_correct is None:
         return []
     n = len(r.robust_correct)
-    change, ci = paired_mean_diff(r.robust_correct, base.robust_correct, ref.resamples, ref.seed + 2)
+    change_rows = r.robust_correct.astype(np.float64) - base.robust_correct
+    change, ci = float(change_rows.mean()), ref.mean_ci(change_rows, attacked=True)
     return [Measurement(
         f"robust_accuracy_change[{label},linf,eps={ref.epsilon:g}]", change, ci, True, n,
         f"Change in accuracy under a small L-infinity attack, {r.variant.name} minus fp32 (negative: less robust).",

@@ -11,7 +11,7 @@ import torch
 
 from audit.suites.efficiency.footprint import Footprint, footprint, peak_memory_bytes
 from audit.suites.efficiency.reaudit import AttackSpec, pgd, predict
-from audit.suites.efficiency.timing import TimingPlan, Timings, batch_of, time_forward
+from audit.suites.efficiency.timing import TimingPlan, Timings, batch_of, time_forward, torch_threads
 from audit.suites.efficiency.variants import Variant
 
 
@@ -28,6 +28,7 @@ class Workload:
     attack: AttackSpec | None
     outputs: str  # "logits" | "probabilities"
     device: str
+    threads: int = 1  # torch CPU threads for the timed calls (the caller's setting); the rest runs on one
 
 
 @dataclass(frozen=True)
@@ -59,9 +60,10 @@ def measure(variant: Variant, work: Workload, first_s: float, baseline_adv: torc
     module = variant.module
     assert module is not None
     batches = {size: batch_of(work.x_test, size).to(work.device) for size in work.batch_sizes}
-    throughput = tuple(time_forward(module, batches[size], work.plan, work.device) for size in work.batch_sizes)
-    latency = throughput[work.batch_sizes.index(1)] if 1 in work.batch_sizes else time_forward(
-        module, batch_of(work.x_test, 1).to(work.device), work.plan, work.device)
+    with torch_threads(work.threads):
+        throughput = tuple(time_forward(module, batches[size], work.plan, work.device) for size in work.batch_sizes)
+        latency = throughput[work.batch_sizes.index(1)] if 1 in work.batch_sizes else time_forward(
+            module, batch_of(work.x_test, 1).to(work.device), work.plan, work.device)
     robust, mode = _robust(variant, work, baseline_adv)
     return VariantResult(
         variant=variant, footprint=variant.footprint or footprint(module), first_call_s=first_s, latency=latency,

@@ -10,7 +10,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from audit.stats import bootstrap_indices, percentile_ci
 from audit.suites.robustness import torch_pgd
 from audit.suites.robustness.threat import LogitView, input_space
 
@@ -19,13 +18,6 @@ def predict(module: nn.Module, x: torch.Tensor, device: str, batch: int = 4096) 
     with torch.no_grad():
         parts = [module(x[i : i + batch].to(device)).float().argmax(dim=1).cpu() for i in range(0, len(x), batch)]
     return torch.cat(parts).numpy()
-
-
-def paired_mean_diff(base: np.ndarray, other: np.ndarray, resamples: int, seed: int) -> tuple[float, tuple]:
-    """mean(base) - mean(other) over the same rows, with a paired bootstrap CI."""
-    diff = base.astype(float) - other.astype(float)
-    idx = bootstrap_indices(len(diff), resamples, seed)
-    return float(diff.mean()), percentile_ci(diff[idx].mean(axis=1))
 
 
 # ---- group fairness ---------------------------------------------------------------------------------
@@ -38,11 +30,32 @@ class FairnessGaps:
 
 
 def fairlearn_gaps(y: np.ndarray, pred: np.ndarray, groups: pd.Series, positive: int) -> FairnessGaps:
-    from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+    """fairlearn's demographic_parity_difference and equalized_odds_difference (worst case), from one MetricFrame:
+    the between-groups differences of selection rate, TPR and FPR, as those two functions define them."""
+    from fairlearn.metrics import MetricFrame, false_positive_rate, selection_rate, true_positive_rate
 
     y_bin, p_bin = (y == positive).astype(int), (pred == positive).astype(int)
-    return FairnessGaps(float(demographic_parity_difference(y_bin, p_bin, sensitive_features=groups)),
-                        float(equalized_odds_difference(y_bin, p_bin, sensitive_features=groups)))
+    frame = MetricFrame(metrics={"selection": selection_rate, "tpr": true_positive_rate, "fpr": false_positive_rate},
+                        y_true=y_bin, y_pred=p_bin, sensitive_features=groups)
+    gaps = frame.difference(method="between_groups")
+    return FairnessGaps(float(gaps["selection"]), float(max(gaps["tpr"], gaps["fpr"])))
+
+
+def group_count_gaps(y: np.ndarray, pred: np.ndarray, groups: np.ndarray, positive: int) -> FairnessGaps:
+    """The same gaps counted group by group with boolean masks: an independent check of `bootstrap_gaps`."""
+    truth, chosen = y == positive, pred == positive
+    selection, tpr, fpr = [], [], []
+    for group in np.unique(groups):
+        rows = groups == group
+        selection.append(chosen[rows].mean())
+        for rates, label in ((tpr, truth[rows]), (fpr, ~truth[rows])):
+            if label.any():
+                rates.append(chosen[rows][label].mean())
+
+    def spread(rates: list[float]) -> float:
+        return float(max(rates) - min(rates)) if rates else float("nan")
+
+    return FairnessGaps(spread(selection), float(np.fmax(spread(tpr), spread(fpr))))
 
 
 def _gap(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
