@@ -1,9 +1,11 @@
 """Shared statistics: seed derivation, seeded (vectorised) bootstrap resamples and CIs, weighted AUC, exact
-binomial intervals. The one home of each: suites import these rather than keeping their own."""
+binomial intervals, and sequential looks with valid intervals. The one home of each: suites import these rather
+than keeping their own."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as _sps
@@ -176,3 +178,57 @@ def wilson_interval(k: int, n: int, alpha: float = DEFAULT_ALPHA) -> tuple[float
     centre = (p + z**2 / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
     return (float(centre - half), float(centre + half))
+
+
+@dataclass(frozen=True)
+class SequentialLooks:
+    """A stopping rule for adding rows until a proportion's interval is as tight as asked, keeping it valid.
+
+    Rows are taken in a fixed (seeded, shuffled) order and the figure is looked at only at the row counts in
+    `looks`, fixed before any row is seen. Look j spends `alphas[j]` of the error rate, the alphas summing to
+    `alpha` (Bonferroni across looks): every early look spends `early_alpha`, the last one the rest. At look j
+    the interval is the exact (Clopper-Pearson) one at level 1 - alphas[j]; sampling stops at the first look
+    whose interval's half-width is at most `half_width`, else at the last. By the union bound, all the looks'
+    intervals cover the true proportion at once with probability >= 1 - alpha, so the interval reported at the
+    stopping look is a valid 1 - alpha interval whatever decided the stop.
+    """
+
+    looks: tuple[int, ...]  # increasing row counts; the last is all the rows there are
+    half_width: float  # (hi - lo) / 2 at which sampling stops
+    alpha: float = DEFAULT_ALPHA
+    early_alpha: float = 0.01  # spent at each look but the last
+
+    def __post_init__(self) -> None:
+        increasing = all(b > a for a, b in zip(self.looks, self.looks[1:], strict=False))
+        if not self.looks or self.looks[0] < 1 or not increasing:
+            raise ValueError(f"looks must be increasing positive row counts, not {self.looks}")
+        last = self.alpha - self.early_alpha * (len(self.looks) - 1)
+        if not 0 < self.alpha < 1 or self.early_alpha <= 0 or last <= 0:
+            raise ValueError(f"{len(self.looks) - 1} early look(s) at alpha {self.early_alpha} must leave part of "
+                             f"alpha {self.alpha} (in (0, 1)) for the last look")
+
+    @classmethod
+    def for_rows(cls, n: int, early_looks: tuple[int, ...], half_width: float, alpha: float = DEFAULT_ALPHA,
+                 early_alpha: float = 0.01) -> SequentialLooks:
+        """The early looks that fall below `n` rows, then `n` (the schedule depends on n only, never on data)."""
+        return cls(tuple(sorted({k for k in early_looks if 0 < k < n})) + (n,), half_width, alpha, early_alpha)
+
+    @property
+    def alphas(self) -> tuple[float, ...]:
+        early = (self.early_alpha,) * (len(self.looks) - 1)
+        return (*early, self.alpha - sum(early))
+
+    def interval(self, look: int, k: int, n: int) -> tuple[float, float]:
+        """The exact interval of k successes in n rows at look `look` (0-based)."""
+        return clopper_pearson(k, n, self.alphas[look])
+
+    def stops(self, look: int, k: int, n: int) -> bool:
+        """Stop at this look: its interval is tight enough, or it is the last."""
+        lo, hi = self.interval(look, k, n)
+        return look == len(self.looks) - 1 or (hi - lo) / 2 <= self.half_width
+
+    def describe(self) -> dict[str, object]:
+        return {"rule": "exact intervals at fixed looks, error rate split across looks (Bonferroni); stop at the "
+                        "first look whose interval half-width is at most the target",
+                "looks": list(self.looks), "alphas": [round(a, 6) for a in self.alphas],
+                "target_half_width": self.half_width, "alpha": self.alpha}

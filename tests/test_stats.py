@@ -109,3 +109,56 @@ def test_derived_seeds_keep_todays_formula_and_stay_in_torch_range() -> None:
     huge = stats.derive_seed(2**64 - 1, 5)
     assert 0 <= huge < 2**64
     torch.Generator().manual_seed(huge)  # would raise if out of range
+
+
+def test_sequential_looks_split_alpha_and_use_exact_intervals() -> None:
+    rule = stats.SequentialLooks.for_rows(1000, (250, 500, 2000), half_width=0.04)
+    assert rule.looks == (250, 500, 1000)
+    assert rule.alphas == pytest.approx((0.01, 0.01, 0.03)) and sum(rule.alphas) == pytest.approx(0.05)
+    lo, hi = rule.interval(1, 480, 500)
+    ref = sps.binomtest(480, 500).proportion_ci(confidence_level=0.99, method="exact")
+    assert (lo, hi) == pytest.approx((ref.low, ref.high))
+    assert rule.stops(0, 245, 250) and not rule.stops(0, 140, 250) and rule.stops(2, 500, 1000)
+    single = stats.SequentialLooks.for_rows(300, (500,), half_width=0.0)
+    assert single.looks == (300,) and single.interval(0, 150, 300) == stats.clopper_pearson(150, 300)
+    with pytest.raises(ValueError):
+        stats.SequentialLooks((250, 500, 1000), 0.04, early_alpha=0.03)  # nothing left for the last look
+    with pytest.raises(ValueError):
+        stats.SequentialLooks((500, 250), 0.04)
+
+
+def _per_k(rule: stats.SequentialLooks) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per look, the rule's interval and stop decision for every k in 0..n (simulated runs look them up)."""
+    return [(np.array([rule.interval(j, k, n) for k in range(n + 1)]),
+             np.array([rule.stops(j, k, n) for k in range(n + 1)])) for j, n in enumerate(rule.looks)]
+
+
+def _simulate(rule: stats.SequentialLooks, tables: list, p: float, reps: int, seed: int) -> tuple[float, float]:
+    """(coverage at the look where the rule stops, coverage of all looks at once) over simulated runs."""
+    draws = np.random.default_rng(seed).random((reps, rule.looks[-1])) < p
+    at_stop, everywhere, still = np.zeros(reps, dtype=bool), np.ones(reps, dtype=bool), np.ones(reps, dtype=bool)
+    for n, (table, stops) in zip(rule.looks, tables, strict=True):
+        k = draws[:, :n].sum(axis=1)
+        lo, hi = table[k].T
+        covers = (lo <= p) & (p <= hi)
+        stop = still & stops[k]
+        at_stop[stop] = covers[stop]
+        everywhere &= covers
+        still &= ~stop
+    return float(at_stop.mean()), float(everywhere.mean())
+
+
+def test_sequential_looks_keep_coverage_where_peeking_at_95_percent_loses_it() -> None:
+    """The split keeps every look's interval covering at once (so any stop is valid) and the width rule's
+    reported interval covers >= 95%; peeking at 95% at every look loses the joint coverage."""
+    looks = (40, 60, 80, 100, 120, 140, 160, 180, 200)
+    rule = stats.SequentialLooks(looks, half_width=0.06, early_alpha=0.05 / len(looks))
+    reps = 3000
+    floor = 0.95 - 3 * np.sqrt(0.05 * 0.95 / reps)  # Monte Carlo slack
+    tables = _per_k(rule)
+    for p in (0.5, 0.85, 0.97):
+        at_stop, everywhere = _simulate(rule, tables, p, reps, seed=1)
+        assert at_stop >= floor and everywhere >= floor
+    naive = stats.SequentialLooks(looks, half_width=0.06, alpha=0.05 * len(looks), early_alpha=0.05)
+    assert naive.alphas == pytest.approx((0.05,) * len(looks))
+    assert _simulate(naive, _per_k(naive), 0.5, reps, seed=1)[1] < 0.9
