@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit.data.types import Dataset, FeatureSpec
-from audit.stats import exact_float, macro_auc, resample_counts
+from audit.stats import macro_auc, resample_counts
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ def detect_proxies(x: np.ndarray, labels: np.ndarray, attribute: str, features: 
     proba = model.predict_proba(inputs[eval_rows])
     truth = np.searchsorted(classes, labels[eval_rows])  # every held-out value is also a fitted class
     point = float(macro_auc(proba, truth, np.ones((1, len(eval_rows))))[0])
-    samples = macro_auc(proba, truth, resample_counts(len(eval_rows), resamples, rng, exact_float(len(eval_rows))))
+    # integer multiplicities keep weighted_auc on its exact int32 path (floats are widened to float64 there)
+    samples = macro_auc(proba, truth, resample_counts(len(eval_rows), resamples, rng, np.int32))
     return ProxyResult(attribute, point, samples, _importance(model[-1].coef_, features, columns),
                        len(fit_rows), len(eval_rows))
 

@@ -9,7 +9,7 @@ from audit.models.types import ModelUnderAudit
 from audit.stats import clopper_pearson, percentile_ci
 from audit.suite import SuiteOutput
 from audit.suites.fairness.counterfactual import FlipResult, flip_test, flippable_values
-from audit.suites.fairness.mitigation import CONSTRAINTS, BinaryOutcomes, MitigationOutcome, preview
+from audit.suites.fairness.mitigation import CONSTRAINTS, SCORE_GRID, BinaryOutcomes, MitigationOutcome, preview
 from audit.suites.fairness.params import FairnessParams
 from audit.suites.fairness.pooling import pool_rare_values
 from audit.suites.fairness.proxies import ProxyResult, candidate_features, detect_proxies, stratified_halves
@@ -150,8 +150,8 @@ def mitigation_section(model_outcomes: BinaryOutcomes, columns: dict[str, np.nda
     table = Table("mitigation", "Mitigation preview: group-specific thresholds (fairlearn ThresholdOptimizer)",
                   ("attribute", "constraint", "n_eval", "accuracy_before", "accuracy_after", "dp_difference_before",
                    "dp_difference_after", "eo_difference_before", "eo_difference_after"), rows,
-                  "Thresholds fitted on half of the audit rows, evaluated on the other half; randomised thresholds "
-                  "seeded. A preview of what fixing would cost, not a fix.")
+                  "Thresholds fitted on half of the audit rows (scores on a 0.001 grid), evaluated on the other half; "
+                  "randomised thresholds seeded. A preview of what fixing would cost, not a fix.")
     measurements = [m for o in outcomes for m in _mitigation_measurements(o)]
     notes += [_mitigation_note(o) for o in outcomes]
     return SuiteOutput(measurements=tuple(measurements), tables=(table,) if rows else (), notes=tuple(notes))
@@ -160,7 +160,8 @@ def mitigation_section(model_outcomes: BinaryOutcomes, columns: dict[str, np.nda
 def _mitigation_measurements(o: MitigationOutcome) -> tuple[Measurement, Measurement]:
     key = f"{o.attribute},{o.constraint}"
     after = o.dp_difference_after if o.constraint == "demographic_parity" else o.eo_difference_after
-    details = {"n_fit": o.n_fit, "n_eval": o.n_eval, "method": "fairlearn ThresholdOptimizer(prefit=True)"}
+    details = {"n_fit": o.n_fit, "n_eval": o.n_eval, "method": "fairlearn ThresholdOptimizer(prefit=True)",
+               "score_grid": SCORE_GRID}
     return (
         Measurement(f"mitigation_accuracy_cost[{key}]", o.accuracy_cost, None, False, o.n_eval,
                     f"Accuracy lost if {o.attribute}-specific thresholds enforced {o.constraint.replace('_', ' ')}.",
