@@ -10,16 +10,17 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import weakref
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
 ProgressFn = Callable[[int, int], None]
-
-
+ENCODE_CHUNK_BATCHES = 16  # batches handed to sentence-transformers at once: it sorts them by length (less padding)
 
 
 def _autocast(device: str, bf16: bool):  # noqa: ANN202 - a context manager
@@ -33,16 +34,20 @@ def encode_texts(
     encoder: torch.nn.Module, texts: Sequence[str], batch_size: int = 64, bf16: bool = False,
     progress: ProgressFn | None = None,
 ) -> torch.Tensor:
-    """Embeddings of `texts` as a float32 CPU tensor (n, d); `bf16` autocasts on a CUDA device."""
+    """Embeddings of `texts` as a float32 CPU tensor (n, d); `bf16` autocasts on a CUDA device.
+
+    Texts go to sentence-transformers in chunks of ENCODE_CHUNK_BATCHES batches, which it orders by length
+    within the chunk (batches of similar lengths pad less); rows come back in the order given."""
     device = str(next(encoder.parameters()).device)
     parts = []
-    for start in range(0, len(texts), batch_size):
-        batch = list(texts[start : start + batch_size])
+    chunk = batch_size * ENCODE_CHUNK_BATCHES
+    for start in range(0, len(texts), chunk):
+        batch = list(texts[start : start + chunk])
         with _autocast(device, bf16):
             out = encoder.encode(batch, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
         parts.append(out.float().cpu())
         if progress is not None:
-            progress(min(start + batch_size, len(texts)), len(texts))
+            progress(min(start + chunk, len(texts)), len(texts))
     dim = _dimension(encoder)
     return torch.cat(parts) if parts else torch.empty(0, dim)
 
@@ -104,3 +109,50 @@ class EmbeddingCache:
             self._save(*stored)
         assert stored is not None
         return stored[1][[known[k] for k in keys]].clone()
+
+
+@dataclass
+class _Remembered:
+    texts: dict[str, torch.Tensor] = field(default_factory=dict)  # text -> embedding (d,)
+    seeded: set[str] = field(default_factory=set)  # data sets whose stored embeddings were added
+
+
+class EmbeddingMemo:
+    """Embeddings computed earlier in this process, per (encoder, precision), so that each distinct text is encoded
+    once however many text suites ask for it (clean rows, gender swaps and per-pair swaps overlap).
+
+    Weakly keyed by the encoder module (freed with the model; a variant or fine-tuned copy is another key), and
+    cleared when it holds more than `max_texts` texts. Timing code calls `encode_texts` directly, never this."""
+
+    def __init__(self, max_texts: int = 200_000):
+        self.max_texts = max_texts
+        self._by_encoder: weakref.WeakKeyDictionary[torch.nn.Module, dict[bool, _Remembered]] = (
+            weakref.WeakKeyDictionary())
+
+    def _entry(self, encoder: torch.nn.Module, bf16: bool) -> _Remembered:
+        return self._by_encoder.setdefault(encoder, {}).setdefault(bf16, _Remembered())
+
+    def seeded(self, encoder: torch.nn.Module, bf16: bool, key: str) -> bool:
+        return key in self._entry(encoder, bf16).seeded
+
+    def remember(self, encoder: torch.nn.Module, bf16: bool, texts: Sequence[str], embeddings: torch.Tensor,
+                 key: str | None = None) -> None:
+        entry = self._entry(encoder, bf16)
+        if len(entry.texts) + len(texts) > self.max_texts:
+            entry.texts.clear()
+        entry.texts.update(zip(texts, embeddings, strict=True))
+        if key is not None:
+            entry.seeded.add(key)
+
+    def get_or_encode(self, encoder: torch.nn.Module, bf16: bool, texts: Sequence[str],
+                      encode: Callable[[list[str]], torch.Tensor]) -> torch.Tensor:
+        """Embeddings (n, d) of `texts`, encoding with `encode` only the distinct texts not seen before."""
+        known = self._entry(encoder, bf16).texts
+        todo = list(dict.fromkeys(t for t in texts if t not in known))
+        encoded = encode(todo) if todo else None
+        fresh = {} if encoded is None else dict(zip(todo, encoded, strict=True))
+        out = torch.stack([fresh[t] if t in fresh else known[t] for t in texts]) if texts else \
+            torch.empty(0, _dimension(encoder))
+        if encoded is not None:
+            self.remember(encoder, bf16, todo, encoded)
+        return out

@@ -10,10 +10,12 @@ import pandas as pd
 import torch
 
 from audit.errors import SuiteSkipped
+from audit.foundation.embeddings import EmbeddingMemo, encode_texts
 from audit.suite import SuiteContext
 
 TEXT_COLUMN = "text"
 ROW_SALT = 7001  # all text suites audit the same sampled rows
+EMBEDDINGS = EmbeddingMemo()  # sentence embeddings computed so far in this process, shared by the text suites
 
 
 @dataclass(frozen=True)
@@ -55,13 +57,30 @@ def embed(
     On CUDA they are computed under bf16 autocast, as the reference model's cached embeddings are,
     unless `autocast` is False (the efficiency suite's exact fp32 baseline).
     """
-    from audit.foundation.embeddings import encode_texts
-
     chosen = encoder if encoder is not None else ctx.model.encoder
     assert chosen is not None
     if hasattr(chosen, "texts_to_inputs"):  # a whole text classifier (Hugging Face folder): x is its tokenisation
         return chosen.texts_to_inputs(texts)
-    return encode_texts(chosen, texts, batch_size=batch_size, bf16=autocast and ctx.device.startswith("cuda"))
+    bf16 = autocast and ctx.device.startswith("cuda")
+    if chosen is ctx.model.encoder:
+        _remember_test_rows(ctx, bf16, batch_size)
+    return EMBEDDINGS.get_or_encode(chosen, bf16, texts, lambda todo: encode_texts(chosen, todo, batch_size, bf16))
+
+
+def _remember_test_rows(ctx: SuiteContext, bf16: bool, batch_size: int) -> None:
+    """The test rows' own texts map to their stored `x` (the embeddings the model reads, built under bf16 autocast
+    on CUDA), once a fresh encoding of two of them agrees with what is stored; otherwise they are encoded anew."""
+    encoder, test = ctx.model.encoder, ctx.data.test
+    key = ctx.data.sha256
+    if encoder is None or EMBEDDINGS.seeded(encoder, bf16, key) or bf16 != ctx.device.startswith("cuda"):
+        return
+    texts = [] if test.raw is None or TEXT_COLUMN not in test.raw.columns else [str(t) for t in test.raw[TEXT_COLUMN]]
+    stored = test.x.float().cpu()
+    agrees = bool(texts) and stored.dim() == 2 and stored.shape[0] == len(texts)
+    if agrees:
+        fresh = encode_texts(encoder, texts[:2], batch_size, bf16)
+        agrees = fresh.shape == stored[:2].shape and torch.allclose(fresh, stored[:2], atol=5e-3 if bf16 else 1e-4)
+    EMBEDDINGS.remember(encoder, bf16, texts if agrees else [], stored if agrees else stored[:0], key)
 
 
 def sentence_embeddings(ctx: SuiteContext, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:

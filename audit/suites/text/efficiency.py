@@ -1,9 +1,13 @@
-"""Text efficiency: int8 and bf16/fp16 encoders vs fp32 - speed, size, embedding fidelity, downstream drift."""
+"""Text efficiency: fp32 vs int8 / bf16 / fp16 / LoRA-merged variants of a text model - sequences/s at the data's
+own lengths, latency, size, peak memory, and the drift of accuracy and group gaps on the same rows (paired CIs).
+
+For a sentence encoder behind a head (the MiniLM reference) the encoder is varied and the head reads its embeddings
+(embedding cosine to fp32 is reported too); for a Hugging Face classifier the whole model is varied."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 import torch
@@ -11,14 +15,21 @@ import torch
 from audit.suite import SuiteContext, SuiteOutput, bounded
 from audit.types import Measurement, Table
 
+if TYPE_CHECKING:
+    from audit.suites.text._variant_costs import Costs
+
+# The choices are _variants.VARIANTS (not imported here: heavy).
+_CHOICES = ("int8", "bf16", "fp16", "lora-merged")
+
 
 @dataclass(frozen=True)
 class TextEfficiencyParams:
-    # of int8, bf16, fp16 (fp16 only on a GPU); the choices are _variants.VARIANTS (not imported here: heavy)
-    variants: tuple[str, ...] = bounded(("int8", "bf16"), choices=("int8", "bf16", "fp16"))
-    n_rows: int = bounded(1000, min=1)  # rows for fidelity and downstream drift
-    n_timing: int = bounded(512, min=1)  # sentences timed per encoder
-    repeats: int = bounded(2, min=1)
+    # bf16/fp16 run where the device has native kernels, lora-merged when an adapter is loaded; else skipped, saying why
+    variants: tuple[str, ...] = bounded(_CHOICES, choices=_CHOICES)
+    n_rows: int = bounded(1000, min=1)  # rows for the drift of accuracy and group gaps
+    n_timing: int = bounded(256, min=1)  # rows (the first of those) timed per pass
+    repeats: int = bounded(2, min=1)  # timed passes; the fastest counts (least disturbed by other load)
+    single_calls: int = bounded(16, min=1)  # one-text calls for latency
     resamples: int = bounded(1000, min=1)
     batch_size: int = bounded(64, min=1)
 
@@ -27,118 +38,133 @@ class TextEfficiencySuite:
     name: ClassVar[str] = "text-efficiency"
     pillar: ClassVar[str] = "efficiency"
     requires: ClassVar[frozenset[str]] = frozenset({"input:text"})
-    description: ClassVar[str] = "int8 / bf16 encoders vs fp32: sentences/s, embedding similarity, accuracy drift"
+    description: ClassVar[str] = ("fp32 vs int8 / bf16 / fp16 / LoRA-merged: sequences/s, latency, size, peak memory, "
+                                  "accuracy and fairness drift")
     Params = TextEfficiencyParams
-    emits: ClassVar[tuple[str, ...]] = ("throughput[*]", "speedup[*]", "encoder_size_mb[*]", "embedding_cosine[*]",
-                                        "prediction_agreement[*]", "accuracy_drift[*]", "dp_difference_drift[*]")
+    emits: ClassVar[tuple[str, ...]] = (
+        "throughput[*]", "speedup[*]", "latency_ms[*]", "size_bytes[*]", "peak_memory_bytes[*]", "embedding_cosine[*]",
+        "prediction_agreement[*]", "accuracy_drift[*]", "dp_difference_drift[*]", "equalized_odds_difference_drift[*]")
 
     def params_for(self, preset: str) -> TextEfficiencyParams:
         if preset == "quick":
-            return TextEfficiencyParams(n_rows=200, n_timing=128, repeats=1, resamples=200)
+            return TextEfficiencyParams(n_rows=200, n_timing=64, repeats=1, single_calls=8, resamples=200)
         return TextEfficiencyParams()
 
     def run(self, ctx: SuiteContext, params: TextEfficiencyParams) -> SuiteOutput:
+        from audit.suites.remedies.paired import weights
         from audit.suites.text._common import embed, sample_text_rows
-        from audit.suites.text._variants import make_variant, size_mb, time_encoder
+        from audit.suites.text._efficiency_drift import decision_drift, gap_drift
+        from audit.suites.text._variant_costs import EncoderAndHead, WholeClassifier, logits, measure_costs
+        from audit.suites.text._variants import build_variant
 
-        if hasattr(ctx.model.encoder, "texts_to_inputs"):
-            from audit.errors import SuiteSkipped
-
-            raise SuiteSkipped("the text-efficiency suite measures int8/bf16 copies of a sentence encoder; for a "
-                               "whole Hugging Face text classifier the fp32/bf16/int8/LoRA-merged comparison is not "
-                               "built yet")
         rows = sample_text_rows(ctx, params.n_rows)
-        timing_texts = list(rows.texts[: params.n_timing])
-        assert ctx.model.encoder is not None
-        base = ctx.model.encoder
-        base_emb = embed(ctx, rows.texts, params.batch_size, autocast=False)  # exact fp32 reference
-        base_time = time_encoder(base, timing_texts, params.batch_size, params.repeats)
-        measurements = [_throughput("fp32", base_time), _size("fp32", size_mb(base))]
-        notes = []
-        runnable = [v for v in params.variants if not (v == "fp16" and not ctx.device.startswith("cuda"))]
-        for step, kind in enumerate(runnable):
-            ctx.progress(step, len(runnable), f"text efficiency: {kind} encoder")
-            variant = make_variant(base, kind)
-            timing = time_encoder(variant, timing_texts, params.batch_size, params.repeats)
-            emb = embed(ctx, rows.texts, params.batch_size, encoder=variant, autocast=False)
-            measurements += [_throughput(kind, timing), _size(kind, size_mb(variant))]
-            if timing.device == base_time.device:  # a speed-up across devices would compare hardware, not precision
-                measurements.append(_speedup(kind, timing, base_time))
+        whole = hasattr(ctx.model.encoder, "texts_to_inputs")  # a Hugging Face classifier: the whole model varies
+        varied = ctx.model.module.model if whole else ctx.model.encoder
+        assert varied is not None
+
+        def runner(module: torch.nn.Module) -> torch.nn.Module:
+            return WholeClassifier(module, ctx.model.encoder) if whole else \
+                EncoderAndHead(module, ctx.model.module, params.batch_size)
+
+        timed = rows.texts[: params.n_timing]
+        lengths = _token_lengths(ctx, timed)
+
+        def costs(module: torch.nn.Module) -> Costs:
+            return measure_costs(runner(module), module, timed, params.batch_size, params.repeats, params.single_calls)
+
+        ctx.progress(0, len(params.variants) + 1, "text efficiency: fp32")
+        base_x = embed(ctx, rows.texts, params.batch_size, autocast=False)  # exact fp32 embeddings, or tokenisation
+        base_pred = ctx.model.predict(base_x, params.batch_size)
+        base = costs(varied)
+        what = "model" if whole else "sentence encoder"
+        measurements, notes = _cost_measurements("fp32", base, None, "the model as audited", lengths, what), []
+        w = weights(len(rows), params.resamples, ctx.seed)
+        for step, kind in enumerate(params.variants):
+            ctx.progress(step + 1, len(params.variants) + 1, f"text efficiency: {kind}")
+            variant = build_variant(kind, varied, ctx.device)
+            if variant.module is None:
+                notes.append(f"{kind} was not measured: {variant.skipped}.")
+                continue
+            run = runner(variant.module)
+            measurements += _cost_measurements(kind, costs(variant.module), base, variant.how, lengths, what)
+            details = {"variant": kind, "how": variant.how, "rows": len(rows), "resamples": params.resamples}
+            if whole:
+                pred = logits(run, rows.texts, params.batch_size).argmax(dim=1).numpy()
             else:
-                notes.append(f"The {kind} encoder runs on {timing.device} (no {kind} kernels on {base_time.device}); "
-                             "its throughput is not compared with fp32.")
-            measurements += _fidelity(ctx, kind, base_emb, emb, rows, params.resamples)
-        ctx.progress(len(runnable), len(runnable), "text efficiency: done")
-        if len(runnable) < len(params.variants):
-            notes.append("fp16 was skipped: it is only measured on a GPU.")
+                emb = run.embeddings(rows.texts)
+                pred = ctx.model.predict(emb, params.batch_size)
+                measurements.append(_cosine(kind, emb, base_x, w, details))
+            measurements += decision_drift(kind, rows.y, base_pred, pred, w, details)
+            for attr in rows.groups.columns:
+                measurements += gap_drift(kind, str(attr), rows.groups[attr], rows.y, base_pred, pred, w,
+                                          ctx.data.positive_class, ctx.model.n_classes, details)
+        ctx.progress(len(params.variants) + 1, len(params.variants) + 1, "text efficiency: done")
+        notes += _notes(measurements, base, whole)
         return SuiteOutput(measurements=tuple(measurements), tables=(_table(measurements),), notes=tuple(notes))
 
 
-def _throughput(kind: str, timing) -> Measurement:  # noqa: ANN001 - a _variants.Timing
-    return Measurement(
-        f"throughput[{kind}]", timing.sentences_per_s, None, True, timing.sentences,
-        f"Sentences the {kind} encoder embeds per second on {timing.device} (best of {timing.repeats} runs).",
-        {"device": timing.device, "sentences": timing.sentences, "repeats": timing.repeats,
-         "torch_threads": torch.get_num_threads()})
+def _token_lengths(ctx: SuiteContext, texts: tuple[str, ...]) -> dict[str, float]:
+    """Token counts of the timed texts (special tokens included), as the model's tokenizer cuts them."""
+    encoder = ctx.model.encoder
+    tokenizer = getattr(encoder, "tokenizer", None)
+    if tokenizer is None or not texts:
+        return {}
+    limit = getattr(encoder, "length", None) or getattr(encoder, "max_seq_length", None)
+    ids = tokenizer(list(texts), truncation=limit is not None, max_length=limit)["input_ids"]
+    counts = np.array([len(i) for i in ids], dtype=float)
+    return {"tokens_mean": float(counts.mean()), "tokens_p95": float(np.percentile(counts, 95)),
+            "tokens_max": float(counts.max())}
 
 
-def _speedup(kind: str, timing, base) -> Measurement:  # noqa: ANN001 - _variants.Timing
-    return Measurement(f"speedup[{kind}]", timing.sentences_per_s / base.sentences_per_s, None, True,
-                       timing.sentences, f"Throughput of the {kind} encoder relative to fp32 (above 1 is faster).",
-                       {"device": timing.device, "baseline_device": base.device})
-
-
-def _size(kind: str, megabytes: float) -> Measurement:
-    return Measurement(f"encoder_size_mb[{kind}]", megabytes, None, False, 1,
-                       f"Size of the {kind} encoder's weights in megabytes.", {})
-
-
-MIN_GROUP_ROWS = 30  # smaller groups make a demographic-parity gap mostly noise
-
-
-def _dp_difference(pred: np.ndarray, groups: np.ndarray, included: tuple[str, ...]) -> float:
-    rates = [pred[groups == g].mean() for g in included if (groups == g).any()]
-    return float(max(rates) - min(rates)) if len(rates) > 1 else float("nan")
-
-
-def _fidelity(ctx: SuiteContext, kind: str, base_emb: torch.Tensor, emb: torch.Tensor, rows, resamples: int
-              ) -> list[Measurement]:  # noqa: ANN001 - rows is a TextSample
-    from audit.stats import bootstrap_ci, bootstrap_mean_ci
-
-    cosine = torch.nn.functional.cosine_similarity(emb.double(), base_emb.double(), dim=1).numpy()
-    base_pred, pred = ctx.model.predict(base_emb), ctx.model.predict(emb)
-    gain = (pred == rows.y).astype(float) - (base_pred == rows.y).astype(float)
-    agree = (pred == base_pred).astype(float)
-    details = {"variant": kind, "resamples": resamples, "rows": len(rows)}
+def _cost_measurements(kind: str, c, base, how: str, lengths: dict,  # noqa: ANN001 - Costs
+                       what: str) -> list[Measurement]:
+    where = {"device": c.device, "how": how, "batch_size": c.batch_size, "torch_threads": torch.get_num_threads()}
     out = [
-        Measurement(f"embedding_cosine[{kind}]", float(cosine.mean()), bootstrap_mean_ci(cosine, resamples, ctx.seed),
-                    True, len(rows), f"Average cosine similarity of {kind} embeddings to fp32 ones (1 is identical).",
-                    {**details, "min": float(cosine.min())}),
-        Measurement(f"accuracy_drift[{kind}]", float(gain.mean()), bootstrap_mean_ci(gain, resamples, ctx.seed), None,
-                    len(rows), f"Change in accuracy when the head reads {kind} instead of fp32 embeddings (paired).",
-                    details),
-        Measurement(f"prediction_agreement[{kind}]", float(agree.mean()), bootstrap_mean_ci(agree, resamples, ctx.seed),
-                    True, len(rows), f"Share of predictions unchanged when the encoder runs in {kind}.", details),
+        Measurement(f"throughput[{kind}]", c.sequences_per_s, None, True, c.sequences,
+                    f"Texts the {kind} model classifies per second on {c.device}, from raw text (tokenising "
+                    f"included) in batches of {c.batch_size} at the data's own lengths (best of {c.repeats} passes).",
+                    {**where, "sequences": c.sequences, "repeats": c.repeats, **lengths}),
+        Measurement(f"latency_ms[{kind}]", c.latency_ms, None, False, c.single_calls,
+                    f"Median milliseconds the {kind} model takes for one text on its own.",
+                    {**where, "p95_ms": c.latency_p95_ms, "calls": c.single_calls}),
+        Measurement(f"size_bytes[{kind}]", float(c.size_bytes), None, False, 1,
+                    f"Bytes of the {kind} {what}'s weights saved with "
+                    "torch.save (state dict).", where),
+        Measurement(f"peak_memory_bytes[{kind}]", float(c.peak_memory_bytes), None, False, c.batch_size,
+                    f"Bytes of tensors allocated at the peak of one forward pass over {c.batch_size} texts, beyond "
+                    f"what existed before it ({_MEMORY_METHOD[c.device.startswith('cuda')]}).", where),
     ]
-    for attr in ctx.data.sensitive_attributes:
-        groups = rows.groups[attr].astype(str).to_numpy()
-        names, counts = np.unique(groups, return_counts=True)
-        included = tuple(str(g) for g, c in zip(names, counts, strict=True) if c >= MIN_GROUP_ROWS)
-
-        def drift(idx: np.ndarray, g: np.ndarray = groups, keep: tuple[str, ...] = included) -> float:
-            return _dp_difference(pred[idx], g[idx], keep) - _dp_difference(base_pred[idx], g[idx], keep)
-
-        out.append(Measurement(
-            f"dp_difference_drift[{kind},{attr}]", drift(np.arange(len(rows))),
-            bootstrap_ci(drift, len(rows), resamples, ctx.seed), None, len(rows),
-            f"Change in the gap between the highest and lowest {attr} group's positive prediction rate when the "
-            f"encoder runs in {kind}.", {**details, "groups": list(included), "min_group_rows": MIN_GROUP_ROWS},
-            insufficient_reason=None if len(included) > 1 else f"fewer than two {attr} groups with "
-                                                                   f"{MIN_GROUP_ROWS}+ rows"))
+    if base is not None and c.device == base.device:  # across devices a speed-up compares hardware, not precision
+        out.append(Measurement(f"speedup[{kind}]", c.sequences_per_s / base.sequences_per_s, None, True, c.sequences,
+                               f"Throughput of the {kind} model relative to fp32 (above 1 is faster).", where))
     return out
 
 
+_MEMORY_METHOD = {False: "torch profiler's CPU allocation events, profile_memory=True; not tracemalloc, which cannot "
+                         "see tensor memory", True: "torch.cuda.max_memory_allocated"}
+
+
+def _cosine(kind: str, emb: torch.Tensor, base: torch.Tensor, w: np.ndarray, details: dict) -> Measurement:
+    from audit.suites.remedies.paired import mean_samples
+
+    cosine = torch.nn.functional.cosine_similarity(emb.double(), base.double(), dim=1).numpy()
+    s = mean_samples(cosine, w)
+    return Measurement(f"embedding_cosine[{kind}]", s.point, s.ci, True, len(cosine),
+                       f"Average cosine similarity of {kind} sentence embeddings to fp32 ones (1 is identical).",
+                       {**details, "min": float(cosine.min())})
+
+
+def _notes(measurements: list[Measurement], base, whole: bool) -> list[str]:  # noqa: ANN001 - Costs
+    notes = [f"Varied: the {'whole classifier' if whole else 'sentence encoder (the head reads its embeddings)'}; "
+             "drift CIs are paired bootstrap intervals over the same rows and resamples."]
+    other = sorted({m.details['device'] for m in measurements if m.name.startswith("throughput")} - {base.device})
+    if other:
+        notes.append(f"Variants on {', '.join(other)} (int8 kernels are CPU-only) are not compared for speed with fp32 "
+                     f"on {base.device}.")
+    return notes
+
+
 def _table(measurements: list[Measurement]) -> Table:
-    return Table(id="text_efficiency", title="Reduced-precision encoders", columns=("measurement", "value", "95% CI"),
+    return Table(id="text_efficiency", title="Text model variants", columns=("measurement", "value", "95% CI"),
                  rows=tuple((m.name, round(m.value, 4), "" if m.ci is None else f"[{m.ci[0]:.4f}, {m.ci[1]:.4f}]")
                             for m in measurements))

@@ -1,0 +1,90 @@
+"""What a text-model variant costs: sequences/s at the data's own token lengths, latency of one sequence, bytes on
+disk, and peak memory of one batch. A variant runs from raw text to logits (tokenising included) through
+`EncoderAndHead` (a sentence encoder and the audited head) or `WholeClassifier` (a transformers classifier)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from audit.foundation.embeddings import encode_texts
+from audit.suites.efficiency.footprint import footprint, peak_memory_bytes
+from audit.suites.text._variants import device_of
+
+
+class EncoderAndHead(nn.Module):
+    """Texts -> sentence embeddings of `encoder` (float32) -> the audited head's logits (float32, CPU)."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module, batch_size: int):
+        super().__init__()
+        self.encoder, self.head, self.batch_size = encoder, head, batch_size
+
+    def embeddings(self, texts: Sequence[str]) -> torch.Tensor:
+        return encode_texts(self.encoder, texts, self.batch_size)
+
+    @torch.no_grad()
+    def forward(self, texts: Sequence[str]) -> torch.Tensor:
+        emb = self.embeddings(texts).to(next(self.head.parameters()).device)
+        return self.head(emb).float().cpu()
+
+
+class WholeClassifier(nn.Module):
+    """Texts -> the audited tokenisation (`inputs`, padding trimmed per batch) -> a transformers classifier's logits."""
+
+    def __init__(self, model: nn.Module, inputs: Any):
+        from audit.models.hf import HFSequenceClassifier
+
+        super().__init__()
+        self.classifier, self.inputs = HFSequenceClassifier(model).eval(), inputs
+
+    @torch.no_grad()
+    def forward(self, texts: Sequence[str]) -> torch.Tensor:
+        x = self.inputs.texts_to_inputs(list(texts)).to(device_of(self.classifier))
+        return self.classifier(x).float().cpu()
+
+
+def logits(run: nn.Module, texts: Sequence[str], batch_size: int) -> torch.Tensor:
+    """(n, classes) logits of `run` over `texts`, in batches, in order."""
+    parts = [run(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
+    return torch.cat(parts) if parts else torch.empty(0, 0)
+
+
+@dataclass(frozen=True)
+class Costs:
+    sequences_per_s: float  # best of `repeats` timed passes over `sequences` texts, in batches, after a warm-up batch
+    latency_ms: float  # median of `single_calls` one-text calls
+    latency_p95_ms: float
+    size_bytes: int  # state dict saved with torch.save
+    peak_memory_bytes: int  # torch allocations at the peak of one batch's forward pass, beyond what existed before
+    device: str
+    sequences: int
+    repeats: int
+    single_calls: int
+    batch_size: int
+
+
+def measure_costs(run: nn.Module, sized: nn.Module, texts: Sequence[str], batch_size: int, repeats: int,
+                  single_calls: int) -> Costs:
+    """Time `run` on `texts` (the audited rows' own lengths, in data order) and size `sized` (what is varied)."""
+    device = device_of(sized)
+    run(list(texts[:batch_size]))  # warm-up: first-call allocations and kernel selection are not timed
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for i in range(0, len(texts), batch_size):
+            run(list(texts[i : i + batch_size]))  # returns CPU tensors, so CUDA work is finished
+        best = min(best, time.perf_counter() - started)
+    single = []
+    for text in texts[:single_calls]:
+        started = time.perf_counter()
+        run([text])
+        single.append(time.perf_counter() - started)
+    peak = peak_memory_bytes({"variant": run}, list(texts[:batch_size]), device)["variant"]  # type: ignore[arg-type]
+    return Costs(len(texts) / best, 1000 * float(np.median(single)), 1000 * float(np.percentile(single, 95)),
+                 footprint(sized).size_bytes, peak, device, len(texts), repeats, len(single), batch_size)
