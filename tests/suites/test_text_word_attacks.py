@@ -83,6 +83,13 @@ def test_attack_flips_the_model_by_substituting_the_word_it_leans_on(contexts, r
     assert all(v.passed for v in out.validity), out.validity  # each flip re-checked by classifying the text afresh
 
 
+def test_attack_is_deterministic(contexts):
+    first, second = (_robustness(contexts["control"], substitution_rows=10, **LOOSE) for _ in range(2))
+    figures = [[(m.name, m.value, m.ci) for m in out.measurements] for out in (first, second)]
+    assert figures[0] == figures[1]
+    assert first.tables == second.tables
+
+
 def test_attack_under_a_strict_word_constraint_finds_no_substitute(contexts):
     out = _robustness(contexts["gendered"], min_word_cosine=0.999)
     by_name = {m.name: m for m in out.measurements}

@@ -19,7 +19,7 @@ from audit.types import Measurement, Table, ValidityCheck
 
 ATTACK = "word-substitution"
 _EXAMPLES = 5
-_MIN_GROUP_ROWS = 5  # fewer attacked rows in a group: its success rate is marked insufficient
+_MIN_GROUP_ROWS = 30  # fewer attacked rows in a group: its success rate is marked insufficient (as elsewhere)
 
 
 def word_substitution(ctx: SuiteContext, rows: TextSample, constraint: SubstitutionConstraint, batch_size: int,
