@@ -48,22 +48,14 @@ def _out_of_fold_proba(features: np.ndarray, target: np.ndarray, seed: int) -> n
 
     A linear model on purpose: it is fast, and with few rows it does not overfit extra inputs
     (a flexible model can score *worse* with the outputs added, hiding a leak). Wide inputs (images)
-    are first reduced to their leading principal components.
+    are first reduced to their leading principal components. Solved by Newton steps on the objective of
+    scikit-learn's pipeline (audit.suites.privacy.logistic; tests compare the two).
     """
-    from sklearn.decomposition import PCA
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+    from audit.suites.privacy.logistic import out_of_fold_proba
 
     if features.shape[1] == 0:  # nothing known: the prior, the same for every row
         return np.tile(np.bincount(target) / target.size, (target.size, 1))
-    steps = [StandardScaler()]
-    if features.shape[1] > MAX_LINEAR_FEATURES:
-        steps.append(PCA(MAX_LINEAR_FEATURES, random_state=seed))
-    model = make_pipeline(*steps, LogisticRegression(C=1.0, max_iter=500))
-    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=seed)
-    return cross_val_predict(model, features, target, cv=folds, method="predict_proba")
+    return out_of_fold_proba(features, target, FOLDS, seed, MAX_LINEAR_FEATURES)
 
 
 def _logits(probs: np.ndarray) -> np.ndarray:

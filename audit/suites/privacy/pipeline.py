@@ -128,6 +128,21 @@ def _headline(primary: report.AttackSummary) -> tuple[Measurement, str]:
 
 
 def run_privacy(ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
+    """The suite on one BLAS/OpenMP thread, but for shadow training, which keeps the caller's threads.
+
+    Its work is many small matrix products (per-fold logistic fits, bootstrap cumulative sums, the attack
+    model): thread hand-off costs more than it saves, and on a loaded 2-core runner two threads measured
+    up to 25x slower (the eigendecomposition of a 107 x 107 covariance)."""
+    from threadpoolctl import threadpool_limits  # ships with scikit-learn
+
+    threads = torch.get_num_threads()
+    with threadpool_limits(limits=1):
+        return _run_privacy(ctx, params, threads)
+
+
+def _run_privacy(ctx: SuiteContext, params: PrivacyParams, shadow_threads: int) -> SuiteOutput:
+    from threadpoolctl import threadpool_limits
+
     ev = balanced_evaluation_set(ctx.data, params.max_per_side, ctx.rng(1))
     notes: list[str] = []
     if ev.overlap:
@@ -144,7 +159,8 @@ def run_privacy(ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
     if params.label_only_queries:
         outcomes.append(_label_only(ctx, params, ev))
     ctx.progress(2, 5, "privacy: LiRA")
-    lira, lira_note = _lira(ctx, params, outputs, ev)
+    with threadpool_limits(limits=shadow_threads):
+        lira, lira_note = _lira(ctx, params, outputs, ev)
     validity = [_shift_check(ev, params, ctx)]
     if lira is not None:
         outcomes += [lira.online, lira.offline]

@@ -1,0 +1,49 @@
+"""The privacy suite's logistic regression (Newton) against scikit-learn's StandardScaler → PCA → LogisticRegression
+pipeline scored by cross_val_predict on the same folds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from audit.suites.privacy.logistic import out_of_fold_proba
+
+
+def _problem(n: int, d: int, classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) * rng.uniform(0.1, 10, d) + rng.normal(0, 5, d)
+    x[:, 0] = 3.0  # a constant column: sklearn only centres it
+    logits = x[:, 1:4] @ rng.normal(size=(3, classes)) / x[:, 1:4].std(0).mean()
+    target = (logits + rng.gumbel(size=(n, classes))).argmax(1)
+    target[:12] = classes - 1  # a rare class stays learnable in every fold
+    return x, target
+
+
+@pytest.mark.parametrize(("n", "d", "classes", "components"), [
+    (300, 5, 2, None), (400, 8, 4, None), (500, 30, 2, 10), (600, 40, 5, 10),
+])
+def test_out_of_fold_probabilities_match_sklearn(n: int, d: int, classes: int, components: int | None) -> None:
+    x, target = _problem(n, d, classes, seed=n)
+    limit = components or d
+    ours = out_of_fold_proba(x, target, 5, 7, limit, c=0.5)
+    steps = [StandardScaler()] + ([PCA(components, svd_solver="full")] if components else [])
+    reference = cross_val_predict(make_pipeline(*steps, LogisticRegression(C=0.5, max_iter=10_000, tol=1e-12)), x,
+                                  target, cv=StratifiedKFold(5, shuffle=True, random_state=7), method="predict_proba")
+    assert ours.shape == reference.shape
+    np.testing.assert_allclose(ours, reference, atol=1e-6)
+
+
+def test_separable_classes_still_converge_to_the_regularised_optimum() -> None:
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 3))
+    target = (x[:, 0] > 0).astype(int)  # perfectly separable: only the penalty keeps the weights finite
+    ours = out_of_fold_proba(x, target, 5, 0, 50)
+    reference = cross_val_predict(make_pipeline(StandardScaler(), LogisticRegression(max_iter=10_000, tol=1e-12)), x,
+                                  target, cv=StratifiedKFold(5, shuffle=True, random_state=0), method="predict_proba")
+    np.testing.assert_allclose(ours, reference, atol=1e-6)
+    assert np.isfinite(ours).all()
