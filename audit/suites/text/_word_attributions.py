@@ -26,12 +26,14 @@ _MIN_WORDS = 3  # fewer words: no rank correlation for that text
 
 def ig_by_word(tokenizer, ig: TokenScores, words: list[tuple[Word, ...]]) -> list[np.ndarray] | None:  # noqa: ANN001
     """Per text, the integrated-gradients attribution of each word (the sum over its tokens); None without a fast
-    tokenizer (no character offsets)."""
+    tokenizer (no character offsets) or when its tokenisation differs from the one the attributions were made on."""
     if not getattr(tokenizer, "is_fast", False):
         return None
     length = ig.x.shape[-1]
     enc = tokenizer(list(ig.texts), padding="max_length", truncation=True, max_length=length,
                     return_offsets_mapping=True)
+    if [list(ids) for ids in enc["input_ids"]] != ig.x[:, 0].long().tolist():
+        return None  # not the tokenisation the attributions were computed on
     out = []
     for row, text_words in enumerate(words):
         starts = np.array([w.start for w in text_words])
@@ -63,8 +65,8 @@ def word_attributions(ctx: SuiteContext, ig: TokenScores, batch_size: int, resam
     tables = [_top_words(words, occ)]
     notes = []
     if ig_words is None:
-        notes.append("Occlusion was not compared with integrated gradients: the tokenizer is not a fast tokenizer, "
-                     "so tokens cannot be mapped to words.")
+        notes.append("Occlusion was not compared with integrated gradients: tokens could not be mapped to words (the "
+                     "tokenizer is not a fast one with character offsets, or re-tokenising did not reproduce the ids).")
     else:
         measurements += _agreement(ctx, ig_words, occ, details, resamples)
         notes.append(_agreement_note(measurements))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -71,6 +71,8 @@ class WholeWordVocabulary:
     unit_embeddings: torch.Tensor  # (len(words), d), rows in the order of `words`
     lowercase: bool
     rows: Mapping[str, int]  # word -> row of `unit_embeddings`
+    _found: dict[tuple[str, int, float], tuple[tuple[str, float], ...]] = field(default_factory=dict, compare=False,
+                                                                               repr=False)
 
     def token_id(self, core: str) -> int | None:
         key = core.lower() if self.lowercase else core
@@ -82,10 +84,13 @@ class WholeWordVocabulary:
         row = self.rows.get(key, self.rows.get(core.lower()))
         if row is None:
             return ()
-        cos = (self.unit_embeddings @ self.unit_embeddings[row]).numpy()
-        cos[row] = -np.inf
-        order = np.argsort(-cos, kind="stable")[:k]
-        return tuple((self.words[i], float(cos[i])) for i in order if cos[i] >= min_cosine)
+        cache_key = (self.words[row], k, min_cosine)
+        if cache_key not in self._found:  # the same word recurs across texts
+            cos = (self.unit_embeddings @ self.unit_embeddings[row]).numpy()
+            cos[row] = -np.inf
+            order = np.argsort(-cos, kind="stable")[:k]
+            self._found[cache_key] = tuple((self.words[i], float(cos[i])) for i in order if cos[i] >= min_cosine)
+        return self._found[cache_key]
 
 
 def whole_word_vocabulary(tokenizer, embedding_matrix: torch.Tensor) -> WholeWordVocabulary:  # noqa: ANN001
@@ -107,6 +112,6 @@ def whole_word_vocabulary(tokenizer, embedding_matrix: torch.Tensor) -> WholeWor
     ordered = tuple(kept)
     rows = embedding_matrix.detach().float().cpu()[[kept[w] for w in ordered]] if ordered else torch.zeros(0, 1)
     unit = rows / rows.norm(dim=1, keepdim=True).clamp_min(1e-12)
-    lowercase = bool(getattr(tokenizer, "do_lower_case", False)) or bool(
-        getattr(getattr(tokenizer, "init_kwargs", {}), "get", lambda *_: False)("do_lower_case", False))
+    init = getattr(tokenizer, "init_kwargs", None) or {}
+    lowercase = bool(getattr(tokenizer, "do_lower_case", False) or init.get("do_lower_case", False))
     return WholeWordVocabulary(kept, ordered, unit, lowercase, {w: i for i, w in enumerate(ordered)})
