@@ -64,23 +64,33 @@ def text_digests(texts: Sequence[str]) -> np.ndarray:
 
 
 class EmbeddingCache:
-    """Embeddings stored by (encoder id, text hash) under `root`; writes are atomic (rename)."""
+    """Embeddings stored by (encoder id, text hash) under `root`; writes are atomic (rename).
 
-    def __init__(self, root: Path, encoder_id: str):
+    With `max_entries`, the oldest entries are dropped beyond that many (a cache of perturbed texts, which grows with
+    every seed and setting; the data sets' own embeddings live in a separate file without a limit). The stored
+    arrays are read once per object and kept."""
+
+    def __init__(self, root: Path, encoder_id: str, max_entries: int | None = None):
         safe_id = re.sub(r"[^A-Za-z0-9_.-]", "_", encoder_id)
         self.path = Path(root) / "embeddings" / f"{safe_id}.safetensors"
+        self.max_entries = max_entries
+        self._state: tuple[np.ndarray, torch.Tensor] | None = None
 
     def _load(self) -> tuple[np.ndarray, torch.Tensor] | None:
-        if not self.path.is_file():
-            return None
+        if self._state is not None or not self.path.is_file():
+            return self._state
         from safetensors.torch import load_file
 
         stored = load_file(str(self.path))
-        return stored["digests"].numpy(), stored["embeddings"]
+        self._state = (stored["digests"].numpy(), stored["embeddings"])
+        return self._state
 
     def _save(self, digests: np.ndarray, embeddings: torch.Tensor) -> None:
         from safetensors.torch import save_file
 
+        if self.max_entries is not None and len(digests) > self.max_entries:
+            digests, embeddings = digests[-self.max_entries :], embeddings[-self.max_entries :]
+        self._state = (digests, embeddings)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")
         save_file({"digests": torch.from_numpy(np.ascontiguousarray(digests)), "embeddings": embeddings.contiguous()},
@@ -98,28 +108,35 @@ class EmbeddingCache:
             if k not in known:
                 first_seen.setdefault(k, i)
         missing = sorted(first_seen.values())
-        if missing:
-            fresh = encode([texts[i] for i in missing]).float().cpu()
-            old_digests = np.zeros((0, 32), np.uint8) if stored is None else stored[0]
-            old_emb = fresh[:0] if stored is None else stored[1]
-            offset = old_digests.shape[0]
-            for j, i in enumerate(missing):
-                known[keys[i]] = offset + j
-            stored = (np.concatenate([old_digests, digests[missing]]), torch.cat([old_emb, fresh]))
-            self._save(*stored)
-        assert stored is not None
-        return stored[1][[known[k] for k in keys]].clone()
+        if not missing:
+            assert stored is not None or not keys
+            return stored[1][[known[k] for k in keys]].clone() if stored is not None else encode([])
+        fresh = encode([texts[i] for i in missing]).float().cpu()
+        old_digests = np.zeros((0, 32), np.uint8) if stored is None else stored[0]
+        old_emb = fresh[:0] if stored is None else stored[1]
+        offset = old_digests.shape[0]
+        for j, i in enumerate(missing):
+            known[keys[i]] = offset + j
+        merged = (np.concatenate([old_digests, digests[missing]]), torch.cat([old_emb, fresh]))
+        result = merged[1][[known[k] for k in keys]].clone()
+        self._save(*merged)
+        return result
+
+
+PERTURBED_CACHE_ENTRIES = 150_000  # texts kept on disk per encoder beyond the data sets' own (~0.23 GB for MiniLM)
 
 
 @dataclass
 class _Remembered:
     texts: dict[str, torch.Tensor] = field(default_factory=dict)  # text -> embedding (d,)
     seeded: set[str] = field(default_factory=set)  # data sets whose stored embeddings were added
+    store: EmbeddingCache | None = None  # on-disk cache consulted before encoding
 
 
 class EmbeddingMemo:
     """Embeddings computed earlier in this process, per (encoder, precision), so that each distinct text is encoded
-    once however many text suites ask for it (clean rows, gender swaps and per-pair swaps overlap).
+    once however many text suites ask for it (clean rows, gender swaps and per-pair swaps overlap); with an attached
+    on-disk cache, once across runs too.
 
     Weakly keyed by the encoder module (freed with the model; a variant or fine-tuned copy is another key), and
     cleared when it holds more than `max_texts` texts. Timing code calls `encode_texts` directly, never this."""
@@ -131,6 +148,11 @@ class EmbeddingMemo:
 
     def _entry(self, encoder: torch.nn.Module, bf16: bool) -> _Remembered:
         return self._by_encoder.setdefault(encoder, {}).setdefault(bf16, _Remembered())
+
+    def attach(self, encoder: torch.nn.Module, bf16: bool, store: EmbeddingCache) -> None:
+        """Read and write `store` for texts of `encoder` not in memory yet (its embeddings are a pure function of
+        the text, so a later run reuses them)."""
+        self._entry(encoder, bf16).store = store
 
     def seeded(self, encoder: torch.nn.Module, bf16: bool, key: str) -> bool:
         return key in self._entry(encoder, bf16).seeded
@@ -147,12 +169,18 @@ class EmbeddingMemo:
     def get_or_encode(self, encoder: torch.nn.Module, bf16: bool, texts: Sequence[str],
                       encode: Callable[[list[str]], torch.Tensor]) -> torch.Tensor:
         """Embeddings (n, d) of `texts`, encoding with `encode` only the distinct texts not seen before."""
-        known = self._entry(encoder, bf16).texts
+        entry = self._entry(encoder, bf16)
+        known = entry.texts
         todo = list(dict.fromkeys(t for t in texts if t not in known))
-        encoded = encode(todo) if todo else None
+        encoded = None
+        if todo:
+            encoded = encode(todo) if entry.store is None else entry.store.get_or_encode(todo, encode)
         fresh = {} if encoded is None else dict(zip(todo, encoded, strict=True))
         out = torch.stack([fresh[t] if t in fresh else known[t] for t in texts]) if texts else \
             torch.empty(0, _dimension(encoder))
         if encoded is not None:
             self.remember(encoder, bf16, todo, encoded)
         return out
+
+
+SHARED = EmbeddingMemo()  # the text suites' sentence embeddings in this process (audit.suites.text._common.embed)

@@ -17,7 +17,7 @@ import torch
 
 from audit.data.types import Dataset, Split
 from audit.errors import AuditInputError
-from audit.foundation.embeddings import EmbeddingCache, encode_texts
+from audit.foundation.embeddings import PERTURBED_CACHE_ENTRIES, SHARED, EmbeddingCache, encode_texts
 from audit.foundation.loader import LoadedEncoder, load_encoder, minilm_path
 from audit.foundation.serialise import serialise_frame
 from audit.home import audit_home
@@ -72,6 +72,12 @@ def _embed(encoder: LoadedEncoder, texts: list[str], home: Path, bf16: bool, pro
     return cache.get_or_encode(texts, lambda todo: encode_texts(encoder.module, todo, bf16=bf16, progress=progress))
 
 
+def _cache_perturbed_texts(encoder: LoadedEncoder, home: Path, bf16: bool) -> None:
+    """The text suites' swapped, misspelt and occluded descriptions are cached on disk beside the data's own."""
+    cache_id = encoder.encoder_id + ("-bf16" if bf16 else "") + "-texts"
+    SHARED.attach(encoder.module, bf16, EmbeddingCache(home, cache_id, max_entries=PERTURBED_CACHE_ENTRIES))
+
+
 def build_text_reference(
     train: Split, test: Split, encoder: LoadedEncoder, home: Path, device: str = "cpu", seed: int = 0,
     finetune: bool = False, name: str = MODEL_NAME, progress: Progress | None = None,
@@ -96,6 +102,7 @@ def build_text_reference(
         recipe = dataclasses.replace(recipe, description=recipe.description.replace("frozen", "fine-tuned"))
     x_train = _embed(encoder, texts["train"], home, bf16, progress)
     x_test = _embed(encoder, texts["test"], home, bf16, progress)
+    _cache_perturbed_texts(encoder, home, bf16)
     data = _dataset(_text_split(train, x_train, texts["train"]), _text_split(test, x_test, texts["test"]), encoder)
     if not finetune:
         head = train_model(recipe, data.train)

@@ -35,3 +35,29 @@ def test_batched_encoding_matches_one_call(tiny_folder):
     whole = torch.as_tensor(encoder.encode(texts, convert_to_tensor=True)).float()
     assert batched.dtype == torch.float32 and batched.shape == (25, 32)
     assert torch.allclose(batched, whole, atol=1e-5)
+
+
+def test_memo_encodes_each_distinct_text_once_and_falls_back_on_the_disk_cache(tmp_path):
+    from audit.foundation.embeddings import EmbeddingMemo
+
+    calls: list[list[str]] = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return torch.tensor([[float(len(t)), float(t.count("a"))] for t in texts])
+
+    encoder, other = torch.nn.Linear(1, 1), torch.nn.Linear(1, 1)
+    memo = EmbeddingMemo()
+    memo.attach(encoder, False, EmbeddingCache(tmp_path, "enc-texts", max_entries=3))
+    assert memo.get_or_encode(encoder, False, ["aa", "b", "aa"], encode).tolist() == [[2, 2], [1, 0], [2, 2]]
+    assert memo.get_or_encode(encoder, False, ["b", "ca"], encode).tolist() == [[1, 0], [2, 1]]
+    assert calls == [["aa", "b"], ["ca"]]  # nothing encoded twice in the process
+    memo.get_or_encode(other, False, ["b"], encode)  # another encoder (e.g. an int8 copy) is another key
+    assert calls[-1] == ["b"]
+    fresh = EmbeddingMemo()  # a later run: what the first wrote to disk is read back, not encoded
+    fresh.attach(encoder, False, EmbeddingCache(tmp_path, "enc-texts", max_entries=3))
+    assert fresh.get_or_encode(encoder, False, ["ca", "aa"], encode).tolist() == [[2, 1], [2, 2]]
+    assert len(calls) == 3
+    fresh.get_or_encode(encoder, False, ["dddd"], encode)  # over max_entries: the oldest ("aa") is dropped on disk
+    assert EmbeddingCache(tmp_path, "enc-texts").get_or_encode(["aa"], encode).tolist() == [[2, 2]]
+    assert calls[-1] == ["aa"]

@@ -10,12 +10,12 @@ import pandas as pd
 import torch
 
 from audit.errors import SuiteSkipped
-from audit.foundation.embeddings import EmbeddingMemo, encode_texts
+from audit.foundation.embeddings import SHARED as EMBEDDINGS
+from audit.foundation.embeddings import encode_texts
 from audit.suite import SuiteContext
 
 TEXT_COLUMN = "text"
 ROW_SALT = 7001  # all text suites audit the same sampled rows
-EMBEDDINGS = EmbeddingMemo()  # sentence embeddings computed so far in this process, shared by the text suites
 
 
 @dataclass(frozen=True)
