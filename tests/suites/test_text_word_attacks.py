@@ -160,6 +160,23 @@ def test_explainability_compares_occlusion_with_integrated_gradients(contexts):
     assert "attribution_rank_agreement[occlusion~integrated_gradients]" in by_name
     highlight = next(t for t in out.tables if t.id == "text_word_attribution_highlight")
     assert {row[0] for row in highlight.rows} == {1, 2, 3} and len(highlight.columns) == 4
+    per_text = next(t for t in out.tables if t.id == "text_word_attribution_agreement")
+    assert [row[0] for row in per_text.rows] == [1, 2, 3]
+
+
+def test_word_attributions_of_integrated_gradients_add_up_to_the_token_attributions(contexts):
+    from audit.suites.text._token_attributions import ig_token_scores
+    from audit.suites.text._word_attributions import ig_by_word
+    from audit.suites.text._words import split_words
+
+    ctx = contexts["control"]
+    texts = tuple(ctx.data.test.raw["text"])[:4]
+    ig = ig_token_scores(ctx, texts, steps=8)
+    per_word = ig_by_word(ctx.model.encoder.tokenizer, ig, [split_words(t) for t in texts])
+    special = {"[CLS]", "[SEP]", "[PAD]"}
+    for i, tokens in enumerate(ig.tokens):
+        words_only = sum(ig.scores[i, j] for j, tok in enumerate(tokens) if tok not in special)
+        assert per_word[i].sum() == pytest.approx(words_only, abs=1e-6)
 
 
 def test_spearman_agreement_matches_scipy_on_a_known_case(contexts):

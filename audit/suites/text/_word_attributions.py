@@ -71,6 +71,8 @@ def word_attributions(ctx: SuiteContext, ig: TokenScores, batch_size: int, resam
         measurements += _agreement(ctx, ig_words, occ, details, resamples)
         notes.append(_agreement_note(measurements))
     tables.append(_highlight(words, ig_words, occ, examples, positive))
+    if ig_words is not None and examples:
+        tables.append(_agreement_table(ig_words, occ, examples))
     return SuiteOutput(measurements=tuple(measurements), tables=tuple(tables), notes=tuple(notes))
 
 
@@ -91,19 +93,37 @@ def _gendered_share(ctx: SuiteContext, words: list[tuple[Word, ...]], occ: list[
                        details, None if len(values) else "no texts")
 
 
-def _agreement(ctx: SuiteContext, ig_words: list[np.ndarray], occ: list[np.ndarray], details: dict,
-               resamples: int) -> list[Measurement]:
+def per_text_agreement(ig_words: list[np.ndarray], occ: list[np.ndarray]) -> list[tuple[float | None, int | None]]:
+    """Per text: (Spearman's rho of the two methods over its words, whether their largest word is the same); None
+    where undefined (fewer than three words or a method constant over them; no word moving the prediction)."""
     from scipy.stats import spearmanr
 
+    out = []
+    for a, b in zip(ig_words, occ, strict=True):
+        varied = len(a) >= _MIN_WORDS and np.ptp(a) > 0 and np.ptp(b) > 0
+        moved = len(a) > 0 and np.abs(b).max() > 0
+        out.append((float(spearmanr(a, b).statistic) if varied else None,
+                    int(np.argmax(np.abs(a)) == np.argmax(np.abs(b))) if moved else None))
+    return out
+
+
+def _agreement_table(ig_words: list[np.ndarray], occ: list[np.ndarray], examples: int) -> Table:
+    rows = tuple((i + 1, len(a), None if rho is None else round(rho, 4),
+                  None if top is None else ("yes" if top else "no"))
+                 for i, (a, (rho, top)) in enumerate(zip(ig_words, per_text_agreement(ig_words, occ), strict=True))
+                 if i < examples)
+    return Table(id="text_word_attribution_agreement", title="Occlusion vs integrated gradients, per text",
+                 columns=("text", "words", "Spearman rank correlation", "same most important word"), rows=rows,
+                 caption="The texts shown highlighted above; n/a where the correlation or the top word is undefined.")
+
+
+def _agreement(ctx: SuiteContext, ig_words: list[np.ndarray], occ: list[np.ndarray], details: dict,
+               resamples: int) -> list[Measurement]:
     from audit.stats import bootstrap_mean_ci, clopper_pearson
 
-    rhos, same_top = [], []
-    for a, b in zip(ig_words, occ, strict=True):
-        if len(a) >= _MIN_WORDS and np.ptp(a) > 0 and np.ptp(b) > 0:
-            rhos.append(float(spearmanr(a, b).statistic))
-        if len(a) and np.abs(b).max() > 0:
-            same_top.append(int(np.argmax(np.abs(a)) == np.argmax(np.abs(b))))
-    rho, top = np.array(rhos), np.array(same_top)
+    per_text = per_text_agreement(ig_words, occ)
+    rhos = [r for r, _ in per_text if r is not None]
+    rho, top = np.array(rhos), np.array([t for _, t in per_text if t is not None])
     both = {**details, "compared_with": "integrated gradients summed over each word's tokens",
             "texts_without_variation": len(occ) - len(rhos)}
     return [
