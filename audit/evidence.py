@@ -71,10 +71,27 @@ class LoadedEvidence:
 
 
 def row_keys(x: torch.Tensor | np.ndarray, y: torch.Tensor | np.ndarray, salt: str = "") -> tuple[str, ...]:
-    """A stable key per row: the first 16 hex digits of sha256(inputs, label, salt); repeats get `~k`."""
+    """A stable key per row: the first 16 hex digits of sha256(inputs, label, salt); repeats get `~k`.
+
+    Every suite keys the same audited rows: the keys of the last few row sets are kept, found by one hash of
+    the whole arrays (content, not identity, so a changed tensor is keyed again)."""
     xs = np.ascontiguousarray(np.asarray(x.cpu() if isinstance(x, torch.Tensor) else x, dtype=np.float32))
-    ys = np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y).astype(np.int64)
-    flat = xs.reshape(xs.shape[0], -1)
+    ys = np.ascontiguousarray(np.asarray(y.cpu() if isinstance(y, torch.Tensor) else y).astype(np.int64))
+    hasher = hashlib.sha256(f"{xs.shape}|{ys.shape}|{salt}|".encode())  # the shapes fix where each part ends
+    hasher.update(xs)
+    hasher.update(ys)
+    whole = hasher.digest()
+    if whole not in _KEYS_OF:
+        _KEYS_OF[whole] = _row_keys(xs.reshape(xs.shape[0], -1), ys, salt)
+        while len(_KEYS_OF) > 4:
+            _KEYS_OF.pop(next(iter(_KEYS_OF)))
+    return _KEYS_OF[whole]
+
+
+_KEYS_OF: dict[bytes, tuple[str, ...]] = {}
+
+
+def _row_keys(flat: np.ndarray, ys: np.ndarray, salt: str) -> tuple[str, ...]:
     seen: dict[str, int] = {}
     keys = []
     for row, label in zip(flat, ys, strict=True):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from audit.errors import AuditInputError
 from audit.reports.validate import check_types
-from audit.types import SCHEMA_VERSION, Scorecard, from_json_dict, to_json_dict
+from audit.types import SCHEMA_VERSION, Scorecard, SuiteResult, from_json_dict, to_json_dict
 
 
 def render_json(scorecard: Scorecard) -> str:
@@ -17,7 +19,24 @@ def render_json(scorecard: Scorecard) -> str:
 
     Non-finite floats become null (strict JSON), see docs/scorecard-schema.md.
     """
-    return json.dumps(to_json_dict(scorecard), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    data = to_json_dict(dataclasses.replace(scorecard, results=()))
+    data["results"] = _results_json(scorecard.results)
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# The runner rewrites scorecard.json after every suite with the same (frozen) results plus one: each result's JSON
+# form is kept while it is in the scorecard, keyed by identity (the result itself is held, so its id stays its own).
+_RESULT_JSON: dict[int, tuple[SuiteResult, Any]] = {}
+
+
+def _results_json(results: tuple[SuiteResult, ...]) -> list[Any]:
+    global _RESULT_JSON
+    kept = {}
+    for r in results:
+        known = _RESULT_JSON.get(id(r))
+        kept[id(r)] = known if known is not None and known[0] is r else (r, to_json_dict(r))
+    _RESULT_JSON = kept
+    return [kept[id(r)][1] for r in results]
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
