@@ -87,7 +87,8 @@ class TextEfficiencySuite:
                 continue
             run = runner(variant.module)
             measurements += _cost_measurements(kind, costs(variant.module), base, variant.how, lengths, what)
-            details = {"variant": kind, "how": variant.how, "rows": len(rows), "resamples": params.resamples}
+            details = {"variant": kind, "how": variant.how, "rows": len(rows), "resamples": params.resamples,
+                       "favourable_class": ctx.data.class_names[ctx.data.positive_class]}
             if whole:
                 pred = logits(run, rows.texts, params.batch_size).argmax(dim=1).numpy()
             else:
