@@ -77,6 +77,9 @@ def run(
                                               show_default="off")] = None,
     text_column: Annotated[str | None, Opt("--text-column", help="text column of --data, for a Hugging Face "
                                            "text classifier folder given to --model", show_default="none")] = None,
+    image_column: Annotated[str | None, Opt("--image-column", help="image path column of --data (paths relative to "
+                                            "the data file), for a Hugging Face image classifier folder; a folder "
+                                            "of class subfolders as --data needs none", show_default="none")] = None,
     base_model: Annotated[str | None, Opt("--base-model", help="local base model folder of a PEFT/LoRA adapter "
                                           "folder given to --model", show_default="the adapter config's")] = None,
     arch: Annotated[str | None, Opt(help="module:Class for safetensors/state-dict weights",
@@ -111,6 +114,7 @@ def run(
                       train_data=train_data, missing_group=missing_group, arch=arch, arch_kwargs=arch_kwargs,
                       predictions=predictions, prediction_column=prediction_column, score_column=score_column,
                       proba_columns=proba_columns, text_column=text_column, base_model=base_model,
+                      image_column=image_column,
                       allow_unsafe_load=allow_unsafe_load, device=device, seed=seed, out=out, gate_on=gate_on,
                       card=str(card) if card is not None else None, baseline=baseline, resume=resume,
                       executor=executor, ray_address=ray_address)

@@ -39,8 +39,10 @@ class AuditConfig:
     prediction_column: str = "prediction"
     score_column: str | None = None
     proba_columns: tuple[str, ...] = ()
-    # A text classifier's data (--model DIR, a Hugging Face folder): --text-column COL; a PEFT adapter's base
+    # A Hugging Face folder's data (--model DIR): --text-column COL (text) or --image-column COL (image paths); a
+    # PEFT adapter's base
     text_column: str | None = None
+    image_column: str | None = None
     base_model: str | None = None
     arch: str | None = None
     arch_kwargs: Mapping[str, Any] = field(default_factory=dict)
@@ -87,11 +89,13 @@ _FIELDS = {f.name for f in fields(AuditConfig)} - SYSTEM_FIELDS
 _ALIASES = {"train-data": "train_data", "arch-kwargs": "arch_kwargs", "allow-unsafe-load": "allow_unsafe_load",
             "gate-on": "gate_on", "default-policy": "default_policy", "missing-group": "missing_group",
             "prediction-column": "prediction_column", "score-column": "score_column", "proba-columns": "proba_columns",
-            "ray-address": "ray_address", "text-column": "text_column", "base-model": "base_model"}
+            "ray-address": "ray_address", "text-column": "text_column", "base-model": "base_model",
+            "image-column": "image_column"}
 # Switches that lower safety: strict booleans, shown in the scorecard, never read from the audited repository.
 SAFETY_SWITCHES = ("allow_unsafe_load",)
 _NON_EMPTY = ("suite", "model", "data", "label", "train_data", "arch", "out", "predictions", "prediction_column",
-              "score_column", "resume", "ray_address", "text_column", "base_model")
+              "score_column", "resume", "ray_address", "text_column", "base_model",
+              "image_column")
 SEED_LIMIT = 2**32  # derived seeds (seed * 1_000_003 + salt) must stay inside torch's 64-bit generator seed
 _MAX_DEPTH = 16  # nesting allowed in table/JSON values; deeper input is refused before anything recurses on it
 COMMAND_LINE = "the command line"
@@ -313,7 +317,7 @@ def _check_value(name: str, value: Any, origin: str) -> None:
 
 
 def _validate(cfg: AuditConfig) -> AuditConfig:
-    if cfg.data is not None and not cfg.label:
+    if cfg.data is not None and not cfg.label and not Path(cfg.data).is_dir():  # an ImageFolder labels by folder
         raise AuditInputError(f"--data {cfg.data} needs --label COLUMN naming the label column")
     if cfg.predictions is not None and not cfg.label:
         raise AuditInputError(f"--predictions {cfg.predictions} needs --label COLUMN naming the label column")

@@ -46,6 +46,8 @@ def load_model_and_data(cfg: AuditConfig) -> tuple[ModelUnderAudit, Dataset, Map
             f"--model {cfg.model!r} is neither a zoo model nor an existing file"
             f"{did_you_mean(cfg.model, sorted(zoo.ZOO_MODELS))}"
         )
+    if path.is_dir() and cfg.data is not None and (cfg.image_column or Path(cfg.data).is_dir()):
+        return _hf_image_model(cfg, path)  # an ImageFolder --data takes its labels from its subfolders
     if cfg.data is None or not cfg.label:
         raise AuditInputError(f"auditing the model file {path} needs --data PATH and --label COLUMN")
     if path.is_dir():
@@ -63,7 +65,8 @@ def _hf_model(cfg: AuditConfig, path: Path) -> tuple[ModelUnderAudit, Dataset, M
         raise AuditInputError(f"--model {str(path)!r} is a folder without config.json or adapter_config.json; pass a "
                               "folder written by save_pretrained, or a model file")
     if not cfg.text_column:
-        raise AuditInputError(f"auditing the Hugging Face folder {path} needs --text-column COLUMN naming the text")
+        raise AuditInputError(f"auditing the Hugging Face folder {path} needs --text-column COLUMN naming the text "
+                              "(a text classifier) or --image-column COLUMN naming image paths (an image classifier)")
     assert cfg.data is not None and cfg.label is not None
     loaded = hf.load_hf_folder(path, Path(cfg.base_model) if cfg.base_model else None, cfg.allow_unsafe_load)
     encoder = hf.HFTextInputs(loaded.tokenizer, hf.max_length(loaded))
@@ -71,6 +74,30 @@ def _hf_model(cfg: AuditConfig, path: Path) -> tuple[ModelUnderAudit, Dataset, M
                           loaded.class_names, encoder, Path(cfg.train_data) if cfg.train_data else None,
                           cfg.missing_group)
     model = hf.hf_model(loaded, encoder, path.resolve().name, str(path), resolve_device(cfg.device))
+    return model, data, {}
+
+
+def _hf_image_model(cfg: AuditConfig, path: Path) -> tuple[ModelUnderAudit, Dataset, Mapping[str, str]]:
+    """A local Hugging Face image classifier folder (or PEFT adapter) on an image table or an ImageFolder."""
+    from audit.data.images import ImageColumns, load_image_data
+    from audit.models import hf, hf_image
+    from audit.models.device import resolve_device
+
+    if not hf.is_hf_folder(path):
+        raise AuditInputError(f"--model {str(path)!r} is a folder without config.json or adapter_config.json; pass a "
+                              "folder written by save_pretrained, or a model file")
+    if cfg.text_column:
+        raise AuditInputError("--text-column and an image data set (--image-column or a folder as --data) exclude "
+                              "each other; pass one")
+    assert cfg.data is not None
+    loaded = hf_image.load_hf_image_folder(path, Path(cfg.base_model) if cfg.base_model else None,
+                                           cfg.allow_unsafe_load)
+    pixels = hf_image.HFImagePixels(loaded.tokenizer, hf_image.image_channels(loaded), path)
+    data = load_image_data(Path(cfg.data), ImageColumns(cfg.image_column, cfg.label, tuple(cfg.sensitive)),
+                           loaded.class_names, pixels, Path(cfg.train_data) if cfg.train_data else None,
+                           cfg.missing_group)
+    model = hf_image.hf_image_model(loaded, pixels, data.input_shape, path.resolve().name, str(path),
+                                    resolve_device(cfg.device))
     return model, data, {}
 
 

@@ -113,12 +113,13 @@ class Heatmap:
 
 @dataclass(frozen=True)
 class ImageGrid:
-    """Grey-scale images in [0, 1], row-major pixels; rows of the grid share `row_labels`."""
+    """Images in [0, 1], row-major pixels; rows of the grid share `row_labels`. Grey and diverging images are H x W
+    values; colour ("rgb") images are H rows of 3W values, r, g, b per pixel."""
 
     row_labels: tuple[str, ...]
     col_labels: tuple[str, ...]
     images: tuple[tuple[tuple[tuple[float, ...], ...], ...], ...]  # [row][col] -> HxW pixels
-    cmap: str = "gray"  # "gray" | "diverging" (signed attributions)
+    cmap: str = "gray"  # "gray" | "rgb" (colour, interleaved) | "diverging" (signed attributions)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,9 @@ from audit.models.types import ModelSource, ModelUnderAudit
 
 _PICKLE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "adapter_model.bin")
 _TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
-_CONFIG_FILES = ("config.json", "tokenizer_config.json", "adapter_config.json")
+_IMAGE_PROCESSOR_FILES = ("preprocessor_config.json",)
+_PROCESSOR_FILES = {"text": _TOKENIZER_FILES, "image": _IMAGE_PROCESSOR_FILES}  # by modality: what turns raw inputs
+_CONFIG_FILES = ("config.json", "tokenizer_config.json", "adapter_config.json", "preprocessor_config.json")
 MAX_LENGTH = 512  # tokens per text at most (a model's own limit may be lower)
 
 
@@ -61,11 +63,25 @@ def _read_json(path: Path) -> dict[str, Any]:
 def _refuse_remote_code(folder: Path) -> None:
     for name in _CONFIG_FILES:
         file = folder / name
-        if file.is_file() and any(_read_json(file).get(key) for key in ("auto_map", "auto_mapping")):
+        content = _read_json(file) if file.is_file() else {}
+        mapping = content.get("auto_mapping")
+        if content.get("auto_map") or (mapping and not _transformers_class(mapping)):
             raise AuditInputError(
                 f"{file} has 'auto_map' (or 'auto_mapping'): the model needs its own Python code (trust_remote_code), "
                 "which the audit never runs; save the model with an architecture transformers ships (e.g. "
                 "BertForSequenceClassification)")
+
+
+def _transformers_class(mapping: Any) -> bool:
+    """peft writes `auto_mapping` for a base class without a peft task type (image classifiers): harmless when it
+    names a class transformers ships (only AutoPeftModel imports it; the audit loads through PeftModel)."""
+    import transformers
+
+    if not isinstance(mapping, dict) or set(mapping) != {"base_model_class", "parent_library"}:
+        return False
+    cls, library = mapping["base_model_class"], mapping["parent_library"]
+    return (isinstance(cls, str) and isinstance(library, str) and library.startswith("transformers.")
+            and isinstance(getattr(transformers, cls, None), type))
 
 
 def _check_architecture(folder: Path, config: dict[str, Any]) -> None:
@@ -131,65 +147,82 @@ def _offline() -> Iterator[None]:
                 os.environ[key] = value
 
 
-def _tokenizer_folder(model_dir: Path, base_dir: Path | None) -> Path:
+def _tokenizer_folder(model_dir: Path, base_dir: Path | None, modality: str = "text") -> Path:
+    """The folder holding the tokenizer (text) or image processor (image): the model's, else its base's."""
+    files = _PROCESSOR_FILES[modality]
     for folder in (model_dir, base_dir):
-        if folder is not None and any((folder / n).is_file() for n in _TOKENIZER_FILES):
+        if folder is not None and any((folder / n).is_file() for n in files):
             return folder
-    raise AuditInputError(f"{model_dir} has no tokenizer files ({', '.join(_TOKENIZER_FILES)}); save the tokenizer "
-                          "into the folder with tokenizer.save_pretrained")
+    what = "tokenizer" if modality == "text" else "image processor"
+    raise AuditInputError(f"{model_dir} has no {what} files ({', '.join(files)}); save the {what} into the folder "
+                          f"with {'tokenizer' if modality == 'text' else 'image_processor'}.save_pretrained")
 
 
 @dataclass(frozen=True)
 class HFLoaded:
     """A loaded classifier, its tokenizer and how it was read (for the scorecard)."""
 
-    model: nn.Module  # a transformers *ForSequenceClassification (a PeftModel around one for an adapter)
-    tokenizer: Any
+    model: nn.Module  # a transformers *For{Sequence,Image}Classification (a PeftModel around one for an adapter)
+    tokenizer: Any  # the tokenizer (text) or the image processor (image)
     class_names: tuple[str, ...]
     kind: str  # hf | hf-peft
     sha256: str
     description: str
 
 
-def load_hf_folder(folder: Path, base_model: Path | None = None, allow_unsafe_load: bool = False) -> HFLoaded:
-    """Load a sequence classifier (or a PEFT adapter on its local base) and its tokenizer, offline, in eval mode."""
+def load_hf_folder(folder: Path, base_model: Path | None = None, allow_unsafe_load: bool = False,
+                   modality: str = "text") -> HFLoaded:
+    """Load a sequence (modality "text") or image ("image") classifier, or a PEFT adapter on its local base, and its
+    tokenizer or image processor, offline, in eval mode."""
     folder = folder.expanduser().resolve()
     if (folder / "adapter_config.json").is_file():
-        return _load_adapter(folder, base_model, allow_unsafe_load)
+        return _load_adapter(folder, base_model, allow_unsafe_load, modality)
     check = check_model_folder(folder, allow_unsafe_load)
-    model, tokenizer = _load_base(check, _tokenizer_folder(folder, None), allow_unsafe_load)
+    model, tokenizer = _load_base(check, _tokenizer_folder(folder, None, modality), allow_unsafe_load, modality)
     digest = files_sha256(check.hashed, with_names=True)
     return HFLoaded(model, tokenizer, _class_names(model), "hf", digest,
                     f"Hugging Face {type(model).__name__} from {folder} (sha256 {digest[:16]}), weights "
                     f"{', '.join(p.name for p in check.weights)}")
 
 
-def _load_base(check: FolderCheck, tokenizer_dir: Path, allow_unsafe_load: bool) -> tuple[nn.Module, Any]:
+def _auto_classes(modality: str) -> tuple[Any, Any]:
+    """transformers' auto classes for the model and its input processor, by modality."""
+    if modality == "image":
+        from transformers import AutoImageProcessor, AutoModelForImageClassification
+
+        return AutoModelForImageClassification, AutoImageProcessor
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    return AutoModelForSequenceClassification, AutoTokenizer
+
+
+def _load_base(check: FolderCheck, tokenizer_dir: Path, allow_unsafe_load: bool,
+               modality: str = "text") -> tuple[nn.Module, Any]:
     from transformers.utils import logging as hf_logging
 
+    auto_model, auto_processor = _auto_classes(modality)
     hf_logging.disable_progress_bar()
     _refuse_remote_code(tokenizer_dir)
     with _offline():
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(
+            model = auto_model.from_pretrained(
                 str(check.path), local_files_only=True, use_safetensors=not allow_unsafe_load or None,
                 trust_remote_code=False)
-            tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True,
-                                                      trust_remote_code=False)
+            tokenizer = auto_processor.from_pretrained(str(tokenizer_dir), local_files_only=True,
+                                                       trust_remote_code=False)
         except (OSError, ValueError, KeyError) as exc:
             raise AuditInputError(f"cannot load the Hugging Face folder {check.path}: {exc}") from None
     return model.eval(), tokenizer
 
 
-def _load_adapter(folder: Path, base_model: Path | None, allow_unsafe_load: bool) -> HFLoaded:
+def _load_adapter(folder: Path, base_model: Path | None, allow_unsafe_load: bool, modality: str = "text") -> HFLoaded:
     adapter_config = _read_json(folder / "adapter_config.json")
     _refuse_remote_code(folder)
     _check_peft_type(folder, adapter_config)
     base_dir = _base_dir(folder, adapter_config, base_model)
     base = check_model_folder(base_dir, allow_unsafe_load)
     weights = _weights(folder, allow_unsafe_load, adapter=True)
-    model, tokenizer = _load_base(base, _tokenizer_folder(folder, base_dir), allow_unsafe_load)
+    model, tokenizer = _load_base(base, _tokenizer_folder(folder, base_dir, modality), allow_unsafe_load, modality)
     from peft import PeftModel
 
     with _offline():

@@ -53,6 +53,12 @@ def grey_png(pixels: Pixels) -> bytes:
     return encode_png(rows, len(pixels[0]) if pixels else 0, len(pixels), rgb=False)
 
 
+def rgb_png(pixels: Pixels) -> bytes:
+    """Rows of interleaved r, g, b values in [0, 1] (clipped; NaN as 0) as a colour image."""
+    rows = [bytes(round(max(0.0, min(1.0, _clean(v))) * 255) for v in row) for row in pixels]
+    return encode_png(rows, len(pixels[0]) // 3 if pixels else 0, len(pixels), rgb=True)
+
+
 def diverging_png(pixels: Pixels) -> bytes:
     """Signed values scaled by this image's largest magnitude, so zero is always white."""
     scale = max((abs(_clean(v)) for row in pixels for v in row), default=0.0) or 1.0

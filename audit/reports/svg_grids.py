@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from audit.reports.formatting import fmt_number
-from audit.reports.png import Pixels, data_uri, diverging_colour, diverging_png, grey_png, sequential_colour
+from audit.reports.png import Pixels, data_uri, diverging_colour, diverging_png, grey_png, rgb_png, sequential_colour
 from audit.reports.svg_axes import esc, finite, message_svg, natural_order, open_svg, px, short, text
 from audit.types import Chart, Heatmap, ImageGrid
 
@@ -139,7 +139,7 @@ def render_images(chart: Chart) -> str:
     if grid is None or not grid.images or not any(grid.images) or not grid.images[0][0]:
         return message_svg(chart.title, "No images to draw.")
     first = grid.images[0][0]
-    rows_px, cols_px = len(first), len(first[0])
+    rows_px, cols_px = len(first), len(first[0]) // _values_per_pixel(grid)
     scale = max(1.0, 72.0 / max(rows_px, cols_px))
     cell_w, cell_h = cols_px * scale + 8, rows_px * scale + 8
     n_cols = max(len(row) for row in grid.images)
@@ -160,13 +160,19 @@ def render_images(chart: Chart) -> str:
 def _image(grid: ImageGrid, pixels: Pixels, x: float, y: float, scale: float) -> str:
     if not pixels or not pixels[0]:
         return text(x, y + 12, "n/a", "start")
-    png = diverging_png(pixels) if grid.cmap == "diverging" else grey_png(pixels)
-    return (f'<image x="{px(x)}" y="{px(y)}" width="{px(len(pixels[0]) * scale)}" '
+    png = {"diverging": diverging_png, "rgb": rgb_png}.get(grid.cmap, grey_png)(pixels)
+    return (f'<image x="{px(x)}" y="{px(y)}" width="{px(len(pixels[0]) // _values_per_pixel(grid) * scale)}" '
             f'height="{px(len(pixels) * scale)}" preserveAspectRatio="none" style="image-rendering:pixelated" '
             f'href="{data_uri(png)}"/>')
 
 
+def _values_per_pixel(grid: ImageGrid) -> int:
+    return 3 if grid.cmap == "rgb" else 1  # colour rows interleave r, g, b
+
+
 def _cmap_note(grid: ImageGrid) -> str:
+    if grid.cmap == "rgb":
+        return "Colour images, each channel from 0 (dark) to 1 (bright)."
     if grid.cmap == "diverging":
         return "Red positive, blue negative, white zero; each image scaled to its own maximum."
     return "Grey scale: black 0, white 1."

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit.suites.explainability.groups import FeatureGroup
+from audit.suites.image_grids import image_cmap, input_pixels, map_array, map_pixels, shrunk_note
 from audit.types import Chart, ImageGrid, Series, Table
 
 
@@ -75,17 +76,18 @@ def local_table(cases: list[LocalCase], groups: tuple[FeatureGroup, ...], top: i
 
 
 def _image(values: np.ndarray, shape: tuple[int, ...]) -> tuple[tuple[float, ...], ...]:
-    """Flattened (c*h*w) values -> h x w pixels (channels summed)."""
-    pixels = values.reshape(shape).sum(axis=0)
-    return tuple(tuple(_r(v) for v in row) for row in pixels)
+    """Flattened (c*h*w) values -> h x w pixels (channels summed; large images shrunk)."""
+    return map_pixels(values.reshape(shape), digits=6)
 
 
 def importance_map(abs_values: np.ndarray, shape: tuple[int, ...]) -> Chart:
-    mean_map = abs_values.mean(axis=0)
+    mean_map = map_array(abs_values.mean(axis=0).reshape(shape))  # channels (and shrunk areas) summed
     scaled = mean_map / mean_map.max() if mean_map.max() > 0 else mean_map
-    grid = ImageGrid(("mean |SHAP|",), ("all explained rows",), ((_image(scaled, shape),),), cmap="gray")
+    pixels = tuple(tuple(_r(v) for v in row) for row in scaled)
+    grid = ImageGrid(("mean |SHAP|",), ("all explained rows",), ((pixels,),), cmap="gray")
     return Chart("global_importance_map", "Global importance per pixel", "images", images=grid,
-                 caption="Mean |SHAP| per pixel over the explained rows, scaled so the largest is white.")
+                 caption="Mean |SHAP| per pixel over the explained rows, scaled so the largest is white."
+                         + shrunk_note(shape))
 
 
 def attribution_maps(inputs: dict[str, np.ndarray], values: dict[str, np.ndarray], labels: dict[str, list[str]],
@@ -95,9 +97,12 @@ def attribution_maps(inputs: dict[str, np.ndarray], values: dict[str, np.ndarray
     width = max(len(inputs[k]) for k in kinds)
     cols = tuple(f"#{i + 1}" for i in range(width))
     caption = "; ".join(f"{k}: " + ", ".join(f"#{i + 1} {lab}" for i, lab in enumerate(labels[k])) for k in kinds)
-    inputs_grid = ImageGrid(tuple(kinds), cols, tuple(tuple(_image(v, shape) for v in inputs[k]) for k in kinds))
+    inputs_grid = ImageGrid(tuple(kinds), cols, tuple(tuple(input_pixels(v.reshape(shape), digits=6)
+                                                            for v in inputs[k]) for k in kinds), cmap=image_cmap(shape))
     maps_grid = ImageGrid(tuple(kinds), cols, tuple(tuple(_image(v, shape) for v in values[k]) for k in kinds),
                           cmap="diverging")
-    return (Chart("attribution_inputs", "Explained images", "images", images=inputs_grid, caption=caption),
+    note = shrunk_note(shape)
+    return (Chart("attribution_inputs", "Explained images", "images", images=inputs_grid,
+                  caption=caption + ("." + note if note else "")),
             Chart("attribution_maps", "SHAP attribution maps of the explained class", "images", images=maps_grid,
-                  caption=caption + ". Red pixels raised the explained class's score, blue lowered it."))
+                  caption=caption + ". Red pixels raised the explained class's score, blue lowered it." + note))

@@ -29,6 +29,9 @@ def standardise(train: torch.Tensor, other: torch.Tensor) -> tuple[torch.Tensor,
 def principal_axes(train: torch.Tensor, k: int) -> torch.Tensor:
     """The training rows' top-k principal axes (columns; exact, from the covariance's eigendecomposition)."""
     centred = train - train.mean(0)
+    if centred.shape[1] > centred.shape[0]:  # wide rows (image pixels): the same axes from the thin SVD, whose
+        _, _, vh = torch.linalg.svd(centred, full_matrices=False)  # cost grows with rows² x columns, not columns³
+        return vh[:k].T
     _, vectors = torch.linalg.eigh(centred.T @ centred)
     return vectors[:, -k:].flip(1)
 

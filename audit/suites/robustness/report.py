@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from audit.stats import clopper_pearson
+from audit.suites.image_grids import image_cmap, input_pixels, shrunk_note
 from audit.suites.robustness.sweep import Outcome
 from audit.types import Chart, ImageGrid, JSONValue, Measurement, Series, Table
 
@@ -82,16 +83,17 @@ def outcome_table(outcomes: Sequence[Outcome], is_image: bool) -> Table:
 
 
 def image_grid(clean: torch.Tensor, adversarial: Mapping[float, torch.Tensor]) -> Chart:
-    """Row per ε (first row: clean), one column per example image (first channel)."""
+    """Row per ε (first row: clean), one column per example image (colour or grey; large images shrunk)."""
     def pixels(batch: torch.Tensor) -> tuple:
-        return tuple(tuple(tuple(round(float(v), 4) for v in row) for row in img[0]) for img in batch)
+        return tuple(input_pixels(img) for img in batch)
 
     labels = ["clean"] + [f"ε={eps_label(e, True)}" for e in adversarial]
     images = (pixels(clean),) + tuple(pixels(adv) for adv in adversarial.values())
     cols = tuple(f"example {i + 1}" for i in range(clean.shape[0]))
     return Chart(id="adversarial_examples", title="Clean and adversarial inputs (PGD, L∞)", kind="images",
-                 images=ImageGrid(tuple(labels), cols, images),
-                 caption="The model's answer changes on these inputs although they look alike to a person.")
+                 images=ImageGrid(tuple(labels), cols, images, cmap=image_cmap(tuple(clean.shape[1:]))),
+                 caption="The model's answer changes on these inputs although they look alike to a person."
+                         + shrunk_note(tuple(clean.shape[1:])))
 
 
 def shift_chart(shifts: Sequence[tuple[str, float]], eps: float) -> Chart:
