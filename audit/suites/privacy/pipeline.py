@@ -128,21 +128,25 @@ def _headline(primary: report.AttackSummary) -> tuple[Measurement, str]:
 
 
 def run_privacy(ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
-    """The suite on one BLAS/OpenMP thread, but for shadow training, which keeps the caller's threads.
-
-    Its work is many small matrix products (per-fold logistic fits, bootstrap cumulative sums, the attack
-    model): thread hand-off costs more than it saves, and on a loaded 2-core runner two threads measured
-    up to 25x slower (the eigendecomposition of a 107 x 107 covariance)."""
+    """The suite on one thread (torch, BLAS, OpenMP), as the recipe trains the model: its work is many small
+    matrix products (shadow models, per-fold logistic fits, bootstrap cumulative sums), where thread hand-off
+    costs more than it saves. On a loaded 2-core runner two threads measured up to 25x slower (a 107 x 107
+    eigendecomposition) and shadow training 14x the CPU time."""
     from threadpoolctl import threadpool_limits  # ships with scikit-learn
 
+    from audit.suites.privacy.roc import forget_resamples
+
     threads = torch.get_num_threads()
-    with threadpool_limits(limits=1):
-        return _run_privacy(ctx, params, threads)
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            return _run_privacy(ctx, params)
+    finally:
+        torch.set_num_threads(threads)
+        forget_resamples()
 
 
-def _run_privacy(ctx: SuiteContext, params: PrivacyParams, shadow_threads: int) -> SuiteOutput:
-    from threadpoolctl import threadpool_limits
-
+def _run_privacy(ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
     ev = balanced_evaluation_set(ctx.data, params.max_per_side, ctx.rng(1))
     notes: list[str] = []
     if ev.overlap:
@@ -159,8 +163,7 @@ def _run_privacy(ctx: SuiteContext, params: PrivacyParams, shadow_threads: int) 
     if params.label_only_queries:
         outcomes.append(_label_only(ctx, params, ev))
     ctx.progress(2, 5, "privacy: LiRA")
-    with threadpool_limits(limits=shadow_threads):
-        lira, lira_note = _lira(ctx, params, outputs, ev)
+    lira, lira_note = _lira(ctx, params, outputs, ev)
     validity = [_shift_check(ev, params, ctx)]
     if lira is not None:
         outcomes += [lira.online, lira.offline]

@@ -100,12 +100,31 @@ def roc_metrics(scores: np.ndarray, labels: np.ndarray, fprs: tuple[float, ...] 
     )
 
 
+_KEPT_COUNTS = 2  # the attacks on all evaluation rows, and ART's on its held-out half
+_recent_counts: dict[tuple[bytes, int, int], np.ndarray] = {}
+
+
 def _stratified_counts(labels: np.ndarray, resamples: int, seed: int) -> np.ndarray:
-    """(resamples, n) bootstrap counts, members and non-members resampled separately."""
+    """(resamples, n) bootstrap counts, members and non-members resampled separately.
+
+    The attacks of one run share their rows, labels and seed, hence these counts: the latest few are kept
+    (read-only, until `forget_resamples`) rather than drawn again for every attack."""
+    key = (np.asarray(labels, np.int8).tobytes(), resamples, seed)
+    if key in _recent_counts:
+        return _recent_counts[key]
     counts = np.zeros((resamples, labels.size), np.int32)
     for offset, group in enumerate((np.flatnonzero(labels == 1), np.flatnonzero(labels == 0))):
         counts[:, group] = resample_counts(group.size, resamples, seed + offset, np.int32)
+    counts.flags.writeable = False
+    if len(_recent_counts) >= _KEPT_COUNTS:
+        del _recent_counts[next(iter(_recent_counts))]
+    _recent_counts[key] = counts
     return counts
+
+
+def forget_resamples() -> None:
+    """Drop the kept bootstrap counts (the suite calls this when it ends)."""
+    _recent_counts.clear()
 
 
 def bootstrap_roc_cis(
@@ -114,9 +133,9 @@ def bootstrap_roc_cis(
     """95% percentile CIs of auc, balanced_accuracy, advantage and tpr@<fpr> from stratified resamples."""
     scores, labels = np.asarray(scores, float), np.asarray(labels)
     order, is_pos, ends = _sorted(scores, labels)
-    counts = _stratified_counts(labels, resamples, seed)[:, order]
+    counts = _stratified_counts(labels, resamples, seed)
     rows = [
-        _metrics_rows(*_weighted_roc(counts[i : i + _CHUNK], is_pos, ends), fprs)
+        _metrics_rows(*_weighted_roc(counts[i : i + _CHUNK][:, order], is_pos, ends), fprs)
         for i in range(0, resamples, _CHUNK)
     ]
     samples = np.vstack(rows)
