@@ -30,8 +30,18 @@ _CHANNEL_MODES = {1: "L", 3: "RGB"}
 
 
 def load_hf_image_folder(folder: Path, base_model: Path | None = None, allow_unsafe_load: bool = False) -> HFLoaded:
-    """An image classifier (or a PEFT adapter on its local base) and its image processor, offline, in eval mode."""
-    return load_hf_folder(folder, base_model, allow_unsafe_load, modality="image")
+    """An image classifier (or a PEFT adapter on its local base) and its image processor, offline, in eval mode.
+
+    transformers' notices while loading (e.g. that it falls back to the Pillow processor without torchvision) stay
+    off the terminal; failures still raise."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        return load_hf_folder(folder, base_model, allow_unsafe_load, modality="image")
+    finally:
+        hf_logging.set_verbosity(verbosity)
 
 
 @dataclass(frozen=True)
@@ -73,6 +83,9 @@ class HFImagePixels:
         self.processor = processor
         self.mode = _CHANNEL_MODES[channels]  # PIL mode every image is converted to before the processor
         self.normalisation = _processor_checked(processor, where)
+        if len(self.normalisation.mean) not in (1, channels):
+            raise AuditInputError(f"the image processor of {where} normalises {len(self.normalisation.mean)} "
+                                  f"channels but the model reads {channels}; fix image_mean/image_std")
         self.channels = channels
 
     def images_to_inputs(self, images: Sequence[Any]) -> torch.Tensor:

@@ -204,6 +204,17 @@ def test_pickle_only_image_folder_exit_2(workspace, tmp_path):
     assert "pytorch_model.bin" in output and "Traceback" not in output
 
 
+def test_remote_code_image_processor_exit_2(workspace, tmp_path):
+    folder = shutil.copytree(workspace["vit"], tmp_path / "model")
+    config = json.loads((folder / "preprocessor_config.json").read_text())
+    config["auto_map"] = {"AutoImageProcessor": "image_processing_evil.EvilProcessor"}
+    (folder / "preprocessor_config.json").write_text(json.dumps(config))
+    result, _ = _run(workspace, folder, workspace["images.csv"], "accuracy", "--image-column", "path", "--label",
+                     "label", name="remote")
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2 and "has 'auto_map'" in output and "Traceback" not in output, output
+
+
 def test_bad_image_rows_exit_2_naming_the_rows(workspace):
     frame = pd.read_csv(workspace["images.csv"])
     frame.loc[2, "path"] = "png-5/nowhere.png"
