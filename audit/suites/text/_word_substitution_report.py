@@ -101,7 +101,7 @@ def _examples(outcomes: list[SubstitutionOutcome]) -> Table:
     won = [o for o in outcomes if o.success][:_EXAMPLES]
     return Table(
         id="text_word_substitution_examples", title="Word-substitution attack: texts whose label flipped",
-        columns=("original text", "attacked text", "substitutions", "P(true class) before", "after"),
+        columns=("original text", "attacked text", "substitutions", "P(true class) before", "P(true class) after"),
         rows=tuple((o.original, o.adversarial, ", ".join(f"{a} → {b}" for a, b in o.changes),
                     round(o.p_true_before, 4), round(o.p_true_after, 4)) for o in won),
         caption="The first texts (in sample order) whose predicted label the attack flipped.")
