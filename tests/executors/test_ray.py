@@ -32,9 +32,9 @@ def _comparable(path: Path) -> dict:
     return card
 
 
-# 8 shadow models: two shadow tasks, fanned out inside the privacy suite (nested Ray tasks under --executor ray)
-SMALL_PRIVACY = {"shadow_models": 8, "max_per_side": 300, "bootstrap_resamples": 100, "attribute_rows": 200,
-                 "shift_rows": 300, "label_only_queries": 4}
+# 8 shadow models, 4 per task: two shadow tasks fanned out inside the privacy suite (nested Ray tasks on Ray)
+SMALL_PRIVACY = {"shadow_models": 8, "shadows_per_task": 4, "max_per_side": 300, "bootstrap_resamples": 100,
+                 "attribute_rows": 200, "shift_rows": 300, "label_only_queries": 4}
 
 
 def test_ray_scorecard_equals_local(local_ray, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

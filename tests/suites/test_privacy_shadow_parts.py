@@ -14,9 +14,9 @@ from audit.session import execute
 from audit.suites.privacy import shadow
 from tests.test_resume import comparable
 
-# 8 shadows: two shadow tasks of SHADOWS_PER_TASK; small samples keep the run to seconds
-PRIVACY = {"shadow_models": 8, "max_per_side": 300, "bootstrap_resamples": 100, "attribute_rows": 200,
-           "shift_rows": 300, "label_only_queries": 4}
+# 8 shadows: two shadow tasks of 4; small samples keep the run to seconds
+PRIVACY = {"shadow_models": 8, "shadows_per_task": 4, "max_per_side": 300, "bootstrap_resamples": 100,
+           "attribute_rows": 200, "shift_rows": 300, "label_only_queries": 4}
 
 
 def _cfg(out: Path, **extra: object) -> AuditConfig:

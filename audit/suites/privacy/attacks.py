@@ -64,7 +64,7 @@ def art_attack(probs: np.ndarray, ev: EvaluationSet, n_classes: int, attack_mode
 
 def lira_attack(ctx: SuiteContext, outputs: torch.Tensor, ev: EvaluationSet, n_shadows: int,
                 epochs: int | None, global_variance: bool, rng: np.random.Generator,
-                on_done: ShadowProgress | None = None) -> LiraRun:
+                on_done: ShadowProgress | None = None, shadows_per_task: int = shadows.SHADOWS_PER_TASK) -> LiraRun:
     """Train `n_shadows` shadows by the model's recipe on halves of the evaluation set (fanned out by the suite's
     executor, kept for --resume), then score LiRA."""
     model, seed = ctx.model, ctx.seed
@@ -73,7 +73,7 @@ def lira_attack(ctx: SuiteContext, outputs: torch.Tensor, ev: EvaluationSet, n_s
     shadow_epochs = recipe.epochs if epochs is None else epochs
     keep = shadows.paired_assignment(n_shadows, ev.labels.size, rng)
     trained = shadows.train_shadows(ctx, shadows.ShadowPool(recipe, ev.x, ev.y, shadow_epochs, model.device), keep,
-                                    on_done)
+                                    on_done, shadows_per_task)
     shadow_phi = trained.phi
     target_phi = logit_confidence(outputs, ev.y, model.outputs)
     scores = lira_scores(target_phi, shadow_phi, keep, global_variance)

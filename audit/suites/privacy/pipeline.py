@@ -42,7 +42,7 @@ def _lira(ctx: SuiteContext, params: PrivacyParams, outputs: torch.Tensor,
         ctx.progress(2 + done / total, 5, f"privacy: training {params.shadow_models} shadow models")
 
     run = attacks.lira_attack(ctx, outputs, ev, params.shadow_models, params.shadow_epochs,
-                              params.global_variance, ctx.rng(3), on_done)
+                              params.global_variance, ctx.rng(3), on_done, params.shadows_per_task)
     ctx.progress(3, 5, f"privacy: LiRA done ({epochs} epochs)")
     return run, None
 

@@ -1,6 +1,6 @@
 """Shadow models for LiRA, trained by the target's recipe on random halves of a data pool.
 
-Shadows train in tasks of SHADOWS_PER_TASK models (`train_shadows`, through SuiteContext.fan_out_parts): in order
+Shadows train in tasks of `shadows_per_task` models (`train_shadows`, through SuiteContext.fan_out_parts): in order
 in this process, or as Ray tasks under --executor ray, and each finished task is kept as a part so a resumed run
 does not train it again. A task hands back only what LiRA reads (each shadow's logit-scaled confidence and
 correctness per row), in the JSON form its checkpoint reads back as, so a resumed run's figures equal an
@@ -41,9 +41,10 @@ if TYPE_CHECKING:
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD,
 }
-# Two complementary pairs per task: on 2 CPU cores a vmap over 4 models costs per model what one over 16 does,
-# while pairs cost about 3x the CPU time (per-step overhead), so 4 keeps the work and gives 64 shadows 16 tasks.
-SHADOWS_PER_TASK = 4
+# Shadows per task by default (PrivacyParams.shadows_per_task): on 2 CPU cores one vmap over 16 small models costs
+# about half the CPU time of four over 4 (per-step overhead dominates), so the default full preset is one task;
+# fewer per task gives more parallel Ray tasks (64 shadows: 4 tasks of 16, or 16 of 4) and finer --resume parts.
+SHADOWS_PER_TASK = 16
 SHADOW_SALT = 7919  # separates the shadow tasks' seeds from any other fan-out of the privacy suite
 SHADOW_TASK_GPUS = 0.5  # small models: two shadow tasks share a GPU
 EpochCallback = Callable[[int, int], None]
@@ -99,13 +100,14 @@ def paired_assignment(n_models: int, n_rows: int, rng: np.random.Generator) -> n
     return keep
 
 
-def train_shadows(ctx: SuiteContext, pool: ShadowPool, keep: np.ndarray,
-                  on_done: EpochCallback | None = None) -> ShadowFigures:
-    """Train keep.shape[0] shadows (shadow i on the pool rows where keep[i] is True) in tasks of SHADOWS_PER_TASK,
+def train_shadows(ctx: SuiteContext, pool: ShadowPool, keep: np.ndarray, on_done: EpochCallback | None = None,
+                  per_task: int = SHADOWS_PER_TASK) -> ShadowFigures:
+    """Train keep.shape[0] shadows (shadow i on the pool rows where keep[i] is True) in tasks of `per_task`,
     fanned out by the suite's executor; tasks a killed run finished are read back, not trained again."""
-    groups = [keep[i : i + SHADOWS_PER_TASK] for i in range(0, keep.shape[0], SHADOWS_PER_TASK)]
-    parts = ctx.fan_out_parts(f"shadows-{_digest(keep, pool.epochs)}", train_shadow_task, groups, salt=SHADOW_SALT,
-                              shared=pool, gpus=SHADOW_TASK_GPUS, on_done=on_done)
+    groups = [keep[i : i + per_task] for i in range(0, keep.shape[0], per_task)]
+    name = f"shadows-{_digest(keep, pool.epochs, per_task)}"
+    parts = ctx.fan_out_parts(name, train_shadow_task, groups, salt=SHADOW_SALT, shared=pool, gpus=SHADOW_TASK_GPUS,
+                              on_done=on_done)
     # JSON turned non-finite φ into None; float arrays read None back as NaN
     return ShadowFigures(phi=np.concatenate([np.asarray(p["phi"], dtype=np.float64) for p in parts]),
                          correct=np.concatenate([np.asarray(p["correct"], dtype=bool) for p in parts]))
@@ -118,9 +120,10 @@ def train_shadow_task(pool: ShadowPool, keep: np.ndarray, seed: int) -> dict[str
     return {"phi": logit_confidence(outputs, pool.y, "logits"), "correct": (outputs.argmax(-1) == pool.y).numpy()}
 
 
-def _digest(keep: np.ndarray, epochs: int) -> str:
+def _digest(keep: np.ndarray, epochs: int, per_task: int) -> str:
     """Names the parts by the rows each shadow trains on, so shadows of other halves are never read back."""
-    return hashlib.sha256(np.packbits(keep).tobytes() + f"{keep.shape}{epochs}".encode()).hexdigest()[:12]
+    layout = f"{keep.shape}{epochs}/{per_task}".encode()
+    return hashlib.sha256(np.packbits(keep).tobytes() + layout).hexdigest()[:12]
 
 
 def _build_models(recipe: Recipe, n_models: int, seed: int) -> list[nn.Module]:

@@ -18,6 +18,9 @@ ART_ATTACK_MODELS = ("nn", "rf", "gb", "lr", "dt", "knn", "svm")
 class PrivacyParams:
     max_per_side: int = bounded(10_000, min=1)  # members (and as many non-members) sampled for the attacks
     shadow_models: int = bounded(16, min=0)  # LiRA shadows; 0 skips LiRA; otherwise even and >= 4
+    # LiRA shadows trained together (one vectorised pass) per task; fewer: more parallel Ray tasks and finer
+    # --resume parts, but more CPU per shadow (per-step overhead: 4 per task cost ~2x CPU of 16 on 2 cores)
+    shadows_per_task: int = bounded(16, min=1)
     # None: the recipe's epochs (any other value is reported with the figure)
     shadow_epochs: int | None = bounded(None, min=1)
     global_variance: bool = True  # LiRA: one pooled variance (the paper's advice below 64 shadows)
