@@ -11,6 +11,7 @@ from torch import nn
 
 from audit.suites.robustness.apgd import APGDConfig, apgd, apgd_with_stats, checkpoints, dlr_loss
 from audit.suites.robustness.attacks import ArtSettings, run_art
+from audit.suites.robustness.blackbox import square_attack
 from audit.suites.robustness.threat import LogitView, image_space, tabular_space
 from audit.suites.robustness.torch_pgd import PGDConfig, pgd, pgd_with_stats
 from audit.testing import synthetic_tabular, tabular_model
@@ -109,3 +110,14 @@ def test_the_validity_check_flags_an_apgd_weaker_than_pgd() -> None:
     assert apgd_no_weaker_than_pgd([("linf", 0.5, 0.70, 0.71), ("linf", 1.0, 0.53, 0.52)], 0.02).passed
     failed = apgd_no_weaker_than_pgd([("linf", 1.0, 0.74, 0.52)], 0.02)  # ART's APGD-CE on Adult before
     assert not failed.passed and "0.740 > PGD 0.520" in failed.detail
+
+
+def test_square_attack_agrees_with_art_square_on_images(images) -> None:
+    """The query-only check's attack on images: our Square attack vs ART's SquareAttack at the same budget."""
+    net, space, x, y = images
+    ours = square_attack(net, x, y, space, 0.05, 200, torch.Generator().manual_seed(0))
+    art = run_art(net, space, x, y, 4, ArtSettings("square", "linf", 0.05, steps=200, batch_size=256))
+    clean, a_ours, a_art = _accuracy(net, x, y), _accuracy(net, ours, y), _accuracy(net, art, y)
+    assert a_ours < clean - 0.1  # the attack bites
+    assert a_ours <= a_art + 0.01, (a_ours, a_art)  # no weaker than ART (within a point)
+    torch.testing.assert_close(space.project(x, ours, 0.05, "linf"), ours, rtol=0, atol=1e-6)

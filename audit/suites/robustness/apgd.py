@@ -118,7 +118,7 @@ def _apgd_run(cfg: APGDConfig) -> RunFn:
         s = _State(idx, u0, y, eps, u, u.clone(), grad, loss, u.clone(), grad.clone(), loss.clone(),
                    eta.flatten(1)[:, :1].reshape(shape).clone(), torch.zeros(n, device=u0.device), loss.clone(),
                    torch.ones(n, dtype=torch.bool, device=u0.device))  # as the reference: no stall check at first
-        last_mark, row_steps = 0, 0
+        last_mark, steps = 0, torch.zeros(n, dtype=torch.long, device=u0.device)
         for k in range(1, cfg.steps + 1):
             if stop and bool(hit.any()):
                 s = s.keep(~hit)
@@ -126,7 +126,7 @@ def _apgd_run(cfg: APGDConfig) -> RunFn:
                     break
             nxt = _step(s, space, cfg.norm, MOMENTUM if k > 1 else 1.0)
             loss, grad, hit = evaluate(nxt, s.idx, s.y)
-            row_steps += int(s.idx.numel())
+            steps[s.idx] += 1
             s.raises += (loss > s.loss).float()
             s.u, s.loss, s.grad = nxt, loss, grad
             better = loss > s.best_loss
@@ -136,7 +136,7 @@ def _apgd_run(cfg: APGDConfig) -> RunFn:
                 last_mark = k
         out = start.detach().clone()
         out[s.idx] = s.best_u
-        return Run(torch.where(fooled.view(shape), found, out), fooled, row_steps)
+        return Run(torch.where(fooled.view(shape), found, out), fooled, steps)
 
     return run
 

@@ -1,12 +1,18 @@
-"""A query-only L∞ attack for constrained tabular inputs: Square-style random search (Andriushchenko et al. 2020).
+"""Query-only L∞ attacks: the Square attack on images, Square-style random search on tabular inputs
+(Andriushchenko et al. 2020). Only model outputs are used, never gradients.
 
 ART's SquareAttack moves every feature (it has no notion of immutable columns or one-hot groups), so for
 tabular data we use the same idea on masked coordinates: start at a random vertex of the ε-box, then
 repeatedly re-draw the signs of a shrinking random subset of the mutable coordinates and keep the change
-when the margin loss falls. Only model outputs are used, never gradients.
+when the margin loss falls. On images `square_attack` follows the paper (and ART's SquareAttack, which the
+tests compare it with): vertical-stripe start, then a square window of side √(p·h·w) per query set to a
+random vertex per channel, kept when the margin falls; a row stops at its first success and only the rows
+still standing are queried, which is what makes it several times cheaper than ART's.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -54,4 +60,49 @@ def random_search(model: nn.Module, u0: torch.Tensor, y: torch.Tensor, space: Th
         better = (cand_margin < best_margin) & active
         best[better] = candidate[better]
         best_margin[better] = cand_margin[better]
+    return best
+
+
+def square_fraction(p_init: float, step: int, queries: int) -> float:
+    """Share of the image a window covers at this query: p_init halved at 0.1%, 0.5%, 2%, 5%, 10%, 20%, 40%, 60%
+    and 80% of the budget (the paper's schedule, as ART's SquareAttack)."""
+    done = step / max(queries, 1)
+    halvings = sum(done > t for t in (0.001, 0.005, 0.02, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8))
+    return p_init / 2**halvings
+
+
+@torch.no_grad()
+def square_attack(model: nn.Module, u0: torch.Tensor, y: torch.Tensor, space: ThreatSpace, eps: float,
+                  queries: int, gen: torch.Generator, p_init: float = 0.8, batch_size: int = 512) -> torch.Tensor:
+    """Adversarial images (n, c, h, w) found with at most `queries` + 1 model calls per example."""
+    model.eval()
+    parts = [_square_batch(model, u0[i : i + batch_size], y[i : i + batch_size], space, eps, queries, gen, p_init)
+             for i in range(0, u0.shape[0], batch_size)]
+    return torch.cat(parts) if parts else u0.clone()
+
+
+def _square_batch(model: nn.Module, u0: torch.Tensor, y: torch.Tensor, space: ThreatSpace, eps: float,
+                  queries: int, gen: torch.Generator, p_init: float) -> torch.Tensor:
+    n, c, h, w = u0.shape
+    stripes = (torch.randint(0, 2, (n, c, 1, w), generator=gen) * 2 - 1).to(u0)
+    best = space.project(u0, u0 + eps * stripes, eps, "linf")
+    best_margin = margin(model(best), y)
+    idx = torch.nonzero(best_margin > 0).squeeze(1)
+    rows, cols = torch.arange(h, device=u0.device), torch.arange(w, device=u0.device)
+    for step in range(queries):
+        if idx.numel() == 0:
+            break
+        k = idx.numel()
+        side = min(max(int(round(math.sqrt(square_fraction(p_init, step, queries) * h * w))), 1), max(h - 1, 1))
+        top = torch.randint(0, h - side + 1, (k,), generator=gen).to(u0.device)
+        left = torch.randint(0, w - side + 1, (k,), generator=gen).to(u0.device)
+        in_rows = (rows[None, :] >= top[:, None]) & (rows[None, :] < top[:, None] + side)
+        in_cols = (cols[None, :] >= left[:, None]) & (cols[None, :] < left[:, None] + side)
+        window = (in_rows[:, None, :, None] & in_cols[:, None, None, :]).expand(k, c, h, w)
+        signs = (torch.randint(0, 2, (k, c, 1, 1), generator=gen) * 2 - 1).to(u0)
+        candidate = space.project(u0[idx], torch.where(window, u0[idx] + eps * signs, best[idx]), eps, "linf")
+        found = margin(model(candidate), y[idx])
+        better = found < best_margin[idx]
+        best[idx[better]], best_margin[idx[better]] = candidate[better], found[better]
+        idx = idx[best_margin[idx] > 0]
     return best

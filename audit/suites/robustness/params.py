@@ -12,6 +12,11 @@ class RobustnessParams:
     """Empty ε tuples mean "the defaults for this input kind" (see `inputs.default_eps`)."""
 
     n_rows: int = bounded(1000, min=1)  # audit rows drawn (seeded) from the test split
+    # Sequential sampling of the white-box sweep (audit.stats.SequentialLooks): each ε's worst-case robust accuracy
+    # is looked at after these many rows (then all n_rows), and no more rows are attacked at that ε once its
+    # interval's half-width is at most ci_half_width. () attacks all n_rows at every ε (one look, plain 95%).
+    row_looks: tuple[int, ...] = bounded((250, 500), min=1)
+    ci_half_width: float = bounded(0.04, min=0.0, max=0.5)
     # images: pixel units; tabular: fractions of each feature's std
     eps_linf: tuple[float, ...] = bounded((), min=0.0)
     eps_l2: tuple[float, ...] = bounded((), min=0.0)
@@ -46,7 +51,7 @@ class RobustnessParams:
 def preset_params(preset: str) -> RobustnessParams:
     if preset == "quick":
         return RobustnessParams(
-            n_rows=300, sweep="quick", pgd_steps=10, run_l2=False, run_apgd=False, n_blackbox=64,
+            n_rows=300, row_looks=(), sweep="quick", pgd_steps=10, run_l2=False, run_apgd=False, n_blackbox=64,
             blackbox_queries=150, decision_iterations=8, decision_max_evals=100, n_deepfool=64, deepfool_steps=30,
         )
     return RobustnessParams()

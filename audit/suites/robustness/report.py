@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import torch
 
-from audit.stats import clopper_pearson
+from audit.stats import DEFAULT_ALPHA, clopper_pearson
 from audit.suites.image_grids import image_cmap, input_pixels, shrunk_note
 from audit.suites.robustness.sweep import Outcome
 from audit.types import Chart, ImageGrid, JSONValue, Measurement, Series, Table
@@ -22,13 +22,14 @@ def eps_label(eps: float, is_image: bool) -> str:
 
 
 def share_measurement(name: str, hits: np.ndarray, description: str, details: Mapping[str, JSONValue],
-                      higher_is_better: bool = True, min_rows: int = 1) -> Measurement:
-    """A proportion with its exact (Clopper-Pearson) 95% interval."""
+                      higher_is_better: bool = True, min_rows: int = 1, alpha: float = DEFAULT_ALPHA) -> Measurement:
+    """A proportion with its exact (Clopper-Pearson) 95% interval (at `alpha` when a sequential look spends less)."""
     n, k = int(hits.size), int(np.sum(hits))
     insufficient = None if n >= min_rows and n > 0 else f"only {n} rows (need {min_rows})"
     return Measurement(
-        name=name, value=k / n if n else float("nan"), ci=clopper_pearson(k, n), higher_is_better=higher_is_better,
-        n=n, description=description, details=dict(details), insufficient_reason=insufficient,
+        name=name, value=k / n if n else float("nan"), ci=clopper_pearson(k, n, alpha),
+        higher_is_better=higher_is_better, n=n, description=description, details=dict(details),
+        insufficient_reason=insufficient,
     )
 
 
@@ -38,7 +39,7 @@ def robust_accuracy(o: Outcome, unit: str, is_image: bool, variant: str | None =
     return share_measurement(
         f"robust_accuracy[{label},eps={eps_label(o.eps, is_image)}]", o.correct,
         f"Share of audited rows still classified correctly under a {o.attack} attack of size "
-        f"{eps_label(o.eps, is_image)} ({o.norm}, {unit}).", details,
+        f"{eps_label(o.eps, is_image)} ({o.norm}, {unit}).", details, alpha=o.alpha,
     )
 
 
@@ -50,7 +51,7 @@ def success_rate(o: Outcome, clean: np.ndarray, unit: str, is_image: bool) -> Me
         f"attack_success_rate[{o.norm},eps={eps_label(o.eps, is_image)}]", flipped,
         f"Share of correctly classified rows that the strongest attack of size {eps_label(o.eps, is_image)} "
         f"({o.norm}, {unit}) made the model get wrong.", {"norm": o.norm, "eps": o.eps, "eps_unit": unit, **o.details},
-        higher_is_better=False,
+        higher_is_better=False, alpha=o.alpha,
     )
     return m
 
@@ -59,10 +60,11 @@ def curve_chart(outcomes: Sequence[Outcome], norm: str, unit: str) -> Chart:
     """Robust accuracy against ε, one line per attack, with exact 95% bands."""
     series = []
     for attack in dict.fromkeys(o.attack for o in outcomes if o.norm == norm):
-        points = sorted((o.eps, o.correct) for o in outcomes if o.norm == norm and o.attack == attack)
-        acc = [float(c.mean()) for _, c in points]
-        cis = [clopper_pearson(int(c.sum()), c.size) for _, c in points]
-        series.append(Series(attack, tuple(e for e, _ in points), tuple(acc),
+        points = sorted(((o.eps, o.correct, o.alpha) for o in outcomes if o.norm == norm and o.attack == attack),
+                        key=lambda p: p[0])
+        acc = [float(c.mean()) for _, c, _ in points]
+        cis = [clopper_pearson(int(c.sum()), c.size, a) for _, c, a in points]
+        series.append(Series(attack, tuple(e for e, _, _ in points), tuple(acc),
                              tuple(lo for lo, _ in cis), tuple(hi for _, hi in cis)))
     return Chart(
         id=f"robust_accuracy_curve_{norm}", title=f"Robust accuracy vs ε ({norm})", kind="line",
@@ -75,7 +77,7 @@ def curve_chart(outcomes: Sequence[Outcome], norm: str, unit: str) -> Chart:
 def outcome_table(outcomes: Sequence[Outcome], is_image: bool) -> Table:
     rows = []
     for o in outcomes:
-        lo, hi = clopper_pearson(int(o.correct.sum()), o.n)
+        lo, hi = clopper_pearson(int(o.correct.sum()), o.n, o.alpha)
         rows.append((o.attack, o.norm, eps_label(o.eps, is_image), round(float(o.correct.mean()), 4),
                      f"[{lo:.3f}, {hi:.3f}]", o.n))
     return Table("robust_accuracy", "Robust accuracy by attack and ε",

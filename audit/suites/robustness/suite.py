@@ -11,7 +11,7 @@ import torch
 from audit.errors import SuiteSkipped
 from audit.evidence import RowEvidence, row_keys
 from audit.suite import SuiteContext, SuiteOutput
-from audit.suites.robustness import report, validity, whitebox
+from audit.suites.robustness import eps_sweep, report, validity, whitebox
 from audit.suites.robustness.evidence import outcome_columns
 from audit.suites.robustness.findings import Findings
 from audit.suites.robustness.gradient_free import LabelView, gradient_free_findings
@@ -104,7 +104,7 @@ def _middle(eps: tuple[float, ...]) -> float:
 def _white_box(ctx: SuiteContext, setup: AttackSetup, eps_by_norm: dict[str, tuple[float, ...]], mid_eps: float,
                unit: str, f: Findings) -> Outcome:
     """Returns the worst-case outcome at the middle L∞ ε (for the by-group figures)."""
-    outcomes, adversarial = whitebox.run_sweep(setup, eps_by_norm, ctx.progress)
+    outcomes, adversarial = eps_sweep.run_sweep(setup, eps_by_norm, ctx.part, ctx.progress)
     f.row_outcomes.update(outcome_columns(setup, outcomes, unit))
     f.measurements += whitebox.sweep_measurements(setup, outcomes, unit)
     large = setup.params.large_eps or (1.0 if setup.is_image else 20.0)
@@ -113,15 +113,27 @@ def _white_box(ctx: SuiteContext, setup: AttackSetup, eps_by_norm: dict[str, tup
     f.measurements.append(whitebox.deepfool_measurement(setup, unit))
     f.charts += [report.curve_chart(outcomes, norm, unit) for norm in eps_by_norm]
     f.tables.append(report.outcome_table(outcomes, setup.is_image))
+    f.notes.append(_sampling_note(setup))
     if setup.is_image:
-        k = setup.params.n_image_examples
-        f.charts.append(report.image_grid(setup.u[:k], {e: adv[:k] for e, adv in adversarial.items()}))
+        shown = setup.order[: setup.params.n_image_examples]  # rows every ε attacked (the first of the look order)
+        f.charts.append(report.image_grid(setup.u[shown], {e: adv[shown] for e, adv in adversarial.items()}))
     else:
         whitebox.tabular_extras(setup, adversarial[mid_eps], mid_eps, ctx.data.feature_names, f)
         f.notes.append(_constraint_note(setup))
     if setup.n_classes == 2 and setup.params.run_apgd:
         f.notes.append("APGD with the DLR loss needs three or more classes; on this binary task only APGD-CE ran.")
     return next(o for o in outcomes if o.attack == "worst-case" and o.norm == "linf" and o.eps == mid_eps)
+
+
+def _sampling_note(setup: AttackSetup) -> str:
+    looks = setup.looks
+    if len(looks.looks) == 1:
+        return f"Every white-box attack ran on all {looks.looks[0]} audited rows at every ε (95% exact intervals)."
+    return (f"Sequential sampling: rows join the white-box sweep in a seeded random order and each ε's worst-case "
+            f"robust accuracy is looked at after {', '.join(str(k) for k in looks.looks)} rows; an ε stops taking "
+            f"rows at the first look where its exact interval is within ±{looks.half_width:g}. The error rate is "
+            f"split across the looks ({', '.join(f'{a:g}' for a in looks.alphas)}, Bonferroni), so each reported "
+            "interval is a valid 95% interval however early it stopped; each figure records its rows and look.")
 
 
 def _constraint_note(setup: AttackSetup) -> str:

@@ -9,13 +9,13 @@ from functools import cached_property
 import numpy as np
 import torch
 
-from audit.stats import derive_seed
+from audit.stats import DEFAULT_ALPHA, SequentialLooks, derive_seed
 from audit.suites.robustness.apgd import APGDConfig, apgd_with_stats
 from audit.suites.robustness.attacks import ArtSettings, run_art
-from audit.suites.robustness.blackbox import random_search
+from audit.suites.robustness.blackbox import random_search, square_attack
 from audit.suites.robustness.params import RobustnessParams
 from audit.suites.robustness.threat import LogitView, ThreatSpace
-from audit.suites.robustness.torch_pgd import AttackStats, PGDConfig, fgsm_config, pgd_with_stats
+from audit.suites.robustness.torch_pgd import AttackStats, PGDConfig, pgd_with_stats
 from audit.types import JSONValue
 
 
@@ -29,10 +29,18 @@ class Outcome:
     correct: np.ndarray
     rows: np.ndarray | None = None  # indices into the audit rows when the attack saw a subset
     details: Mapping[str, JSONValue] = field(default_factory=dict)
+    alpha: float = DEFAULT_ALPHA  # error rate its interval spends (a sequential look's share; audit.stats)
 
     @property
     def n(self) -> int:
         return int(self.correct.size)
+
+    def at(self, positions: np.ndarray) -> np.ndarray:
+        """`correct` for the given audit rows (which the attack must have seen)."""
+        if self.rows is None:
+            return self.correct[positions]
+        where = {int(r): i for i, r in enumerate(self.rows)}
+        return self.correct[[where[int(p)] for p in positions]]
 
 
 @dataclass(frozen=True)
@@ -52,21 +60,31 @@ class AttackSetup:
             parts = [self.view(u[i : i + 4096].to(self.device)).argmax(1).cpu() for i in range(0, u.shape[0], 4096)]
         return torch.cat(parts).numpy() if parts else np.zeros(0, dtype=np.int64)
 
-    def generator(self, salt: int) -> torch.Generator:
-        return torch.Generator().manual_seed(derive_seed(self.seed, salt))
+    def generator(self, *salts: int) -> torch.Generator:
+        return torch.Generator().manual_seed(derive_seed(self.seed, *salts))
 
     @cached_property
     def clean_correct(self) -> np.ndarray:
         return self.predict(self.u) == self.y.numpy()
+
+    @cached_property
+    def order(self) -> np.ndarray:
+        """The order rows join the sweep in (a seeded shuffle, so every prefix is a random sample of them)."""
+        return np.random.default_rng(derive_seed(self.seed, 43)).permutation(self.u.shape[0])
+
+    @cached_property
+    def looks(self) -> SequentialLooks:
+        """Row counts at which each ε's figure is looked at (audit.stats.SequentialLooks); one look: all rows."""
+        p = self.params
+        early = tuple(k for k in p.row_looks if k < self.u.shape[0])
+        share = min(0.01, DEFAULT_ALPHA / (2 * len(early))) if early else 0.01  # early looks spend half α at most
+        return SequentialLooks.for_rows(self.u.shape[0], early, p.ci_half_width, DEFAULT_ALPHA, share)
 
 
 def _survived(setup: AttackSetup, u_adv: torch.Tensor, rows: np.ndarray | None = None) -> np.ndarray:
     y = setup.y.numpy() if rows is None else setup.y.numpy()[rows]
     clean = setup.clean_correct if rows is None else setup.clean_correct[rows]
     return clean & (setup.predict(u_adv) == y)
-
-
-Warm = dict[tuple[str, str], torch.Tensor]  # (attack, norm) -> its adversarial points at the previous, smaller ε
 
 
 def _details(cfg: PGDConfig | APGDConfig, stats: AttackStats, carried: int) -> dict[str, JSONValue]:
@@ -82,27 +100,23 @@ def _details(cfg: PGDConfig | APGDConfig, stats: AttackStats, carried: int) -> d
 
 
 def torch_attack(setup: AttackSetup, name: str, cfg: PGDConfig | APGDConfig, salt: int,
-                 space: ThreatSpace | None = None, start: torch.Tensor | None = None,
+                 space: ThreatSpace | None = None, start: torch.Tensor | None = None, rows: np.ndarray | None = None,
                  ) -> tuple[Outcome, torch.Tensor]:
-    """One engine attack with early stopping; `start` (points feasible at this ε) warm-starts the rows."""
+    """One engine attack with early stopping on the audit rows `rows` (all when None); `start` (points feasible
+    at this ε, one per attacked row) warm-starts them."""
     space, gen, size = space or setup.space, setup.generator(salt), setup.params.batch_size
-    if isinstance(cfg, PGDConfig):
-        u_adv, stats = pgd_with_stats(setup.view, setup.u, setup.y, space, cfg, gen, size, stop_when_fooled=True,
-                                      start=start)
-    else:
-        u_adv, stats = apgd_with_stats(setup.view, setup.u, setup.y, space, cfg, gen, size, stop_when_fooled=True,
-                                       start=start)
-    carried = 0 if start is None else int(setup.u.shape[0] - stats.rows_attacked)
-    return Outcome(name, cfg.norm, cfg.eps, _survived(setup, u_adv), details=_details(cfg, stats, carried)), u_adv
-
-
-def fgsm(setup: AttackSetup, norm: str, eps: float) -> Outcome:
-    return torch_attack(setup, "fgsm", fgsm_config(norm, eps), salt=0)[0]
+    u, y = (setup.u, setup.y) if rows is None else (setup.u[rows], setup.y[rows])
+    attack = pgd_with_stats if isinstance(cfg, PGDConfig) else apgd_with_stats
+    u_adv, stats = attack(setup.view, u, y, space, cfg, gen, size, stop_when_fooled=True, start=start)
+    carried = 0 if start is None else int(u.shape[0] - stats.rows_attacked)
+    outcome = Outcome(name, cfg.norm, cfg.eps, _survived(setup, u_adv, rows), rows, _details(cfg, stats, carried))
+    return outcome, u_adv
 
 
 def pgd_attack(setup: AttackSetup, norm: str, eps: float, steps: int, restarts: int, salt: int = 1,
-               name: str = "pgd", start: torch.Tensor | None = None) -> tuple[Outcome, torch.Tensor]:
-    return torch_attack(setup, name, PGDConfig(norm, eps, steps, restarts), salt, start=start)
+               name: str = "pgd", start: torch.Tensor | None = None, rows: np.ndarray | None = None,
+               ) -> tuple[Outcome, torch.Tensor]:
+    return torch_attack(setup, name, PGDConfig(norm, eps, steps, restarts), salt, start=start, rows=rows)
 
 
 def art_attack(setup: AttackSetup, attack: str, norm: str, eps: float, steps: int,
@@ -117,43 +131,15 @@ def art_attack(setup: AttackSetup, attack: str, norm: str, eps: float, steps: in
 
 
 def blackbox_attack(setup: AttackSetup, eps: float, rows: np.ndarray) -> Outcome:
-    """Query-only L∞ attack: ART's Square attack on images, masked random search on tabular data."""
+    """Query-only L∞ attack: the Square attack on images, masked random search on tabular data."""
     queries = setup.params.blackbox_queries
     if setup.is_image:
-        outcome = art_attack(setup, "square", "linf", eps, queries, rows)
-        return Outcome("square", "linf", eps, outcome.correct, rows, {"queries": queries, "implementation": "art"})
+        u_adv = square_attack(setup.view, setup.u[rows].to(setup.device), setup.y[rows].to(setup.device),
+                              setup.space, eps, queries, setup.generator(7), batch_size=setup.params.batch_size).cpu()
+        details = {"queries": queries, "implementation": "torch Square attack (p_init 0.8; checked against ART's)",
+                   "stopping": "a row stops at its first success"}
+        return Outcome("square", "linf", eps, _survived(setup, u_adv, rows), rows, details)
     u_adv = random_search(setup.view, setup.u[rows].to(setup.device), setup.y[rows].to(setup.device),
                           setup.space, eps, queries, setup.generator(7)).cpu()
     details = {"queries": queries, "implementation": "torch random search (Square-style, masked)"}
     return Outcome("random-search", "linf", eps, _survived(setup, u_adv, rows), rows, details)
-
-
-def white_box_attacks(setup: AttackSetup, norm: str, eps: float, warm: Warm | None = None,
-                      ) -> tuple[list[Outcome], torch.Tensor]:
-    """FGSM, PGD and (full preset) APGD-CE / APGD-DLR at one ε; returns the outcomes and PGD's points.
-
-    `warm` holds each iterative attack's points at the previous, smaller ε of this norm (feasible here, since
-    the balls are nested); rows they already fool are carried over, and `warm` is updated in place.
-    """
-    p, warm = setup.params, warm if warm is not None else {}
-    outcomes = [fgsm(setup, norm, eps)]  # FGSM stays cold: it is the baseline PGD must beat
-    pgd_cfg = PGDConfig(norm, eps, p.pgd_steps, p.pgd_restarts)
-    runs: list[tuple[str, PGDConfig | APGDConfig, int]] = [("pgd", pgd_cfg, 1)]
-    if p.run_apgd and norm == "linf":  # AutoAttack's standard L∞ pairing; L2 keeps FGSM + PGD
-        runs.append(("apgd-ce", APGDConfig(norm, eps, p.apgd_steps, "ce"), 8))
-        if setup.n_classes > 2:  # the DLR loss needs a third-largest logit
-            runs.append(("apgd-dlr", APGDConfig(norm, eps, p.apgd_steps, "dlr"), 9))
-    for name, cfg, salt in runs:
-        outcome, points = torch_attack(setup, name, cfg, salt, start=warm.get((name, norm)))
-        warm[(name, norm)] = points
-        outcomes.append(outcome)
-    return outcomes, warm[("pgd", norm)]
-
-
-def worst_case(setup: AttackSetup, outcomes: list[Outcome]) -> np.ndarray:
-    """Per row: survived every full-row attack (the ensemble robust accuracy, as in AutoAttack)."""
-    correct = setup.clean_correct.copy()
-    for o in outcomes:
-        if o.rows is None:
-            correct &= o.correct
-    return correct

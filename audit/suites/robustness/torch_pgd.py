@@ -16,7 +16,7 @@ feasible points (e.g. the adversarial points at a smaller ε); rows it already f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -44,15 +44,19 @@ def fgsm_config(norm: str, eps: float) -> PGDConfig:
 
 @dataclass(frozen=True)
 class AttackStats:
-    """The work an attack actually did: rows that entered it, gradient steps summed over rows, restarts run."""
+    """The work an attack actually did: rows that entered it, gradient steps summed over rows, restarts run, and
+    the gradient steps of each row in input order (so rows attacked together can be accounted for apart)."""
 
     rows_attacked: int = 0
     row_steps: int = 0
     restarts_run: int = 0
+    steps_per_row: torch.Tensor | None = None
 
     def __add__(self, other: AttackStats) -> AttackStats:
+        """Two consecutive batches: counts add, per-row steps are concatenated."""
+        parts = [t for t in (self.steps_per_row, other.steps_per_row) if t is not None]
         return AttackStats(self.rows_attacked + other.rows_attacked, self.row_steps + other.row_steps,
-                           max(self.restarts_run, other.restarts_run))
+                           max(self.restarts_run, other.restarts_run), torch.cat(parts) if parts else None)
 
 
 Budget = float | torch.Tensor  # one value, or per-row values shaped (batch, 1, ..., 1)
@@ -64,7 +68,11 @@ class Run:
 
     u: torch.Tensor
     fooled: torch.Tensor | None
-    row_steps: int
+    steps: torch.Tensor  # gradient steps taken per row
+
+    @property
+    def row_steps(self) -> int:
+        return int(self.steps.sum())
 
 
 RunFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, ThreatSpace, torch.Tensor, Budget, bool], Run]
@@ -101,7 +109,8 @@ def _pgd_run(cfg: PGDConfig, step_size: Budget) -> RunFn:
             eps: Budget, stop: bool) -> Run:
         mask, out = space.mask.to(u0.device), start.detach().clone()
         fooled = torch.zeros(u0.shape[0], dtype=torch.bool, device=u0.device)
-        idx, u, row_steps = torch.arange(u0.shape[0], device=u0.device), out.clone(), 0
+        idx, u = torch.arange(u0.shape[0], device=u0.device), out.clone()
+        steps = torch.zeros(u0.shape[0], dtype=torch.long, device=u0.device)
         step = step_size
         for t in range(cfg.steps + (1 if stop else 0)):  # the rows still running are kept compact
             ua = u.detach().requires_grad_(True)
@@ -120,10 +129,10 @@ def _pgd_run(cfg: PGDConfig, step_size: Budget) -> RunFn:
             here = ua.detach() if keep is None else ua.detach()[keep]
             grad = grad if keep is None else grad[keep]
             u = space.project(u0, here + step * ascent_direction(grad * mask, cfg.norm), eps, cfg.norm).detach()
-            row_steps += int(idx.numel())
+            steps[idx] += 1
         still = ~fooled[idx]
         out[idx[still]] = u[still]
-        return Run(out, fooled if stop else None, row_steps)
+        return Run(out, fooled if stop else None, steps)
 
     return run
 
@@ -136,6 +145,7 @@ def attack_batch(model: nn.Module, u0: torch.Tensor, y: torch.Tensor, space: Thr
     with torch.no_grad():
         fooled = (model(best).argmax(dim=1) != y) if start is not None else torch.zeros_like(y, dtype=torch.bool)
     todo = ~fooled
+    per_row = torch.zeros(u0.shape[0], dtype=torch.long)
     stats = AttackStats(rows_attacked=int(todo.sum()))
     for restart in range(max(restarts, 1)):
         if not bool(todo.any()):
@@ -151,8 +161,29 @@ def attack_batch(model: nn.Module, u0: torch.Tensor, y: torch.Tensor, space: Thr
         best[idx[take]] = r.u[take]
         fooled[idx[now_fooled]] = True
         todo = ~fooled
-        stats = stats + AttackStats(0, r.row_steps, restart + 1)
-    return best, stats
+        per_row[idx.cpu()] += r.steps.cpu()
+        stats = AttackStats(stats.rows_attacked, stats.row_steps + r.row_steps, restart + 1)
+    return best, AttackStats(stats.rows_attacked, stats.row_steps, stats.restarts_run, per_row)
+
+
+def fgsm_sweep(model: nn.Module, u0: torch.Tensor, y: torch.Tensor, space: ThreatSpace, norm: str,
+               eps: Sequence[float], batch_size: int = 1024) -> torch.Tensor:
+    """FGSM at every ε from one gradient per row: (len(eps), n, ...) points on u0's device.
+
+    FGSM's one gradient is taken at the clean input whatever ε is, so each ε's points equal those of a run with
+    `fgsm_config(norm, ε)` (rows the model already gets wrong are wrong at any ε, so where those start does not
+    change a figure).
+    """
+    model.eval()
+    device = next(iter(model.parameters()), torch.empty(0)).device
+    mask, out = space.mask.to(device), []
+    for i in range(0, u0.shape[0], batch_size):
+        ub, yb = u0[i : i + batch_size].to(device), y[i : i + batch_size].to(device)
+        ua = ub.detach().requires_grad_(True)
+        (grad,) = torch.autograd.grad(nn.functional.cross_entropy(model(ua), yb, reduction="sum"), ua)
+        direction = ascent_direction(grad * mask, norm)
+        out.append(torch.stack([space.project(ub, ub + e * direction, e, norm).detach() for e in eps]).to(u0.device))
+    return torch.cat(out, dim=1) if out else u0.unsqueeze(0).repeat(len(eps), *([1] * u0.dim()))
 
 
 def pgd_batch(model: nn.Module, u0: torch.Tensor, y: torch.Tensor, space: ThreatSpace, cfg: PGDConfig,

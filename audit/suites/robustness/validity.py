@@ -32,12 +32,17 @@ def outputs_are_logits(declared: str, scores: torch.Tensor) -> ValidityCheck:
 
 def non_increasing_in_eps(curves: dict[str, Sequence[tuple[float, float]]], tol: float) -> ValidityCheck:
     """A stronger attacker (larger ε) must never do worse; a rise means the attack is unreliable."""
-    rises = []
+    steps = []
     for label, points in curves.items():
         ordered = sorted(points)
-        for (e1, a1), (e2, a2) in zip(ordered, ordered[1:], strict=False):
-            if a2 > a1 + tol:
-                rises.append(f"{label}: {a1:.3f} at ε={e1:g} -> {a2:.3f} at ε={e2:g}")
+        steps += [(label, e1, a1, e2, a2) for (e1, a1), (e2, a2) in zip(ordered, ordered[1:], strict=False)]
+    return non_increasing_steps(steps, tol)
+
+
+def non_increasing_steps(steps: Sequence[tuple[str, float, float, float, float]], tol: float) -> ValidityCheck:
+    """(label, ε, accuracy, larger ε, accuracy there), each pair measured on the same rows: none may rise."""
+    rises = [f"{label}: {a1:.3f} at ε={e1:g} -> {a2:.3f} at ε={e2:g}" for label, e1, a1, e2, a2 in steps
+             if a2 > a1 + tol]
     detail = "Robust accuracy never rises with ε." if not rises else "Robust accuracy rises with ε: " + "; ".join(rises)
     return ValidityCheck("robust_accuracy_non_increasing_in_eps", not rises, detail)
 

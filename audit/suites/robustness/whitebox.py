@@ -6,42 +6,14 @@ import numpy as np
 import torch
 
 from audit.stats import bootstrap_mean_ci
-from audit.suite import Progress
 from audit.suites.robustness import report, validity
 from audit.suites.robustness.deepfool import deepfool
 from audit.suites.robustness.evidence import outcome_columns
 from audit.suites.robustness.findings import Findings
-from audit.suites.robustness.sweep import (
-    AttackSetup,
-    Outcome,
-    blackbox_attack,
-    pgd_attack,
-    torch_attack,
-    white_box_attacks,
-    worst_case,
-)
+from audit.suites.robustness.sweep import AttackSetup, Outcome, blackbox_attack, pgd_attack, torch_attack
 from audit.suites.robustness.tabular import categorical_search, feature_shift, one_hot_valid
 from audit.suites.robustness.torch_pgd import PGDConfig
 from audit.types import Measurement
-
-
-def run_sweep(setup: AttackSetup, eps_by_norm: dict[str, tuple[float, ...]], progress: Progress,
-              ) -> tuple[list[Outcome], dict[float, torch.Tensor]]:
-    """Every white-box attack at every ε, plus the per-row worst case; PGD L∞ points kept per ε."""
-    outcomes: list[Outcome] = []
-    adversarial: dict[float, torch.Tensor] = {}
-    total, done = sum(len(v) for v in eps_by_norm.values()), 0
-    for norm, eps_list in eps_by_norm.items():
-        warm: dict = {}  # each attack's points at the previous ε: feasible at the next (the grid is ascending)
-        for eps in sorted(eps_list):
-            found, u_adv = white_box_attacks(setup, norm, eps, warm)
-            names = [o.attack for o in found]
-            outcomes += found + [Outcome("worst-case", norm, eps, worst_case(setup, found), details={"attacks": names})]
-            if norm == "linf":
-                adversarial[eps] = u_adv
-            done += 1
-            progress(done, total + 3, f"robustness: {norm} ε={eps:g}")
-    return outcomes, adversarial
 
 
 def sweep_measurements(setup: AttackSetup, outcomes: list[Outcome], unit: str) -> list[Measurement]:
@@ -71,34 +43,52 @@ def informative_eps(outcomes: list[Outcome], clean_accuracy: float, fallback: fl
     return min(pgd, key=lambda o: abs(_accuracy(o) - clean_accuracy / 2)).eps if pgd else fallback
 
 
+def eps_steps(outcomes: list[Outcome]) -> list[tuple[str, float, float, float, float]]:
+    """(attack and norm, ε, accuracy, next ε, accuracy there) for consecutive ε of each attack, both accuracies on
+    the rows the two ε share (a sequential sweep may have stopped adding rows at one of them)."""
+    curves: dict[str, list[Outcome]] = {}
+    for o in outcomes:
+        curves.setdefault(f"{o.attack} {o.norm}", []).append(o)
+    steps = []
+    for label, points in curves.items():
+        ordered = sorted(points, key=lambda o: o.eps)
+        for a, b in zip(ordered, ordered[1:], strict=False):
+            shared = _rows(a) if a.n <= b.n else _rows(b)
+            steps.append((label, a.eps, float(a.at(shared).mean()), b.eps, float(b.at(shared).mean())))
+    return steps
+
+
+def _rows(o: Outcome) -> np.ndarray:
+    return np.arange(o.n) if o.rows is None else o.rows
+
+
 def sweep_checks(setup: AttackSetup, outcomes: list[Outcome], mid_eps: float, large_eps: float,
                  pgd_points: dict[float, torch.Tensor] | None = None) -> list:
     """Monotone in ε, ε=0, PGD vs FGSM, APGD vs PGD, more steps/restarts, large ε, zero gradients.
 
-    The stronger PGD of the convergence check starts from PGD's own points (`pgd_points`, L∞, by ε): rows PGD
-    already broke stay broken, so only the rows it missed are attacked again, and the check asks whether more
-    effort breaks any of those."""
+    The stronger PGD of the convergence check runs on the rows PGD saw at that ε and starts from PGD's own points
+    (`pgd_points`, L∞, by ε): rows PGD already broke stay broken, so only the rows it missed are attacked again,
+    and the check asks whether more effort breaks any of those."""
     p, tol = setup.params, setup.params.validity_tolerance
-    curves: dict[str, list[tuple[float, float]]] = {}
-    for o in outcomes:
-        curves.setdefault(f"{o.attack} {o.norm}", []).append((o.eps, _accuracy(o)))
     pairs = [(o.norm, o.eps, _accuracy(o), _accuracy(_find(outcomes, "fgsm", o.norm, o.eps)))
              for o in outcomes if o.attack == "pgd"]
     apgd_pairs = [(o.norm, o.eps, _accuracy(o), _accuracy(_find(outcomes, "pgd", o.norm, o.eps)))
                   for o in outcomes if o.attack == "apgd-ce"]
     at_zero, _ = pgd_attack(setup, "linf", 0.0, min(p.pgd_steps, 5), p.pgd_restarts, salt=3)
     probe_eps = informative_eps(outcomes, float(setup.clean_correct.mean()), mid_eps)
+    probed = _find(outcomes, "pgd", "linf", probe_eps)
+    start = (pgd_points or {}).get(probe_eps)
     stronger, _ = pgd_attack(setup, "linf", probe_eps, 2 * p.pgd_steps, p.pgd_restarts + 1, salt=4, name="pgd-strong",
-                             start=(pgd_points or {}).get(probe_eps))
+                             start=None if start is None else start[_rows(probed)], rows=probed.rows)
     large, _ = torch_attack(setup, "pgd-unbounded", PGDConfig("linf", large_eps, p.pgd_steps, restarts=0), 5,
                             space=setup.space.unconstrained())
     share = validity.zero_gradient_share(setup.view, setup.u, setup.y, setup.device)
     return [
-        validity.non_increasing_in_eps(curves, tol),
+        validity.non_increasing_steps(eps_steps(outcomes), tol),
         validity.eps_zero_matches_clean(at_zero.correct, setup.clean_correct),
         validity.pgd_no_weaker_than_fgsm(pairs, tol),
         *([validity.apgd_no_weaker_than_pgd(apgd_pairs, tol)] if apgd_pairs else []),
-        validity.attack_converged(_accuracy(_find(outcomes, "pgd", "linf", probe_eps)), _accuracy(stronger), tol,
+        validity.attack_converged(_accuracy(probed), _accuracy(stronger), tol,
                                   f"Doubling PGD's steps to {2 * p.pgd_steps} and adding a restart at ε={probe_eps:g}"),
         validity.large_eps_reaches_chance(_accuracy(large), setup.n_classes, large_eps),
         validity.gradients_informative(share, p.zero_gradient_tolerance),
@@ -106,11 +96,13 @@ def sweep_checks(setup: AttackSetup, outcomes: list[Outcome], mid_eps: float, la
 
 
 def blackbox_check(setup: AttackSetup, outcomes: list[Outcome], mid_eps: float, unit: str, f: Findings) -> None:
-    rows = np.arange(min(setup.params.n_blackbox, setup.u.shape[0]))
+    """The query-only attack on the first rows (in look order) the white-box sweep saw at the middle ε."""
+    worst = _find(outcomes, "worst-case", "linf", mid_eps)
+    rows = setup.order[: min(setup.params.n_blackbox, worst.n)]
     bb = blackbox_attack(setup, mid_eps, rows)
     f.measurements.append(report.robust_accuracy(bb, unit, setup.is_image))
     f.row_outcomes.update(outcome_columns(setup, [bb], unit))
-    wb = _find(outcomes, "worst-case", "linf", mid_eps).correct[rows]
+    wb = worst.at(rows)
     f.validity.append(validity.blackbox_not_stronger(bb.correct, wb, setup.clean_correct[rows],
                                                      setup.params.validity_tolerance))
 
@@ -118,7 +110,7 @@ def blackbox_check(setup: AttackSetup, outcomes: list[Outcome], mid_eps: float, 
 def deepfool_measurement(setup: AttackSetup, unit: str) -> Measurement:
     """Mean L2 size of DeepFool's minimal perturbation over the correctly classified rows it flipped."""
     p = setup.params
-    rows = np.arange(min(p.n_deepfool, setup.u.shape[0]))
+    rows = setup.order[: min(p.n_deepfool, setup.u.shape[0])]
     u0 = setup.u[rows].to(setup.device)
     u_adv, fooled = deepfool(setup.view, u0, setup.space, p.deepfool_steps)
     size = (u_adv - u0).flatten(1).norm(dim=1).cpu().numpy()
