@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import torch
 from torch import nn
@@ -51,17 +51,20 @@ def _optimizer(recipe: Recipe, module: nn.Module) -> torch.optim.Optimizer:
 
 
 def train_model(recipe: Recipe, split: Split, seed: int | None = None, progress: Progress | None = None,
-                batch_loss: BatchLoss | None = None) -> nn.Module:
+                batch_loss: BatchLoss | None = None, init: Mapping[str, torch.Tensor] | None = None) -> nn.Module:
     """Train `recipe`'s architecture on `split` on the CPU; same recipe, data and seed => identical weights.
 
     `seed` overrides `recipe.seed` (shadow models train the same recipe with other seeds). `batch_loss`
-    replaces cross-entropy (remedies: adversarial, distillation and fairness-penalised training).
+    replaces cross-entropy (remedies: adversarial, distillation and fairness-penalised training). `init`, a state
+    dict, starts training from those weights (fine-tuning) instead of the seeded initialisation.
     """
     seed = recipe.seed if seed is None else seed
     x, y = split.x.cpu(), split.y.cpu()
     with _deterministic():
         torch.manual_seed(seed)
         module = build(recipe.architecture, **recipe.arch_kwargs)
+        if init is not None:
+            module.load_state_dict(init)
         optimizer = _optimizer(recipe, module)
         order = torch.Generator().manual_seed(seed)
         module.train()

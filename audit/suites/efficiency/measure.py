@@ -80,12 +80,13 @@ def with_memory(results: list[VariantResult], work: Workload) -> list[VariantRes
     return [dataclasses.replace(r, peak_memory=peaks.get(r.variant.name, 0)) for r in results]
 
 
-def adversarial(variant: Variant, work: Workload) -> torch.Tensor | None:
-    """PGD examples crafted on this variant (None when no attack is configured)."""
+def adversarial(variant: Variant, work: Workload, early_stop: bool = False) -> torch.Tensor | None:
+    """PGD examples crafted on this variant (None when no attack is configured); `early_stop` lets rows stop once
+    fooled where the attack spec allows it (never for fp32's points, which are also transferred)."""
     if work.attack is None or variant.module is None:
         return None
     return pgd(variant.module, work.x_attack.to(work.device), work.y_attack.to(work.device), work.attack,
-               work.outputs)
+               work.outputs, stop_when_fooled=early_stop and work.attack.stop_when_fooled)
 
 
 def _robust(variant: Variant, work: Workload, baseline_adv: torch.Tensor | None) -> tuple[np.ndarray | None, str]:
@@ -94,7 +95,7 @@ def _robust(variant: Variant, work: Workload, baseline_adv: torch.Tensor | None)
     if variant.name == "fp32":
         adv, mode = baseline_adv, "white-box"
     elif variant.differentiable:
-        adv, mode = adversarial(variant, work), "white-box"
+        adv, mode = adversarial(variant, work, early_stop=True), "white-box"
     else:
         adv, mode = baseline_adv, "transfer from fp32"
     assert adv is not None and variant.module is not None

@@ -92,11 +92,16 @@ class AttackSpec:
     steps: int
     mask: torch.Tensor | None  # 1 where a column may be perturbed (flattened input), None: all
     clamp: tuple[float, float] | None  # valid input range (images), None: unbounded
+    # White-box re-audits of a variant end a row's attack once it is misclassified (robust accuracy needs no more);
+    # fp32's own points always run every step, as they are also transferred to variants without gradients.
+    stop_when_fooled: bool = False
 
 
-def pgd(module: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec, outputs: str) -> torch.Tensor:
+def pgd(module: nn.Module, x: torch.Tensor, y: torch.Tensor, spec: AttackSpec, outputs: str,
+        stop_when_fooled: bool = False) -> torch.Tensor:
     """L-infinity PGD without random start (deterministic), in input units, by the robustness suite's engine."""
     view = LogitView(module, torch.ones(1, *x.shape[1:], device=x.device), outputs == "probabilities")
     space = input_space(tuple(x.shape[1:]), spec.mask, spec.clamp)
     cfg = torch_pgd.PGDConfig("linf", spec.epsilon, spec.steps, restarts=0)
-    return torch_pgd.pgd(view, x, y, space, cfg, torch.Generator(), batch_size=max(len(x), 1))
+    return torch_pgd.pgd_with_stats(view, x, y, space, cfg, torch.Generator(), batch_size=max(len(x), 1),
+                                    stop_when_fooled=stop_when_fooled)[0]

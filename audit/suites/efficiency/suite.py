@@ -41,6 +41,9 @@ class EfficiencyParams:
     attack_rows: int = bounded(500, min=1)
     bootstrap_resamples: int = bounded(1000, min=1)
     min_group_size: int = bounded(30, min=1)
+    # Image models: batch sizes above this are not timed (on the CPU a 4,096-image batch took most of the suite's time
+    # and allocates hundreds of MB of activations per call); the gated speed-up is at `reference_batch`.
+    image_batch_cap: int = bounded(256, min=1)
     compile_on_cpu: bool = False  # torch.compile's first compilation takes tens of seconds on a small CPU
     # The gated fairness figure recomputed with fairlearn (about a second on Adult); every attribute is always
     # recounted group by group as well.
@@ -107,6 +110,7 @@ class EfficiencySuite:
             energy, energy_notes = energy_figures(results, work)
         measurements += energy
         notes = report.notes(results, skipped, ref, report.conv_layer_count(results)) + energy_notes
+        notes += _capped_note(ctx, params, work)
         validity = []
         if params.deployable in by_name:
             deployable = fairness.get(params.deployable, [])
@@ -132,12 +136,27 @@ def _workload(ctx: SuiteContext, params: EfficiencyParams) -> Workload:
     n = min(params.attack_rows, len(test))
     rows = torch.from_numpy(np.sort(ctx.rng(_SALT_ATTACK).choice(len(test), size=n, replace=False)))
     return Workload(
-        x_test=test.x, x_attack=test.x[rows], y_attack=test.y[rows], batch_sizes=tuple(sorted(params.batch_sizes)),
+        x_test=test.x, x_attack=test.x[rows], y_attack=test.y[rows], batch_sizes=_timed_batches(ctx, params),
         reference_batch=params.reference_batch,
         plan=_timing_plan(params),
         attack=_attack_spec(ctx, params) if ctx.model.can("gradients") else None, outputs=ctx.model.outputs,
         device=ctx.device, threads=torch.get_num_threads(),
     )
+
+
+def _timed_batches(ctx: SuiteContext, params: EfficiencyParams) -> tuple[int, ...]:
+    sizes = sorted(params.batch_sizes)
+    if ctx.data.input_kind == "image":
+        sizes = [b for b in sizes if b <= max(params.image_batch_cap, params.reference_batch)]
+    return tuple(sizes)
+
+
+def _capped_note(ctx: SuiteContext, params: EfficiencyParams, work: Workload) -> list[str]:
+    left_out = sorted(set(params.batch_sizes) - set(work.batch_sizes))
+    if not left_out:
+        return []
+    return [f"Image model: batch size(s) {', '.join(f'{b:,}' for b in left_out)} not timed (efficiency.image_batch_cap "
+            f"= {params.image_batch_cap:,}; raise it to time them)."]
 
 
 def _timing_plan(params: EfficiencyParams) -> TimingPlan:
@@ -150,7 +169,7 @@ def _attack_spec(ctx: SuiteContext, params: EfficiencyParams) -> AttackSpec | No
     if params.epsilon == 0 or params.attack_steps < 1:
         return None
     if ctx.data.input_kind == "image":
-        return AttackSpec(params.epsilon, params.attack_steps, None, (0.0, 1.0))
+        return AttackSpec(params.epsilon, params.attack_steps, None, (0.0, 1.0), stop_when_fooled=True)
     width = int(np.prod(ctx.data.input_shape))
     mask = torch.zeros(width) if ctx.data.features else torch.ones(width)
     for spec in ctx.data.features:

@@ -32,15 +32,21 @@ def adversarial_loss(space: ThreatSpace, cfg: PGDConfig, gen: torch.Generator): 
 
 
 def train_adversarial(recipe: Recipe, data: Dataset, space: ThreatSpace, epsilon: float, steps: int,
-                      seed: int) -> TrainedVariant:
+                      seed: int, init: nn.Module | None = None) -> TrainedVariant:
+    """`init`, when given, is fine-tuned (its weights are the start) rather than a model trained from scratch."""
     assert data.train is not None
     cfg = PGDConfig("linf", epsilon, steps, restarts=1)
     gen = torch.Generator().manual_seed(seed)
-    module, seconds = timed(lambda: train_model(recipe, data.train, batch_loss=adversarial_loss(space, cfg, gen)))
+    start = None if init is None else {k: v.detach().cpu().clone() for k, v in init.state_dict().items()}
+    module, seconds = timed(lambda: train_model(recipe, data.train, batch_loss=adversarial_loss(space, cfg, gen),
+                                                init=start))
     how = (f"PGD adversarial training (Madry et al. 2018): every batch replaced by its L∞ PGD points at ε={epsilon:g} "
            f"({steps} steps of {cfg.step:.3g}, random start) in the robustness threat space; the recipe's "
            f"optimiser, epochs ({recipe.epochs}) and batch size ({recipe.batch_size})")
+    if init is not None:
+        how += f"; fine-tuned from the audited model's weights on {len(data.train):,} training rows"
     return TrainedVariant("adversarial_training", module, how, seconds, count_parameters(module, True),
                           count_parameters(module),
                           details={"epsilon": epsilon, "train_attack_steps": steps, "step_size": cfg.step,
-                                   "recipe": recipe.name})
+                                   "recipe": recipe.name, "epochs": recipe.epochs, "training_rows": len(data.train),
+                                   "fine_tuned": init is not None})

@@ -41,6 +41,15 @@ class RemediesParams:
     fairness_constraint: str = bounded("demographic_parity", choices=CONSTRAINTS)
     fairness_attribute: str = ""
     fairness_weight: float = bounded(2.0, min=0.0)
+    # Images (the zoo CNN): every remedy trains on `image_train_rows` seeded training rows; adversarial training
+    # fine-tunes the audited weights for `image_epochs` epochs, DP-SGD (Poisson batches of `image_dp_batch_size`) and
+    # the student train from scratch for `image_scratch_epochs`. Membership is scored on members drawn from those
+    # rows, robust accuracy on `image_attack_rows` seeded test rows.
+    image_train_rows: int = bounded(1000, min=100)
+    image_epochs: int = bounded(1, min=1)
+    image_scratch_epochs: int = bounded(4, min=1)
+    image_dp_batch_size: int = bounded(64, min=8)
+    image_attack_rows: int = bounded(500, min=50)
     # Foundation (adult-text-minilm): frozen vs LoRA vs full fine-tuning on a CPU subset of rows.
     foundation_rows: int = bounded(600, min=40)  # rows (train + test) on a CPU; all rows on a GPU
     foundation_epochs: int = bounded(2, min=1)

@@ -23,7 +23,7 @@ from audit.suites.privacy.threshold import loss_scores
 from audit.suites.remedies.params import RemediesParams
 from audit.suites.remedies.variant import TrainedVariant
 from audit.suites.robustness.threat import LogitView, ThreatSpace, build_space
-from audit.suites.robustness.torch_pgd import PGDConfig, pgd
+from audit.suites.robustness.torch_pgd import PGDConfig, pgd_with_stats
 
 TIMING = TimingPlan(warmup=2, min_repeats=5, max_repeats=200, budget_s=0.2, rel_ci=0.05)  # the efficiency suite's rule
 IMMUTABLE = ("sex", "race", "age")  # the robustness suite's default immutable features
@@ -46,6 +46,7 @@ class AuditRows:
     robust_key: str  # measurement bracket of the robustness figure: "linf,eps=0.1"
     robust_words: str  # what that figure survives, in words
     throughput_batch: int  # rows per timed call
+    stop_when_fooled: bool = False  # images: an attack ends once its row is misclassified (all robust accuracy needs)
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +76,7 @@ def audit_rows(data: Dataset, params: RemediesParams, seed: int, device: str) ->
                      robust_key=f"linf,eps={params.epsilon:g}",
                      robust_words=f"L∞ PGD at ε={params.epsilon:g} in the robustness threat model "
                                   f"({params.attack_steps} steps, {params.attack_restarts} random start(s))",
-                     throughput_batch=params.throughput_batch)
+                     throughput_batch=params.throughput_batch, stop_when_fooled=data.input_kind == "image")
 
 
 def pgd_config(params: RemediesParams) -> PGDConfig:
@@ -89,7 +90,8 @@ def robust_correct(variant: TrainedVariant, rows: AuditRows, cfg: PGDConfig, see
     view = LogitView(module, rows.space.scale.to(rows.device), variant.outputs == "probabilities").eval()
     idx = torch.as_tensor(rows.attack_rows)
     u0, y = rows.space.to_u(rows.x_test[idx]), torch.as_tensor(rows.y_test[rows.attack_rows])
-    u_adv = pgd(view, u0, y, rows.space, cfg, torch.Generator().manual_seed(derive_seed(seed, _SALT_PGD)))
+    gen = torch.Generator().manual_seed(derive_seed(seed, _SALT_PGD))
+    u_adv = pgd_with_stats(view, u0, y, rows.space, cfg, gen, stop_when_fooled=rows.stop_when_fooled)[0]
     with torch.no_grad():
         return (view(u_adv.to(rows.device)).argmax(dim=1).cpu() == y).numpy()
 

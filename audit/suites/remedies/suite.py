@@ -10,6 +10,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from audit.data.types import Dataset
 from audit.errors import AuditInputError, SuiteSkipped
 from audit.models.types import Recipe
 from audit.stats import derive_seed
@@ -20,6 +21,7 @@ from audit.suites.remedies.variant import ORIGINAL, RemedySkipped, TrainedVarian
 from audit.types import Measurement, ValidityCheck
 
 _SALT_TRAIN = 81
+_SALT_IMAGE_ROWS = 82
 
 
 class RemediesSuite:
@@ -74,8 +76,9 @@ def _run_tabular(ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
         raise SuiteSkipped("no tabular remedy is selected (remedies.remedies lists only 'foundation', which applies "
                            "to the text reference adult-text-minilm)")
     attribute = _fairness_attribute(ctx, params)
-    rows = reaudit.audit_rows(ctx.data, params, ctx.seed, ctx.device)
-    variants, skipped = _train_all(ctx, params, wanted, rows, attribute)
+    data, params, scope_notes = _image_scope(ctx, params)
+    rows = reaudit.audit_rows(data, params, ctx.seed, ctx.device)
+    variants, skipped = _train_all(ctx, data, params, wanted, rows, attribute)
     evidence = []
     for i, v in enumerate(variants):
         ctx.progress(len(wanted) + i, 2 * len(wanted) + 1, f"remedies: re-auditing {v.name}")
@@ -92,7 +95,7 @@ def _run_tabular(ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
         validity.append(findings.fairlearn_check(rows, by_name[ORIGINAL], by_name["fairness_constrained"], found,
                                                  attribute))
     ctx.progress(1, 1, "remedies: done")
-    notes = _epochs_note(ctx, params) + findings.notes(found, by_name, params, skipped)
+    notes = (scope_notes or _epochs_note(ctx, params)) + findings.notes(found, by_name, params, skipped)
     return SuiteOutput(measurements=tuple(measurements), tables=tuple(tables),
                        charts=tuple(tradeoff.charts(order, attribute, metric, f"L∞ ε={params.epsilon:g}")),
                        validity=tuple(validity), notes=tuple(notes))
@@ -105,6 +108,30 @@ def _epochs_note(ctx: SuiteContext, params: RemediesParams) -> list[str]:
     return [f"Remedies were trained for {params.epochs} epoch(s) where the original's recipe trains {recipe.epochs} "
             "(remedies.epochs, set short in the quick preset): each difference mixes the remedy with the shorter "
             "training. The full preset trains them like the original."]
+
+
+def _image_scope(ctx: SuiteContext, params: RemediesParams) -> tuple[Dataset, RemediesParams, list[str]]:
+    """Images: remedies train on a seeded subset of the training rows for a few epochs, membership members come from
+    that subset (so every variant trained on them), and robust accuracy uses fewer attack rows; all stated."""
+    data = ctx.data
+    if data.input_kind != "image" or data.train is None:
+        return data, params, []
+    total = len(data.train)
+    if total > params.image_train_rows:
+        rng = np.random.default_rng([ctx.seed, _SALT_IMAGE_ROWS])
+        index = np.sort(rng.choice(total, params.image_train_rows, replace=False))
+        data = dataclasses.replace(data, train=data.train.subset(torch.as_tensor(index)))
+    scoped = dataclasses.replace(params, epochs=params.image_epochs, attack_rows=params.image_attack_rows,
+                                 dp_batch_size=params.image_dp_batch_size)
+    note = (f"Image remedies train on {len(data.train):,} seeded training rows of {total:,} (the original's recipe "
+            f"trains {ctx.model.recipe.epochs if ctx.model.recipe else '?'} epochs on all rows): adversarial training "
+            f"fine-tunes the audited model's weights for {params.image_epochs} epoch(s); DP-SGD (Poisson batches of "
+            f"{params.image_dp_batch_size} expected rows) and the distilled student train from scratch for "
+            f"{params.image_scratch_epochs} epoch(s), as a DP guarantee cannot start from weights trained without it "
+            "on the same rows (remedies.image_*). Membership members are drawn "
+            f"from those rows; robust accuracy uses up to {params.image_attack_rows:,} seeded test rows, each attacked "
+            "until it is misclassified or the steps run out.")
+    return data, scoped, [note]
 
 
 def _fairness_attribute(ctx: SuiteContext, params: RemediesParams) -> str:
@@ -126,10 +153,10 @@ def _original(ctx: SuiteContext) -> TrainedVariant:
                           count_parameters(module, True), count_parameters(module), ctx.model.outputs)
 
 
-def _train_all(ctx: SuiteContext, params: RemediesParams, wanted: list[str], rows, attribute: str,  # noqa: ANN001
-               ) -> tuple[list[TrainedVariant], list[str]]:
+def _train_all(ctx: SuiteContext, data: Dataset, params: RemediesParams, wanted: list[str], rows,  # noqa: ANN001
+               attribute: str) -> tuple[list[TrainedVariant], list[str]]:
     variants, skipped = [_original(ctx)], []
-    trainers = _trainers(ctx, params, rows, attribute)
+    trainers = _trainers(ctx, data, params, rows, attribute)
     for i, name in enumerate(wanted):
         ctx.progress(i, 2 * len(wanted) + 1, f"remedies: training {name}")
         try:
@@ -139,15 +166,18 @@ def _train_all(ctx: SuiteContext, params: RemediesParams, wanted: list[str], row
     return variants, skipped
 
 
-def _trainers(ctx: SuiteContext, params: RemediesParams, rows, attribute: str,  # noqa: ANN001
+def _trainers(ctx: SuiteContext, data: Dataset, params: RemediesParams, rows, attribute: str,  # noqa: ANN001
               ) -> dict[str, Callable[[], TrainedVariant]]:
     from audit.suites.remedies.adversarial import train_adversarial
     from audit.suites.remedies.distillation import train_student
     from audit.suites.remedies.dp_sgd import DpSettings, train_dp_sgd
     from audit.suites.remedies.fairness_constrained import train_constrained
 
-    recipe, data = remedy_recipe(ctx, params), ctx.data
+    recipe = remedy_recipe(ctx, params)
     assert data.train is not None
+    start = ctx.model.module if data.input_kind == "image" else None  # images fine-tune the audited weights
+    # images: from-scratch remedies (DP-SGD, the student) train longer than the fine-tune
+    scratch = dataclasses.replace(recipe, epochs=params.image_scratch_epochs) if start is not None else recipe
     seed = derive_seed(ctx.seed, _SALT_TRAIN)
     dp = DpSettings(params.dp_epsilon, params.dp_delta, params.dp_max_grad_norm, params.dp_batch_size, params.dp_lr)
 
@@ -159,9 +189,9 @@ def _trainers(ctx: SuiteContext, params: RemediesParams, rows, attribute: str,  
 
     return {
         "adversarial_training": lambda: train_adversarial(recipe, data, rows.space, params.epsilon,
-                                                          params.train_attack_steps, seed),
-        "dp_sgd": lambda: train_dp_sgd(recipe, data.train, dp, recipe.seed),
-        "distillation": lambda: train_student(recipe, data.train, ctx.model.module, ctx.model.outputs,
+                                                          params.train_attack_steps, seed, init=start),
+        "dp_sgd": lambda: train_dp_sgd(scratch, data.train, dp, recipe.seed),
+        "distillation": lambda: train_student(scratch, data.train, ctx.model.module, ctx.model.outputs,
                                               params.distill_temperature, params.distill_alpha),
         "fairness_constrained": fairness,
     }
