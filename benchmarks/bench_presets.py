@@ -32,9 +32,9 @@ def _robustness_figures(scorecard: dict) -> dict[str, object]:
     robustness = next((r for r in scorecard["results"] if r["suite"] == "robustness"), None)
     if robustness is None:
         return {}
-    figures = {m["name"]: [m["value"], m["details"].get("gradient_steps")] for m in robustness["measurements"]
-               if m["name"].startswith("robust_accuracy[")}
-    return {"robust_accuracy[value, gradient_steps]": figures,
+    figures = {m["name"]: [m["value"], m["ci"], m["n"], m["details"].get("look"), m["details"].get("gradient_steps")]
+               for m in robustness["measurements"] if m["name"].startswith("robust_accuracy[")}
+    return {"robust_accuracy[value, ci, rows, look, gradient_steps]": figures,
             "robustness_validity": {v["name"]: v["passed"] for v in robustness["validity"]}}
 
 

@@ -3,7 +3,8 @@
 Targets on a 2-core CPU: PGD-20 at one ε on 2,000 Adult test rows < 5 s; PGD-40 on 1,000 MNIST images
 with mnist-cnn < 60 s. ART's PGD runs on the same inputs for comparison; both robust accuracies are
 written to `extra_info` (they must agree within a point, see tests/suites/test_robustness_parts.py). APGD-CE on
-the shared engine vs ART's APGD-CE vs PGD on masked Adult at ε = 1 std (APGD must not be weaker than PGD).
+the shared engine vs ART's APGD-CE vs PGD on masked Adult at ε = 1 std (APGD must not be weaker than PGD). The
+Square attack (the query-only check on images) in torch vs ART's SquareAttack: 200 MNIST images, 500 queries.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import torch
 from audit.models.zoo import load_zoo_model
 from audit.suites.robustness.apgd import APGDConfig, apgd
 from audit.suites.robustness.attacks import ArtSettings, run_art
+from audit.suites.robustness.blackbox import square_attack
 from audit.suites.robustness.threat import LogitView, build_space
 from audit.suites.robustness.torch_pgd import PGDConfig, pgd
 
@@ -38,6 +40,12 @@ def _bench(benchmark, name: str, rows: int, eps: float, steps: int, implementati
     elif implementation == "apgd-torch":
         def attack():
             return apgd(view, u, y, space, APGDConfig("linf", eps, steps), torch.Generator().manual_seed(0), 1024)
+    elif implementation == "square-torch":
+        def attack():
+            return square_attack(view, u, y, space, eps, steps, torch.Generator().manual_seed(0), batch_size=512)
+    elif implementation == "square-art":
+        def attack():
+            return run_art(view, space, u, y, n_classes, ArtSettings("square", "linf", eps, steps, 1, 512))
     elif implementation == "apgd-art":
         def attack():
             return run_art(view, space, u, y, n_classes, ArtSettings("apgd-ce", "linf", eps, steps, 1, 1024))
@@ -64,3 +72,9 @@ def test_pgd40_mnist_1000_images(benchmark, implementation):
 def test_apgd25_adult_1000_rows_eps_one_std(benchmark, implementation):
     """APGD-CE vs PGD at ε = 1 std on Adult (masked features): ART's APGD ended 22 points above PGD here."""
     _bench(benchmark, "adult-mlp", 1000, 1.0, 25, implementation)
+
+
+@pytest.mark.parametrize("implementation", ["square-torch", "square-art"])
+def test_square500_mnist_200_images(benchmark, implementation):
+    """The full preset's query-only check: 200 images, 500 queries at ε = 8/255."""
+    _bench(benchmark, "mnist-cnn", 200, 8 / 255, 500, implementation)
