@@ -110,7 +110,7 @@ class EfficiencySuite:
             energy, energy_notes = energy_figures(results, work)
         measurements += energy
         notes = report.notes(results, skipped, ref, report.conv_layer_count(results)) + energy_notes
-        notes += _capped_note(ctx, params, work)
+        notes += _image_notes(params, work)
         validity = []
         if params.deployable in by_name:
             deployable = fairness.get(params.deployable, [])
@@ -151,12 +151,17 @@ def _timed_batches(ctx: SuiteContext, params: EfficiencyParams) -> tuple[int, ..
     return tuple(sizes)
 
 
-def _capped_note(ctx: SuiteContext, params: EfficiencyParams, work: Workload) -> list[str]:
+def _image_notes(params: EfficiencyParams, work: Workload) -> list[str]:
+    notes = []
+    if work.attack is not None and work.attack.stop_when_fooled:
+        notes.append("White-box attacks on the variants stop each row at its first misclassified PGD iterate (robust "
+                     "accuracy needs one success per row, so no figure gets weaker); fp32's examples, also used for "
+                     "the transfer attack, run every step.")
     left_out = sorted(set(params.batch_sizes) - set(work.batch_sizes))
-    if not left_out:
-        return []
-    return [f"Image model: batch size(s) {', '.join(f'{b:,}' for b in left_out)} not timed (efficiency.image_batch_cap "
-            f"= {params.image_batch_cap:,}; raise it to time them)."]
+    if left_out:
+        notes.append(f"Image model: batch size(s) {', '.join(f'{b:,}' for b in left_out)} not timed "
+                     f"(efficiency.image_batch_cap = {params.image_batch_cap:,}; raise it to time them).")
+    return notes
 
 
 def _timing_plan(params: EfficiencyParams) -> TimingPlan:
