@@ -2,8 +2,9 @@
 
 The audit (model, data, plan) goes into Ray's object store once per wave; each suite runs as one task with the
 runner's own seeding, so its figures equal the local executor's. A task asks for a GPU when the model is on one.
-Results come back to the driver, which writes scorecard.json and the evidence files (workers write nothing
-that the run depends on).
+Results come back to the driver, which writes scorecard.json and the evidence files. A suite's finished parts
+(checkpoints/) are written where the suite runs: the run folder itself on a local instance; on a remote cluster
+the worker's disk, so --resume reuses them only where the run folder is shared with the workers.
 """
 
 from __future__ import annotations

@@ -125,5 +125,6 @@ def _gpu_beyond_callers(ray: Any) -> bool:
     waiting for ever."""
     return float(ray.cluster_resources().get("GPU", 0)) > len(ray.get_gpu_ids())
 
+
 __all__ = ["IN_PROCESS", "InProcessTasks", "RayTasks", "Task", "TaskRunner", "item_seeds", "run_in_order", "run_parts",
            "seeded_call"]
