@@ -60,7 +60,7 @@ def test_subset_is_seeded_and_members_come_from_it(setup):
     again, _, _ = _image_scope(ctx, SMALL)
     assert len(scoped.train) == 120 and torch.equal(scoped.train.x, again.train.x)
     assert (params.epochs, params.attack_rows) == (1, 60)
-    assert "120 seeded training rows of 400" in notes[0] and "for 2 epoch(s)" in notes[0]
+    assert "120 seeded training rows of 400" in notes[0] and "all 400 rows from scratch for 2 epoch(s)" in notes[0]
     rows = audit_rows(scoped, params, ctx.seed, "cpu")
     members = rows.membership.x[: rows.membership.n_per_side].flatten(1)
     trained = scoped.train.x.flatten(1)

@@ -123,12 +123,13 @@ def _image_scope(ctx: SuiteContext, params: RemediesParams) -> tuple[Dataset, Re
         data = dataclasses.replace(data, train=data.train.subset(torch.as_tensor(index)))
     scoped = dataclasses.replace(params, epochs=params.image_epochs, attack_rows=params.image_attack_rows,
                                  dp_batch_size=params.image_dp_batch_size)
-    note = (f"Image remedies train on {len(data.train):,} seeded training rows of {total:,} (the original's recipe "
-            f"trains {ctx.model.recipe.epochs if ctx.model.recipe else '?'} epochs on all rows): adversarial training "
-            f"fine-tunes the audited model's weights for {params.image_epochs} epoch(s); DP-SGD (Poisson batches of "
-            f"{params.image_dp_batch_size} expected rows) and the distilled student train from scratch for "
+    note = (f"Image remedies: adversarial training and DP-SGD train on {len(data.train):,} seeded training rows of "
+            f"{total:,} (the original's recipe trains {ctx.model.recipe.epochs if ctx.model.recipe else '?'} epochs "
+            f"on all rows). Adversarial training fine-tunes the audited model's weights for {params.image_epochs} "
+            f"epoch(s); DP-SGD (Poisson batches of {params.image_dp_batch_size} expected rows) trains from scratch for "
             f"{params.image_scratch_epochs} epoch(s), as a DP guarantee cannot start from weights trained without it "
-            "on the same rows (remedies.image_*). Membership members are drawn "
+            f"on the same rows; the half-width student learns the teacher's outputs on all {total:,} rows from "
+            f"scratch for {params.image_scratch_epochs} epoch(s) (remedies.image_*). Membership members are drawn "
             f"from those rows; robust accuracy uses up to {params.image_attack_rows:,} seeded test rows, each attacked "
             "until it is misclassified or the steps run out.")
     return data, scoped, [note]
@@ -191,7 +192,8 @@ def _trainers(ctx: SuiteContext, data: Dataset, params: RemediesParams, rows, at
         "adversarial_training": lambda: train_adversarial(recipe, data, rows.space, params.epsilon,
                                                           params.train_attack_steps, seed, init=start),
         "dp_sgd": lambda: train_dp_sgd(scratch, data.train, dp, recipe.seed),
-        "distillation": lambda: train_student(scratch, data.train, ctx.model.module, ctx.model.outputs,
+        # images: the student learns from every training row (a superset of the members scored)
+        "distillation": lambda: train_student(scratch, ctx.data.train, ctx.model.module, ctx.model.outputs,
                                               params.distill_temperature, params.distill_alpha),
         "fairness_constrained": fairness,
     }
