@@ -130,8 +130,8 @@ def _image_scope(ctx: SuiteContext, params: RemediesParams) -> tuple[Dataset, Re
             f"{params.image_scratch_epochs} epoch(s), as a DP guarantee cannot start from weights trained without it "
             f"on the same rows; the half-width student learns the teacher's outputs on all {total:,} rows from "
             f"scratch for {params.image_scratch_epochs} epoch(s) (remedies.image_*). Membership members are drawn "
-            f"from those rows; robust accuracy uses up to {params.image_attack_rows:,} seeded test rows, each attacked "
-            "until it is misclassified or the steps run out.")
+            f"from the {len(data.train):,} rows; robust accuracy uses up to {params.image_attack_rows:,} seeded test "
+            "rows, each attacked until it is misclassified or the steps run out.")
     return data, scoped, [note]
 
 
