@@ -108,3 +108,32 @@ def test_share_is_the_ratio_of_mean_absolute_attributions():
     value, (lo, hi) = share(rows, mask_of([0], 2), resamples=200, seed=0)
     assert value == pytest.approx(4.0 / 12.0)
     assert 0.0 <= lo <= value <= hi <= 1.0
+
+
+def test_deep_explainer_leaves_no_parameters_on_layers_inside_a_custom_module() -> None:
+    """shap's DeepExplainer cleanup misses layers inside custom modules; a later suite loads the state_dict."""
+    import shap
+    import torch
+    from torch import nn
+
+    from audit.suites.explainability.attribution import DecisionOutput, ExplainerSpec, _torch_explainer
+
+    class Wrapped(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.features = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2))
+            self.head = nn.Sequential(nn.Flatten(), nn.Linear(36, 3))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.features(x))
+
+    x, background = torch.rand(4, 1, 8, 8), torch.rand(10, 1, 8, 8)
+    raw = Wrapped()
+    keys = set(raw.state_dict())
+    shap.DeepExplainer(DecisionOutput(raw, "multiclass", "logits", 0).eval(), background).shap_values(
+        x, ranked_outputs=1, check_additivity=False)
+    assert set(raw.state_dict()) - keys  # shap alone leaves x / y behind
+    ours = Wrapped()
+    _torch_explainer(DecisionOutput(ours, "multiclass", "logits", 0).eval(), x, background,
+                     ExplainerSpec("deep", 10, 5), 0)
+    assert set(ours.state_dict()) == keys

@@ -100,14 +100,27 @@ def _torch_explainer(head: nn.Module, x: torch.Tensor, background: torch.Tensor,
 
     ranked = None if head.task == "binary" else 1  # multiclass: explain each row's top-scoring class
     if spec.method == "deep":
+        own = {id(m): set(m._parameters) for m in head.modules()}
         explainer = shap.DeepExplainer(head, background)
-        out = explainer.shap_values(x, ranked_outputs=ranked, check_additivity=False)
+        try:
+            out = explainer.shap_values(x, ranked_outputs=ranked, check_additivity=False)
+        finally:
+            _drop_added_parameters(head, own)
     else:
         # One batch per explained row (shap's default is 50 samples per batch): fewer, larger calls.
         explainer = shap.GradientExplainer(head, background, batch_size=max(spec.nsamples, 1))
         out = explainer.shap_values(x, nsamples=spec.nsamples, ranked_outputs=ranked, rseed=seed)
     values = out[0] if isinstance(out, tuple) else out
     return np.asarray(values, dtype=float)[..., 0].reshape(len(x), -1)
+
+
+def _drop_added_parameters(head: nn.Module, own: dict[int, set[str]]) -> None:
+    """shap's DeepExplainer hooks store each layer's input and output as parameters `x`, `y`, and its cleanup walks
+    only nn.Sequential-like containers: layers inside a custom module keep them, and they would enter the audited
+    model's state_dict (a later suite loading it into a fresh copy then fails). Remove what the explainer added."""
+    for m in head.modules():
+        for name in set(m._parameters) - own.get(id(m), set()):
+            del m._parameters[name]
 
 
 def _kernel(head: nn.Module, x: torch.Tensor, background: torch.Tensor, classes: np.ndarray,
