@@ -97,6 +97,22 @@ def tabular_model(data: Dataset, seed: int = 0, epochs: int = 60, hidden: tuple[
     ))
 
 
+def tabular_attack_view(n: int, seed: int) -> tuple[Dataset, object, nn.Module]:
+    """A trained synthetic MLP seen from the robustness attack space (sex immutable): (data, space, logit view)."""
+    from audit.suites.robustness.threat import LogitView, tabular_space
+
+    data = synthetic_tabular(n=n, seed=seed)
+    space = tabular_space(data, ("sex",))
+    view = LogitView(tabular_model(data, seed=seed).module, space.scale, False).eval()
+    return data, space, view
+
+
+def view_accuracy(view: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of rows `view` classifies as `y`."""
+    with torch.no_grad():
+        return float((view(x).argmax(1) == y).float().mean())
+
+
 def wrap_module(
     module: nn.Module, data: Dataset, name: str = "test-model", outputs: str = "logits",
     capabilities: frozenset[str] = frozenset({"gradients", "logits"}), recipe: Recipe | None = None,

@@ -12,22 +12,14 @@ from torch import nn
 from audit.suites.robustness.apgd import APGDConfig, apgd, apgd_with_stats, checkpoints, dlr_loss
 from audit.suites.robustness.attacks import ArtSettings, run_art
 from audit.suites.robustness.blackbox import square_attack
-from audit.suites.robustness.threat import LogitView, image_space, tabular_space
+from audit.suites.robustness.threat import image_space
 from audit.suites.robustness.torch_pgd import PGDConfig, pgd, pgd_with_stats
-from audit.testing import synthetic_tabular, tabular_model
-
-
-def _accuracy(view: nn.Module, u: torch.Tensor, y: torch.Tensor) -> float:
-    with torch.no_grad():
-        return float((view(u).argmax(1) == y).float().mean())
+from audit.testing import tabular_attack_view, view_accuracy
 
 
 @pytest.fixture(scope="module")
 def tabular():
-    data = synthetic_tabular(n=800, seed=2)
-    model = tabular_model(data, seed=2)
-    space = tabular_space(data, ("sex",))
-    view = LogitView(model.module, space.scale, False).eval()
+    data, space, view = tabular_attack_view(n=800, seed=2)
     return view, space, space.to_u(data.test.x), data.test.y
 
 
@@ -64,8 +56,8 @@ def test_apgd_no_weaker_than_pgd_and_keeps_the_mask(tabular, norm, eps) -> None:
     gen = torch.Generator
     ours = apgd(view, u, y, space, APGDConfig(norm, eps, 20), gen().manual_seed(0))
     base = pgd(view, u, y, space, PGDConfig(norm, eps, 20, 1), gen().manual_seed(0))
-    assert _accuracy(view, ours, y) <= _accuracy(view, base, y) + 0.01
-    assert _accuracy(view, ours, y) < _accuracy(view, u, y)
+    assert view_accuracy(view, ours, y) <= view_accuracy(view, base, y) + 0.01
+    assert view_accuracy(view, ours, y) < view_accuracy(view, u, y)
     frozen = space.mask[0] == 0
     assert torch.equal(ours[:, frozen], u[:, frozen])  # ART's random start moves these; ours never does
     torch.testing.assert_close(space.project(u, ours, eps, norm), ours, rtol=0, atol=1e-5)
@@ -76,7 +68,7 @@ def test_apgd_matches_art_on_an_unmasked_image_case(images) -> None:
     for loss in ("ce", "dlr"):
         ours = apgd(net, x, y, space, APGDConfig("linf", 0.05, 25, loss), torch.Generator().manual_seed(0))
         art = run_art(net, space, x, y, 4, ArtSettings(f"apgd-{loss}", "linf", 0.05, steps=25, batch_size=256))
-        clean, a_ours, a_art = _accuracy(net, x, y), _accuracy(net, ours, y), _accuracy(net, art, y)
+        clean, a_ours, a_art = view_accuracy(net, x, y), view_accuracy(net, ours, y), view_accuracy(net, art, y)
         assert a_ours < clean - 0.1  # the attack bites
         assert abs(a_ours - a_art) <= 0.02, (loss, a_ours, a_art)
 
@@ -93,14 +85,14 @@ def test_stopping_early_and_warm_starts_never_weaken_the_attack(tabular, make) -
 
     full, full_stats = run(0.4)
     early, early_stats = run(0.4, stop_when_fooled=True)
-    assert _accuracy(view, early, y) <= _accuracy(view, full, y)
+    assert view_accuracy(view, early, y) <= view_accuracy(view, full, y)
     assert early_stats.row_steps < full_stats.row_steps
     small, _ = run(0.2, stop_when_fooled=True)
     warm, warm_stats = run(0.4, stop_when_fooled=True, start=small)
     was_fooled = (view(small).argmax(1) != y).detach().numpy()
     assert warm_stats.rows_attacked == int((~was_fooled).sum())
     assert np.all((view(warm).argmax(1) != y).detach().numpy()[was_fooled])
-    assert _accuracy(view, warm, y) <= _accuracy(view, early, y)
+    assert view_accuracy(view, warm, y) <= view_accuracy(view, early, y)
     torch.testing.assert_close(space.project(u, warm, 0.4, "linf"), warm, rtol=0, atol=1e-6)
 
 
@@ -117,7 +109,7 @@ def test_square_attack_agrees_with_art_square_on_images(images) -> None:
     net, space, x, y = images
     ours = square_attack(net, x, y, space, 0.05, 200, torch.Generator().manual_seed(0))
     art = run_art(net, space, x, y, 4, ArtSettings("square", "linf", 0.05, steps=200, batch_size=256))
-    clean, a_ours, a_art = _accuracy(net, x, y), _accuracy(net, ours, y), _accuracy(net, art, y)
+    clean, a_ours, a_art = view_accuracy(net, x, y), view_accuracy(net, ours, y), view_accuracy(net, art, y)
     assert a_ours < clean - 0.1  # the attack bites
     assert a_ours <= a_art + 0.01, (a_ours, a_art)  # no weaker than ART (within a point)
     torch.testing.assert_close(space.project(x, ours, 0.05, "linf"), ours, rtol=0, atol=1e-6)

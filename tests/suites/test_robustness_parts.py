@@ -18,21 +18,12 @@ from audit.suites.robustness.natural import blur
 from audit.suites.robustness.tabular import categorical_search, one_hot_valid
 from audit.suites.robustness.threat import LogitView, tabular_space
 from audit.suites.robustness.torch_pgd import PGDConfig, pgd
-from audit.testing import synthetic_tabular, tabular_model
+from audit.testing import synthetic_tabular, tabular_attack_view, view_accuracy
 
 
 @pytest.fixture(scope="module")
 def trained():
-    data = synthetic_tabular(n=1000, seed=1)
-    model = tabular_model(data, seed=1)
-    space = tabular_space(data, ("sex",))
-    view = LogitView(model.module, space.scale, False).eval()
-    return data, space, view
-
-
-def _accuracy(view, u, y) -> float:
-    with torch.no_grad():
-        return float((view(u).argmax(1) == y).float().mean())
+    return tabular_attack_view(n=1000, seed=1)
 
 
 @pytest.mark.parametrize(("norm", "eps", "restarts"), [("linf", 0.3, 0), ("linf", 0.3, 1), ("l2", 0.5, 1)])
@@ -42,8 +33,8 @@ def test_torch_pgd_matches_art_within_one_point(trained, norm, eps, restarts):
     ours = pgd(view, u, y, space, PGDConfig(norm, eps, 20, restarts), torch.Generator().manual_seed(0))
     settings_ = ArtSettings("pgd", norm, eps, steps=20, restarts=restarts, batch_size=512)
     art = run_art(view, space, u, y, 2, settings_)
-    assert abs(_accuracy(view, ours, y) - _accuracy(view, art, y)) <= 0.01
-    assert _accuracy(view, ours, y) < _accuracy(view, u, y)  # the attack did something
+    assert abs(view_accuracy(view, ours, y) - view_accuracy(view, art, y)) <= 0.01
+    assert view_accuracy(view, ours, y) < view_accuracy(view, u, y)  # the attack did something
 
 
 def test_deepfool_matches_art_deepfool(trained):
