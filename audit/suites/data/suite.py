@@ -41,19 +41,12 @@ class DataSuite:
         return DataParams()
 
     def run(self, ctx: SuiteContext, params: DataParams) -> SuiteOutput:
-        import torch
-        from threadpoolctl import threadpool_limits  # ships with scikit-learn
+        from audit.threads import one_thread
 
         # Many small matrix products: one BLAS thread is fastest on a shared 2-core runner.
         # OpenMP likewise: two-thread gradient boosting on a loaded runner measured 10x slower than one thread.
-        # torch too: threadpoolctl does not reach torch's pool once torch.set_num_threads was called (training does).
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            with threadpool_limits(limits=1):
-                return self._run(ctx, dataclasses.replace(params, reference=dict(params.reference)))
-        finally:
-            torch.set_num_threads(threads)
+        with one_thread():
+            return self._run(ctx, dataclasses.replace(params, reference=dict(params.reference)))
 
     def _run(self, ctx: SuiteContext, params: DataParams) -> SuiteOutput:
         from audit.suites.data.label_bias import label_bias

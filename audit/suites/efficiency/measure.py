@@ -11,8 +11,9 @@ import torch
 
 from audit.suites.efficiency.footprint import Footprint, footprint, peak_memory_bytes
 from audit.suites.efficiency.reaudit import AttackSpec, pgd, predict
-from audit.suites.efficiency.timing import TimingPlan, Timings, batch_of, time_forward, torch_threads
+from audit.suites.efficiency.timing import TimingPlan, Timings, batch_of, time_forward
 from audit.suites.efficiency.variants import Variant
+from audit.threads import torch_threads
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from audit.suites.efficiency.evidence import drift_columns
 from audit.suites.efficiency.measure import VariantResult, Workload, adversarial, first_call, measure, with_memory
 from audit.suites.efficiency.onnx_runtime import ONNX_VARIANTS, build_onnx_variant, is_onnx_graph
 from audit.suites.efficiency.reaudit import AttackSpec
-from audit.suites.efficiency.timing import TimingPlan, torch_threads
+from audit.suites.efficiency.timing import TimingPlan
 from audit.suites.efficiency.variants import VARIANTS, Variant, build
+from audit.threads import torch_threads
 
 _SALT_ATTACK = 701
 

@@ -5,9 +5,8 @@ Timings are measurements but vary from run to run; the suite names them latency_
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -90,17 +89,6 @@ def time_forward(module: nn.Module, x: torch.Tensor, plan: TimingPlan, device: s
             sync()
             seconds.append(time.perf_counter() - tick)
     return Timings(int(x.shape[0]), np.asarray(seconds), torch.get_num_threads())
-
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """torch's CPU thread count set to `n` inside the block, the caller's restored after it."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def quantile_ci(seconds: np.ndarray, q: float, resamples: int, seed: int) -> tuple[float, float]:

@@ -40,13 +40,11 @@ class FairnessSuite:
         return FairnessParams()
 
     def run(self, ctx: SuiteContext, params: FairnessParams) -> SuiteOutput:
-        from threadpoolctl import threadpool_limits  # ships with scikit-learn
-
-        from audit.suites.efficiency.timing import torch_threads
+        from audit.threads import one_thread
 
         # Our BLAS and torch work is many small products; a second thread on a busy 2-core runner spins
         # (measured: a proxy fit took 23 s with 2 threads, 0.4 s with 1).
-        with threadpool_limits(limits=1, user_api="blas"), torch_threads(1):
+        with one_thread(user_api="blas"):
             return self._run(ctx, params)
 
     def _run(self, ctx: SuiteContext, params: FairnessParams) -> SuiteOutput:

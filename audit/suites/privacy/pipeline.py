@@ -132,17 +132,13 @@ def run_privacy(ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
     matrix products (shadow models, per-fold logistic fits, bootstrap cumulative sums), where thread hand-off
     costs more than it saves. On a loaded 2-core runner two threads measured up to 25x slower (a 107 x 107
     eigendecomposition) and shadow training 14x the CPU time."""
-    from threadpoolctl import threadpool_limits  # ships with scikit-learn
-
     from audit.suites.privacy.roc import forget_resamples
+    from audit.threads import one_thread
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     try:
-        with threadpool_limits(limits=1):
+        with one_thread():
             return _run_privacy(ctx, params)
     finally:
-        torch.set_num_threads(threads)
         forget_resamples()
 
 

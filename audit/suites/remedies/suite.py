@@ -18,6 +18,7 @@ from audit.suite import Output, SuiteContext, SuiteOutput
 from audit.suites.remedies import comparison, findings, linked, tradeoff
 from audit.suites.remedies.params import CONSTRAINTS, TABULAR_REMEDIES, RemediesParams, preset_params
 from audit.suites.remedies.variant import ORIGINAL, RemedySkipped, TrainedVariant, count_parameters
+from audit.threads import one_thread
 from audit.types import Measurement, ValidityCheck
 
 _SALT_TRAIN = 81
@@ -57,15 +58,8 @@ class RemediesSuite:
 def _one_thread() -> Iterator[None]:
     """Many small products: on a busy 2-core machine extra threads spin rather than help (measured: the tiny-encoder
     remedies took 40 s with torch's default threads, 3 s with one). Throughput figures say they used one thread."""
-    from threadpoolctl import threadpool_limits
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(limits=1, user_api="blas"):
-            yield
-    finally:
-        torch.set_num_threads(threads)
+    with one_thread(user_api="blas"):
+        yield
 
 
 def _run_tabular(ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
