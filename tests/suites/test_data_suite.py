@@ -165,6 +165,32 @@ def test_flipped_labels_in_one_group_are_recovered(with_recipe: bool) -> None:
     assert gap.details["flagged"]["Female"] > 3 * gap.details["flagged"]["Male"]
 
 
+def test_folds_trained_together_match_folds_trained_one_by_one() -> None:
+    """A tabular recipe's folds train in one vectorised pass; the slow path (train_model per fold) on the same
+    folds gives the same probabilities up to the models' seeds, and cleanlab flags the same rows."""
+    from cleanlab.filter import find_label_issues
+    from sklearn.model_selection import StratifiedKFold
+
+    from audit.suites.data.label_errors import _recipe_fold, _recipe_folds_together
+
+    data, flipped = _flip_female_labels(_separable(), 0.12, seed=1)
+    model = tabular_model(data, epochs=80)
+    oos, issues = find_issues(model, data.train, 2, dataclasses.replace(FAST, label_error_folds=3),
+                              np.random.default_rng(0), 0)
+    assert "one vectorised pass" in oos.method
+    y = data.train.y.numpy()[oos.rows]
+    splits = list(StratifiedKFold(3, shuffle=True, random_state=0).split(np.zeros(oos.rows.size), y))
+    one_by_one = np.zeros_like(oos.proba)
+    for fit, held in splits:
+        one_by_one[held] = _recipe_fold(model, data.train, oos.rows[fit], oos.rows[held])
+    together = _recipe_folds_together(model, data.train, oos.rows, splits, np.random.default_rng(0))
+    np.testing.assert_allclose(together, oos.proba)  # the suite's path
+    assert np.corrcoef(together[:, 1], one_by_one[:, 1])[0, 1] > 0.95
+    slow = find_label_issues(y, one_by_one, n_jobs=1)
+    assert (slow == issues).mean() > 0.97
+    assert len(set(oos.rows[issues]) & set(flipped)) >= 0.9 * len(set(oos.rows[slow]) & set(flipped))
+
+
 def test_a_shifted_feature_is_flagged_ranked_first_and_fails_the_shift_gate(clean: Dataset) -> None:
     test = clean.test
     x = test.x.clone()

@@ -11,7 +11,7 @@ from sklearn.metrics import roc_auc_score
 from audit.stats import iter_resample_counts, percentile_ci, weighted_auc
 from audit.suites.data.domain import delong_interval
 from audit.suites.data.features import FeaturePair
-from audit.suites.data.proportions import group_rates, row_keys, share_difference
+from audit.suites.data.proportions import group_rates, row_keys, share_difference, unique_inverse, unique_rows
 from audit.suites.data.shift import feature_shift, with_fdr
 
 
@@ -94,6 +94,23 @@ def test_group_rates_match_pandas_and_a_row_bootstrap() -> None:
     eligible = ["x", "y", "z"]
     row_gaps = [frame.iloc[i].groupby("g")["v"].mean()[eligible].agg(lambda s: s.max() - s.min()) for i in idx[:400]]
     assert rates.ci == pytest.approx(percentile_ci(np.array(row_gaps)), abs=0.015)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_hashed_uniques_equal_numpy_unique(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 5000))
+    labels = rng.choice(np.array(["Female", "Male", "missing", "10", "9", "é", ""]), n).astype(str)
+    values, codes = np.unique(labels, return_inverse=True)
+    got_values, got_codes = unique_inverse(labels)
+    assert got_values.dtype == values.dtype and got_values.tolist() == values.tolist()
+    np.testing.assert_array_equal(got_codes, codes.ravel())
+    table = np.hstack([rng.integers(0, 4, (n, 1)).astype(float),
+                       rng.choice([0.0, 1.0, 0.5, -2.0], (n, int(rng.integers(1, 4))))])
+    rows, row_codes = np.unique(table, axis=0, return_inverse=True)
+    got_rows, got_row_codes = unique_rows(table)
+    np.testing.assert_array_equal(got_rows, rows)
+    np.testing.assert_array_equal(got_row_codes, row_codes.ravel())
 
 
 def test_delong_interval_agrees_with_sklearn_and_bootstrap() -> None:

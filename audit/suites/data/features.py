@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit.data.types import Dataset, FeatureSpec, Split
+from audit.suites.data.proportions import unique_inverse
 
 UNKNOWN_CATEGORY = "(none)"
 PCA_FIT_ROWS = 5_000
@@ -64,7 +65,7 @@ def domain_matrices(pairs: tuple[FeaturePair, ...]) -> tuple[np.ndarray, np.ndar
             audit_cols.append(p.audit.astype(float))
             categorical.append(False)
             continue
-        _, codes = np.unique(np.concatenate([p.train, p.audit]).astype(str), return_inverse=True)
+        _, codes = unique_inverse(np.concatenate([p.train, p.audit]).astype(str))
         train_cols.append(codes[: p.train.size].astype(float))
         audit_cols.append(codes[p.train.size :].astype(float))
         categorical.append(bool(codes.max() < MAX_NATIVE_CATEGORIES))  # beyond: ordinal codes

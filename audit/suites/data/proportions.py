@@ -24,6 +24,35 @@ def share_difference(k1: int, n1: int, k2: int, n2: int) -> tuple[float, tuple[f
     return d, (d - math.hypot(p1 - l1, u2 - p2), d + math.hypot(u1 - p1, p2 - l2))
 
 
+def unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(values, return_inverse=True)` for labels (strings, no NaN) by hashing rather than sorting every
+    row: the same sorted values and codes, several times faster on tens of thousands of strings."""
+    values = np.asarray(values)
+    codes, uniques = pd.factorize(values.ravel(), sort=True)
+    return np.asarray(uniques, dtype=values.dtype), codes.astype(np.intp)
+
+
+def unique_rows(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(table, axis=0, return_inverse=True)` for a 2-D numeric table without NaN: each row's column codes
+    as one mixed-radix integer (first column most significant, so integer order is the rows' lexicographic
+    order), then a 1-D unique of those integers. The same sorted rows and row codes, without a row-wise sort."""
+    values, key, width = [], np.zeros(table.shape[0], np.int64), 1
+    for column in table.T:
+        uniques, codes = np.unique(column, return_inverse=True)
+        width *= uniques.size
+        if width >= 2**62:  # too many combinations for one integer: the row-wise unique
+            cells, inverse = np.unique(table, axis=0, return_inverse=True)
+            return cells, inverse.ravel()
+        values.append(uniques)
+        key = key * uniques.size + codes.ravel()
+    keys, inverse = np.unique(key, return_inverse=True)
+    cells = np.empty((keys.size, table.shape[1]), table.dtype)
+    for j in range(table.shape[1] - 1, -1, -1):
+        cells[:, j] = values[j][keys % values[j].size]
+        keys = keys // values[j].size
+    return cells, inverse.ravel()
+
+
 def group_labels(column: pd.Series) -> np.ndarray:
     """Group labels as strings; a missing value is its own group rather than an error."""
     missing = column.isna().to_numpy()
@@ -54,7 +83,7 @@ def _gap(rates: np.ndarray, eligible: np.ndarray) -> np.ndarray:
 def group_rates(values: np.ndarray, labels: np.ndarray, min_size: int, resamples: int, seed: int) -> GroupRates:
     """Rates of `values` ((n,) or (n, k) indicators) per group of `labels`, with a bootstrap CI of the gap."""
     values = np.asarray(values, dtype=float).reshape(len(labels), -1)
-    names, codes = np.unique(labels, return_inverse=True)
+    names, codes = unique_inverse(labels)
     onehot = np.eye(len(names))[codes]  # (n, g)
     counts = onehot.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -78,8 +107,7 @@ def _bootstrap_gaps(values: np.ndarray, onehot: np.ndarray, eligible: np.ndarray
     if resamples == 0:
         return np.array([])
     n, g = onehot.shape
-    cells, cell_of_row = np.unique(np.hstack([onehot.argmax(axis=1)[:, None], values]), axis=0,
-                                   return_inverse=True)
+    cells, cell_of_row = unique_rows(np.hstack([onehot.argmax(axis=1)[:, None], values]))
     shares = np.bincount(cell_of_row.ravel(), minlength=len(cells)) / n
     counts = np.random.default_rng(seed).multinomial(n, shares, size=resamples).astype(float)  # (r, cells)
     cell_group = np.eye(g)[cells[:, 0].astype(int)]  # (cells, g)

@@ -10,7 +10,7 @@ from audit.errors import AuditInputError
 from audit.stats import wilson_interval
 from audit.suite import SuiteOutput
 from audit.suites.data.params import DataParams
-from audit.suites.data.proportions import group_labels
+from audit.suites.data.proportions import group_labels, unique_inverse
 from audit.suites.data.sections import NamedSplit, named_splits, rounded
 from audit.suites.data.shift import chi_squared, counts_ci, tvd_from_counts
 from audit.types import Measurement, Table
@@ -66,7 +66,8 @@ def representation(data: Dataset, params: DataParams, rng: np.random.Generator) 
 
 
 def _counts(s: NamedSplit, attribute: str) -> dict[str, int]:
-    labels, counts = np.unique(group_labels(s.split.sensitive[attribute]), return_counts=True)
+    labels, codes = unique_inverse(group_labels(s.split.sensitive[attribute]))
+    counts = np.bincount(codes, minlength=labels.size)
     return {str(label): int(c) for label, c in zip(labels, counts, strict=True)}
 
 

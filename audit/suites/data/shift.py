@@ -11,6 +11,7 @@ from scipy import stats as sps
 
 from audit.stats import percentile_ci
 from audit.suites.data.features import FeaturePair
+from audit.suites.data.proportions import unique_inverse
 
 PSI_FLOOR = 1e-4  # bin shares are floored here so an empty bin gives a large, finite PSI (the usual convention)
 
@@ -43,7 +44,7 @@ def binned_counts(pair: FeaturePair, bins: int) -> tuple[np.ndarray, np.ndarray]
         width = edges.size + 1
         return (np.bincount(np.searchsorted(edges, pair.train, side="right"), minlength=width),
                 np.bincount(np.searchsorted(edges, pair.audit, side="right"), minlength=width))
-    categories, codes = np.unique(np.concatenate([pair.train, pair.audit]).astype(str), return_inverse=True)
+    categories, codes = unique_inverse(np.concatenate([pair.train, pair.audit]).astype(str))
     n = pair.train.size
     return (np.bincount(codes[:n], minlength=categories.size), np.bincount(codes[n:], minlength=categories.size))
 
