@@ -77,3 +77,17 @@ def test_image_remedies_run_and_state_their_work(setup):
     assert not any("The full preset trains them like the original" in n for n in out.notes)
     # fine-tuning from the audited weights keeps accuracy near the original's after one epoch on 120 rows
     assert m["adversarial_training.accuracy"] >= m["original.accuracy"] - 0.15
+
+
+def test_dp_sgd_on_a_cnn_ghost_clipping_trains_the_weights_of_per_row_gradient_clipping(setup):
+    from audit.suites.remedies.dp_sgd import DpSettings, _train
+
+    data, _, _ = setup
+    settings = DpSettings(epsilon=4.0, delta=1e-5, max_grad_norm=0.5, batch_size=16, lr=5e-3)
+    runs = {}
+    for mode in ("ghost", "hooks"):  # hooks: opacus' per-row gradients, the reference
+        spent: dict[str, float] = {}
+        runs[mode] = (_train(RECIPE, data.train, settings, 0, spent, mode=mode).state_dict(), spent)
+    assert runs["ghost"][1] == {**runs["hooks"][1], "ghost": 1.0}
+    for a, b in zip(runs["ghost"][0].values(), runs["hooks"][0].values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5)

@@ -172,3 +172,50 @@ def test_fairness_constraint_narrows_the_gap_fairlearn_measures(data, model):
                                               sensitive_features=groups) for m in (plain, fair.module)]
     assert gaps[1] < gaps[0] - 0.05
     assert fair.details["method"] == "differentiable penalty"
+
+
+@pytest.mark.parametrize("batch_size", [16, 1])  # 1 of 640 rows: about a third of the Poisson batches are empty
+def test_dp_sgd_ghost_clipping_trains_the_weights_of_per_row_gradient_clipping(data, model, batch_size):
+    from audit.suites.remedies.dp_sgd import _train, clipping_mode
+
+    settings = DpSettings(epsilon=4.0, delta=1e-5, max_grad_norm=0.5, batch_size=batch_size, lr=0.01)
+    recipe = dataclasses.replace(_recipe(model), epochs=2)
+    assert clipping_mode(model.module) == "ghost"
+    spent_ghost: dict[str, float] = {}
+    spent_hooks: dict[str, float] = {}
+    ghost = _train(recipe, data.train, settings, 0, spent_ghost, mode="ghost")
+    hooks = _train(recipe, data.train, settings, 0, spent_hooks, mode="hooks")  # opacus' reference mode
+    assert spent_ghost == {**spent_hooks, "ghost": 1.0}
+    for a, b in zip(ghost.state_dict().values(), hooks.state_dict().values(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    assert not torch.allclose(ghost.state_dict()["net.0.weight"], model.module.state_dict()["net.0.weight"])
+    assert clipping_mode(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(8, 2))) == "ghost"
+    assert clipping_mode(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten())) == "hooks"  # no layer ghost clipping helps
+
+
+@pytest.mark.parametrize(("epsilon", "delta", "rate", "steps"), [
+    (8.0, 1e-5, 512 / 32561, 512), (8.0, 1e-5, 64 / 1000, 64), (1.0, 1e-5, 0.01, 1000), (0.5, 1e-6, 0.2, 30),
+    (3.0, 1e-5, 1.0, 10), (2.0, 1e-5, 1 / 640, 1280)])
+def test_noise_search_returns_opacus_noise_multiplier(epsilon, delta, rate, steps):
+    from opacus.accountants.utils import get_noise_multiplier
+
+    from audit.suites.remedies.dp_sgd import INTEGER_ORDERS, noise_for_target
+
+    settings = DpSettings(epsilon=epsilon, delta=delta, max_grad_norm=1.0, batch_size=1, lr=0.01)
+    theirs = get_noise_multiplier(target_epsilon=epsilon, target_delta=delta, sample_rate=rate, steps=steps,
+                                  accountant="rdp", alphas=INTEGER_ORDERS)
+    assert noise_for_target(settings, rate, steps) == pytest.approx(theirs, rel=1e-12)
+
+
+def test_stronger_attack_runs_only_on_rows_the_audited_attack_did_not_fool(data, model):
+    params = dataclasses.replace(RemediesParams(), epsilon=0.5, attack_steps=5, attack_rows=200)
+    rows = audit_rows(data, params, seed=0, device="cpu")
+    variant = _variant(ORIGINAL, model.module)
+    audited = robust_correct(variant, rows, PGDConfig("linf", 0.5, 5, restarts=1), 0)
+    assert 0 < audited.sum() < len(audited)
+    stronger = PGDConfig("linf", 0.5, 10, restarts=2)
+    union = robust_correct(variant, rows, stronger, 1, only=audited)
+    assert not union[~audited].any()  # fooled once: broken, not attacked again
+    alone = robust_correct(variant, dataclasses.replace(rows, attack_rows=rows.attack_rows[audited]), stronger, 1)
+    assert np.array_equal(union[audited], alone)
+    assert union.mean() <= audited.mean()  # never weaker than the audited attack

@@ -21,12 +21,13 @@ from audit.suites.remedies.variant import TrainedVariant, count_parameters, time
 
 
 def _spread(p: torch.Tensor, codes: torch.Tensor, k: int) -> torch.Tensor:
-    """max − min over the groups present in the batch of the mean of p."""
-    means = [p[codes == g].mean() for g in range(k) if bool((codes == g).any())]
-    if len(means) < 2:
+    """max − min over the groups present in the batch of the mean of p (group sums in one `index_add`)."""
+    counts = torch.bincount(codes, minlength=k)
+    present = counts > 0
+    if int(present.sum()) < 2:
         return p.sum() * 0.0
-    stacked = torch.stack(means)
-    return stacked.max() - stacked.min()
+    means = (p.new_zeros(k).index_add(0, codes, p)[present] / counts[present].to(p.dtype))
+    return means.max() - means.min()
 
 
 def soft_gap(p: torch.Tensor, codes: torch.Tensor, k: int, y_pos: torch.Tensor, constraint: str) -> torch.Tensor:

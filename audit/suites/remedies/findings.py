@@ -76,10 +76,13 @@ def fairlearn_check(rows: AuditRows, original: Evidence, ev: Evidence, found: di
                          f"fairness-constrained model recomputed with fairlearn differ by at most {worst:.2g}.")
 
 
-def convergence_check(p: Pillars, stronger_correct: float, steps: int) -> ValidityCheck:
+def convergence_check(p: Pillars, stronger_correct: float, steps: int, attacked: int, rows: int) -> ValidityCheck:
+    """`stronger_correct`: robust accuracy when each row counts as broken if either attack fools it (the stronger
+    attack runs only on the `attacked` rows of `rows` the audited attack did not fool)."""
     check = attack_converged(p.robust.point, stronger_correct, CONVERGENCE_TOLERANCE,
                              f"Doubling PGD's steps to {2 * steps} and adding a restart against the adversarially "
-                             "trained model")
+                             f"trained model (run on the {attacked:,} of {rows:,} rows the audited attack did not "
+                             "fool; a row either attack fools counts as broken)")
     return ValidityCheck(f"adversarial_training_{check.name}", check.passed, check.detail)
 
 

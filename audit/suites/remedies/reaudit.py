@@ -8,6 +8,7 @@ set of training members and held-out non-members. Throughput is timed last (it v
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,13 +84,25 @@ def pgd_config(params: RemediesParams) -> PGDConfig:
     return PGDConfig("linf", params.epsilon, params.attack_steps, restarts=params.attack_restarts)
 
 
-def robust_correct(variant: TrainedVariant, rows: AuditRows, cfg: PGDConfig, seed: int) -> np.ndarray:
-    """Per attack row, whether the variant still classifies it correctly after PGD (same starts for all)."""
+def robust_correct(variant: TrainedVariant, rows: AuditRows, cfg: PGDConfig, seed: int,
+                   only: np.ndarray | None = None) -> np.ndarray:
+    """Per attack row, whether the variant still classifies it correctly after PGD (same starts for all).
+
+    `only` (a boolean per attack row), when given, limits the attack to those rows; the others count as not
+    correct. The stronger-attack check passes the rows the audited attack did not fool: a row it fooled is already
+    counted as broken, so the result is the robust accuracy under the worse of the two attacks per row.
+    """
     assert rows.space is not None
     module = variant.module.to(rows.device).eval()
     view = LogitView(module, rows.space.scale.to(rows.device), variant.outputs == "probabilities").eval()
-    idx = torch.as_tensor(rows.attack_rows)
-    u0, y = rows.space.to_u(rows.x_test[idx]), torch.as_tensor(rows.y_test[rows.attack_rows])
+    chosen = rows.attack_rows if only is None else rows.attack_rows[only]
+    if only is not None:
+        out = np.zeros(len(rows.attack_rows), dtype=bool)
+        if len(chosen):
+            out[only] = robust_correct(variant, dataclasses.replace(rows, attack_rows=chosen), cfg, seed)
+        return out
+    idx = torch.as_tensor(chosen)
+    u0, y = rows.space.to_u(rows.x_test[idx]), torch.as_tensor(rows.y_test[chosen])
     gen = torch.Generator().manual_seed(derive_seed(seed, _SALT_PGD))
     u_adv = pgd_with_stats(view, u0, y, rows.space, cfg, gen, stop_when_fooled=rows.stop_when_fooled)[0]
     with torch.no_grad():

@@ -224,7 +224,9 @@ def _figures(found: dict, by_name: dict, rows, params: RemediesParams,  # noqa: 
         out += findings.constrained_measurement(found["fairness_constrained"], base, by_name["fairness_constrained"], n)
     if "adversarial_training" in found:
         stronger = PGDConfig("linf", params.epsilon, 2 * params.attack_steps, restarts=params.attack_restarts + 1)
-        correct = robust_correct(by_name["adversarial_training"].variant, rows, stronger, seed + 1)
+        trained = by_name["adversarial_training"]
+        survivors = trained.robust_correct.astype(bool)  # a row the audited attack fooled is broken already
+        correct = robust_correct(trained.variant, rows, stronger, seed + 1, only=survivors)
         validity.append(findings.convergence_check(found["adversarial_training"], float(np.mean(correct)),
-                                                   params.attack_steps))
+                                                   params.attack_steps, int(survivors.sum()), len(survivors)))
     return out, validity
