@@ -67,9 +67,11 @@ def test_paired_assignment_balances_rows_and_models() -> None:
     assert (keep.sum(axis=0) == 3).all() and (keep.sum(axis=1) == 20).all()
 
 
-def test_vectorised_shadows_equal_sequential_training(data_and_model) -> None:
+@pytest.mark.parametrize(("optimizer", "weight_decay"), [("adam", 0.0), ("adam", 1e-3), ("adamw", 1e-2), ("sgd", 1e-3)])
+def test_vectorised_shadows_equal_sequential_training(data_and_model, optimizer: str, weight_decay: float) -> None:
+    """The stacked models' own optimiser step against torch.optim's, one model at a time."""
     data, model = data_and_model
-    recipe = dataclasses.replace(model.recipe, batch_size=32, lr=0.01)
+    recipe = dataclasses.replace(model.recipe, batch_size=32, lr=0.01, optimizer=optimizer, weight_decay=weight_decay)
     x, y = data.train.x, data.train.y
     keep = paired_assignment(4, len(y), np.random.default_rng(1))
     stack = train_vectorised(recipe, x, y, keep, epochs=3, seed=5)

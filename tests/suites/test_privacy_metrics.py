@@ -8,6 +8,7 @@ from scipy import stats as sps
 from sklearn.metrics import roc_auc_score, roc_curve
 
 from audit.stats import clopper_pearson
+from audit.suites.privacy import roc
 from audit.suites.privacy.epsilon import cp_lower, cp_upper, epsilon_from_counts, epsilon_lower_bound
 from audit.suites.privacy.roc import (
     bootstrap_roc_cis,
@@ -42,6 +43,39 @@ def test_bootstrap_cis_cover_the_estimate_and_are_seeded() -> None:
     assert cis == bootstrap_roc_cis(scores, labels, 300, seed=11)
     assert cis["auc"][0] < m.auc < cis["auc"][1]
     assert cis["auc"][1] - cis["auc"][0] < 0.15
+
+
+@pytest.mark.parametrize(("decimals", "n_pos", "n_neg"), [(1, 300, 700), (3, 2000, 2000), (8, 1500, 2500), (0, 40, 60)])
+def test_each_bootstrap_resample_matches_sklearn_on_the_resampled_rows(decimals: int, n_pos: int, n_neg: int) -> None:
+    """The bootstrap's per-resample figures (from class-wise running totals) equal scikit-learn's weighted ROC
+    and `roc_metrics` on the rows each resample draws."""
+    scores, labels = _scores(n_pos, n_neg, 0.6, decimals + n_pos, decimals)
+    order = np.random.default_rng(decimals).permutation(labels.size)  # members and non-members interleaved
+    scores, labels = scores[order], labels[order]
+    fprs = (0.001, 0.01, 0.1)
+    counts = roc._stratified_counts(labels, 12, seed=decimals)
+    rows = roc._ranked_metrics(counts, roc._rank_plan(scores, labels), fprs)
+    for w, got in zip(counts, rows, strict=True):
+        assert got[0] == pytest.approx(roc_auc_score(labels, scores, sample_weight=w), abs=1e-12)
+        fpr, tpr, _ = roc_curve(labels, scores, sample_weight=w, drop_intermediate=False)
+        assert got[2] == pytest.approx(max((tpr - fpr).max(), 0.0), abs=1e-12)
+        assert got[1] == pytest.approx(0.5 + got[2] / 2, abs=1e-12)
+        drawn = np.repeat(np.arange(labels.size), w)
+        m = roc_metrics(scores[drawn], labels[drawn], fprs)
+        assert got[0] == pytest.approx(m.auc, abs=1e-12)
+        assert got[2] == pytest.approx(m.advantage, abs=1e-12)
+        for k, f in enumerate(fprs):
+            assert got[3 + k] == pytest.approx(m.tpr_at[k], abs=1e-12)
+            assert got[3 + k] == pytest.approx(np.interp(f, fpr, tpr), abs=1e-9)
+
+
+def test_bootstrap_needs_no_member_to_tie_a_non_member() -> None:
+    """Perfectly separated, and all-tied, scores: AUC 1 and 0.5 in every resample, as scikit-learn says."""
+    labels = np.r_[np.ones(50, int), np.zeros(50, int)]
+    separated = bootstrap_roc_cis(labels + np.linspace(0, 0.5, 100), labels, 200, seed=1)
+    assert separated["auc"] == (1.0, 1.0) and separated["tpr@0.01"] == (1.0, 1.0)
+    tied = bootstrap_roc_cis(np.zeros(100), labels, 200, seed=1)
+    assert tied["auc"] == (0.5, 0.5) and tied["advantage"] == (0.0, 0.0)
 
 
 def test_low_fpr_needs_enough_nonmembers() -> None:

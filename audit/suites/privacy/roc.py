@@ -127,18 +127,106 @@ def forget_resamples() -> None:
     _recent_counts.clear()
 
 
+@dataclass(frozen=True)
+class _RankPlan:
+    """What every resample of one attack shares. Members and non-members each in descending score order, their
+    rows of equal score pooled into levels (`*_starts`: where each level starts in that order; None when every
+    score differs), and for each non-member level j how many member and non-member levels score above it
+    (`*_gt`) or at least as high (`*_ge`)."""
+
+    pos_order: np.ndarray
+    neg_order: np.ndarray
+    pos_starts: np.ndarray | None
+    neg_starts: np.ndarray | None
+    pos_gt: np.ndarray
+    pos_ge: np.ndarray
+    neg_gt: np.ndarray
+    neg_ge: np.ndarray
+    ties: bool  # some member ties some non-member
+
+
+def _levels(scores: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Rows in descending score order, where each run of equal scores starts (None: no ties), the run scores."""
+    order = rows[np.argsort(-scores[rows], kind="stable")]
+    s = scores[order]
+    starts = np.flatnonzero(np.r_[True, s[1:] != s[:-1]]) if s.size else np.zeros(0, np.intp)
+    return order, (None if starts.size == s.size else starts), s[starts]
+
+
+def _rank_plan(scores: np.ndarray, labels: np.ndarray) -> _RankPlan:
+    pos_order, pos_starts, pos_values = _levels(scores, np.flatnonzero(labels == 1))
+    neg_order, neg_starts, neg_values = _levels(scores, np.flatnonzero(labels != 1))
+    asc_pos, asc_neg = pos_values[::-1], neg_values[::-1]
+    pos_gt = asc_pos.size - np.searchsorted(asc_pos, neg_values, side="right")
+    pos_ge = asc_pos.size - np.searchsorted(asc_pos, neg_values, side="left")
+    neg_gt = asc_neg.size - np.searchsorted(asc_neg, neg_values, side="right")
+    neg_ge = neg_gt + 1
+    return _RankPlan(pos_order, neg_order, pos_starts, neg_starts, pos_gt, pos_ge, neg_gt, neg_ge,
+                     bool((pos_ge != pos_gt).any()))
+
+
+def _level_counts(counts: np.ndarray, order: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+    ordered = counts[:, order]
+    return ordered if starts is None else np.add.reduceat(ordered, starts, axis=1)
+
+
+def _cumulative(counts: np.ndarray) -> np.ndarray:
+    """(R, m + 1) running totals of each row of counts, starting at 0 (int64: exact)."""
+    out = np.zeros((counts.shape[0], counts.shape[1] + 1), np.int64)
+    np.cumsum(counts, axis=1, out=out[:, 1:])
+    return out
+
+
+def _tpr_at_fpr_ranked(p_cum: np.ndarray, n_cum: np.ndarray, plan: _RankPlan, w_pos: np.ndarray,
+                       w_neg: np.ndarray, target: float) -> np.ndarray:
+    """`_tpr_at_fpr` on each resample's ROC without building it: the curve crosses FPR = target inside the first
+    non-member level that takes the FPR above target; interpolate across that level."""
+    n_neg, rows = plan.neg_ge.size, np.arange(p_cum.shape[0])
+    width = min(n_neg, int(target * n_neg * 2) + 64)  # enough levels in almost every resample; else widen
+    while True:
+        fpr_ge = n_cum[:, plan.neg_ge[:width]] / w_neg[:, None]
+        if width == n_neg or (fpr_ge[:, -1] > target).all():
+            break
+        width = min(n_neg, width * 2)
+    j = (fpr_ge <= target).sum(axis=1)  # the first level past target (rows are non-decreasing)
+    j = np.minimum(j, n_neg - 1)  # (only for target >= 1)
+    x0, x1 = n_cum[rows, plan.neg_gt[j]] / w_neg, n_cum[rows, plan.neg_ge[j]] / w_neg
+    y0, y1 = p_cum[rows, plan.pos_gt[j]] / w_pos, p_cum[rows, plan.pos_ge[j]] / w_pos
+    span = x1 - x0
+    frac = np.divide(target - x0, span, out=np.zeros_like(span), where=span > 0)
+    return y0 + frac * (y1 - y0)
+
+
+def _ranked_metrics(counts: np.ndarray, plan: _RankPlan, fprs: tuple[float, ...]) -> np.ndarray:
+    """`_metrics_rows` of the ROC under each row of bootstrap counts, from per-class running totals only:
+    AUC as the weighted Mann-Whitney statistic (ties count one half, which is the trapezoid rule on the ROC);
+    the best TPR - FPR over thresholds just above each non-member level (the maximum over all the ROC's
+    points is at one of those, or is 0 at its ends); TPR at each FPR interpolated across one level."""
+    p_cum = _cumulative(_level_counts(counts, plan.pos_order, plan.pos_starts))
+    w_neg_rows = _level_counts(counts, plan.neg_order, plan.neg_starts)
+    n_cum = _cumulative(w_neg_rows)
+    w_pos, w_neg = p_cum[:, -1], n_cum[:, -1]
+    above = p_cum[:, plan.pos_gt]
+    doubled = 2 * above + (p_cum[:, plan.pos_ge] - above) if plan.ties else 2 * above
+    auc = np.einsum("ij,ij->i", w_neg_rows.astype(np.int64), doubled) / (2.0 * w_pos * w_neg)
+    gap = above * w_neg[:, None] - n_cum[:, plan.neg_gt] * w_pos[:, None]  # (TPR - FPR) * w_pos * w_neg, exact
+    advantage = np.maximum(gap.max(axis=1), 0) / (w_pos * w_neg)
+    cols = [auc, 0.5 + advantage / 2, advantage]
+    cols += [_tpr_at_fpr_ranked(p_cum, n_cum, plan, w_pos, w_neg, f) for f in fprs]
+    return np.stack(cols, axis=1)
+
+
 def bootstrap_roc_cis(
     scores: np.ndarray, labels: np.ndarray, resamples: int, seed: int, fprs: tuple[float, ...] = LOW_FPRS
 ) -> dict[str, tuple[float, float]]:
-    """95% percentile CIs of auc, balanced_accuracy, advantage and tpr@<fpr> from stratified resamples."""
+    """95% percentile CIs of auc, balanced_accuracy, advantage and tpr@<fpr> from stratified resamples.
+
+    Each resample's figures are those of `roc_metrics` on the resampled rows (tests compare them, and
+    scikit-learn's weighted ROC); they are computed from each class's running totals in score order."""
     scores, labels = np.asarray(scores, float), np.asarray(labels)
-    order, is_pos, ends = _sorted(scores, labels)
+    plan = _rank_plan(scores, labels)
     counts = _stratified_counts(labels, resamples, seed)
-    rows = [
-        _metrics_rows(*_weighted_roc(counts[i : i + _CHUNK][:, order], is_pos, ends), fprs)
-        for i in range(0, resamples, _CHUNK)
-    ]
-    samples = np.vstack(rows)
+    samples = np.vstack([_ranked_metrics(counts[i : i + _CHUNK], plan, fprs) for i in range(0, resamples, _CHUNK)])
     names = ["auc", "balanced_accuracy", "advantage"] + [f"tpr@{f:g}" for f in fprs]
     return {name: percentile_ci(samples[:, k]) for k, name in enumerate(names)}
 
