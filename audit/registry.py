@@ -8,12 +8,17 @@ import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audit.config import did_you_mean
 from audit.errors import AuditInputError
-from audit.suite import PRESETS, Output, Suite, validate_params
 
+if TYPE_CHECKING:
+    from audit.suite import Output, Suite
+
+# audit.suite (and with it torch, pandas, scipy) is imported only where a suite is loaded or its params checked:
+# config validation needs only the names, from the entry-point metadata.
+PRESETS = ("full", "quick")  # the same as audit.suite.PRESETS (a test checks)
 GROUP = "audit.suites"
 # The default run (and report) order: these built-ins in this order, then every other suite by name. A suite that
 # `reads` another's output always runs after it (see `run_order`); the default order only breaks ties.
@@ -120,6 +125,8 @@ def apply_overrides(suite_name: str, params: Any, overrides: Mapping[str, Any]) 
                 raise AuditInputError(f"suite {suite_name!r} has no setting {key!r}{did_you_mean(key, names)}")
             changes[key] = _coerce(suite_name, key, hints[key], value)
         params = dataclasses.replace(params, **changes)
+    from audit.suite import validate_params
+
     return validate_params(suite_name, params)
 
 

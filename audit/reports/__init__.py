@@ -7,29 +7,38 @@ Renderers only format a `Scorecard`; they compute nothing and never import torch
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from audit.card import render_model_card_md
 from audit.errors import AuditInputError
-from audit.reports.html import render_html
 from audit.reports.json_io import atomic_write_text, load_scorecard, render_json, write_json
-from audit.reports.junit import render_junit
-from audit.reports.markdown import render_markdown
-from audit.types import Scorecard
+
+if TYPE_CHECKING:
+    from audit.types import Scorecard
 
 FORMATS = ("json", "md", "html", "junit", "card")
 FILE_NAMES = {"json": "scorecard.json", "md": "scorecard.md", "html": "scorecard.html", "junit": "junit.xml",
               "card": "model-card.md"}
-_RENDERERS: dict[str, Callable[[Scorecard], str]] = {
-    "json": render_json,
-    "md": render_markdown,
-    "html": render_html,
-    "junit": render_junit,
-    "card": render_model_card_md,
+# format -> (module, function); a renderer's module (jinja2 for HTML) is imported when it first renders, so
+# `audit --help` and the progress display (audit.reports.formatting) do not load every renderer.
+_RENDERERS: dict[str, tuple[str, str]] = {
+    "json": ("audit.reports.json_io", "render_json"),
+    "md": ("audit.reports.markdown", "render_markdown"),
+    "html": ("audit.reports.html", "render_html"),
+    "junit": ("audit.reports.junit", "render_junit"),
+    "card": ("audit.card", "render_model_card_md"),
 }
 
-__all__ = ["FILE_NAMES", "FORMATS", "load_scorecard", "render", "write_json", "write_reports"]
+
+def _renderer(fmt: str) -> Callable[[Scorecard], str]:
+    module, name = _RENDERERS[fmt]
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+__all__ = ["FILE_NAMES", "FORMATS", "atomic_write_text", "load_scorecard", "render", "render_json", "write_json",
+           "write_reports"]
 
 
 def _check_format(fmt: str) -> None:
@@ -40,7 +49,7 @@ def _check_format(fmt: str) -> None:
 def render(scorecard: Scorecard, fmt: str) -> str:
     """The scorecard in one format ("json", "md", "html", "junit" or "card")."""
     _check_format(fmt)
-    return _RENDERERS[fmt](scorecard)
+    return _renderer(fmt)(scorecard)
 
 
 def write_reports(scorecard: Scorecard, out_dir: Path, formats: Iterable[str] = FORMATS) -> dict[str, Path]:
