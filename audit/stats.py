@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _sps
 
 DEFAULT_ALPHA = 0.05
 SEED_MULTIPLIER = 1_000_003  # a prime larger than any salt in use: distinct (seed, salt) give distinct seeds
@@ -164,6 +163,8 @@ def clopper_pearson(k: int, n: int, alpha: float = DEFAULT_ALPHA) -> tuple[float
     """Exact two-sided binomial interval for k successes in n trials."""
     if n == 0:
         return (0.0, 1.0)
+    from scipy import stats as _sps  # imported on first use: scipy.stats costs about a second of CPU to import
+
     lo = 0.0 if k == 0 else float(_sps.beta.ppf(alpha / 2, k, n - k + 1))
     hi = 1.0 if k == n else float(_sps.beta.ppf(1 - alpha / 2, k + 1, n - k))
     return (lo, hi)
@@ -172,7 +173,9 @@ def clopper_pearson(k: int, n: int, alpha: float = DEFAULT_ALPHA) -> tuple[float
 def wilson_interval(k: int, n: int, alpha: float = DEFAULT_ALPHA) -> tuple[float, float]:
     if n == 0:
         return (0.0, 1.0)
-    z = float(_sps.norm.ppf(1 - alpha / 2))
+    from scipy.special import ndtri  # what scipy.stats.norm.ppf computes, without importing scipy.stats
+
+    z = float(ndtri(1 - alpha / 2))
     p = k / n
     denom = 1 + z**2 / n
     centre = (p + z**2 / (2 * n)) / denom
