@@ -28,7 +28,7 @@ class DomainScores:
     importance: dict[int, float] = field(default_factory=dict)
 
 
-IMPORTANCE_ROWS = 2_500  # held-out rows per half for the permutation importance (ranking, not a gated figure)
+IMPORTANCE_ROWS = 2_500  # default held-out rows per half for the permutation importance (ranking, not a gated figure)
 
 
 def _sample(n: int, max_rows: int, rng: np.random.Generator) -> np.ndarray:
@@ -55,7 +55,7 @@ def _auc(scores: np.ndarray, is_pos: np.ndarray) -> float:
 
 
 def domain_scores(xtr: np.ndarray, xte: np.ndarray, categorical: np.ndarray, max_rows: int, iterations: int,
-                  seed: int, explain: tuple[int, ...] = ()) -> DomainScores:
+                  seed: int, explain: tuple[int, ...] = (), importance_rows: int = IMPORTANCE_ROWS) -> DomainScores:
     """Cross-fitted P(audit) for a sample of rows; `explain`: columns whose permutation importance to measure."""
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.model_selection import StratifiedKFold
@@ -72,7 +72,7 @@ def domain_scores(xtr: np.ndarray, xte: np.ndarray, categorical: np.ndarray, max
                                              categorical_features=categorical if categorical.any() else None,
                                              random_state=seed % 2**32).fit(x[fit], is_audit[fit])
         scores[held] = clf.predict_proba(x[held])[:, 1]
-        rows = np.sort(rng.permutation(held)[:IMPORTANCE_ROWS])
+        rows = np.sort(rng.permutation(held)[:importance_rows])
         probe[rows] = True
         if explain:  # every shuffled copy scored in one call (per-tree call overhead dominates small calls)
             copies = np.tile(x[rows], (len(explain), 1))

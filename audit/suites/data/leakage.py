@@ -119,8 +119,10 @@ def _overlap_measurements(prefix: str, o: Overlap, what: str, extra: dict | None
 def _conflicts(keys: np.ndarray, labels: np.ndarray) -> Measurement:
     """Rows (training and audit pooled) whose identical inputs carry another label elsewhere."""
     _, inverse = np.unique(keys, return_inverse=True)
-    pairs = np.unique(np.stack([inverse, labels]), axis=1)
-    labels_per_key = np.bincount(pairs[0], minlength=inverse.max() + 1)
+    inverse, labels = inverse.ravel(), np.asarray(labels, dtype=np.int64)
+    # distinct (key, label) pairs as one integer each (a row-wise np.unique over the pairs sorts far slower)
+    pairs = np.unique(inverse * (int(labels.max()) + 1) + labels) // (int(labels.max()) + 1)
+    labels_per_key = np.bincount(pairs, minlength=inverse.max() + 1)
     conflicted = labels_per_key[inverse] > 1
     k, n = int(conflicted.sum()), keys.size
     return Measurement(

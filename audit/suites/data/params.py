@@ -28,6 +28,9 @@ class DataParams:
     image_components: int = bounded(20, min=1, max=200)  # pixel PCA components that stand for an image
     domain_max_rows: int = bounded(10_000, min=50)  # rows per side (training, audit) for the domain classifier
     domain_iterations: int = bounded(100, min=1, max=1000)  # boosting rounds of the domain classifier
+    # held-out rows per cross-fitting half on which each top feature is shuffled (the importance column ranks
+    # features; it is not a gated figure)
+    domain_importance_rows: int = bounded(2_500, min=10)
     unlike_share: float = bounded(0.1, min=0.01, max=0.5)  # audit rows with the highest domain score
     top_features: int = bounded(10, min=1)  # rows of the top-separating-features table
 

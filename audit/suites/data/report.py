@@ -24,7 +24,8 @@ def shift_section(shifts: list[FeatureShift], domain: DomainScores, importance: 
     ))
     measurements += _domain(domain, params.min_group_size)
     top = shifts[: params.top_features]
-    return SuiteOutput(measurements=tuple(measurements), tables=(_table(top, importance),), charts=(_chart(top),),
+    return SuiteOutput(measurements=tuple(measurements),
+                       tables=(_table(top, importance, params.domain_importance_rows),), charts=(_chart(top),),
                        notes=_notes(flagged, domain))
 
 
@@ -54,7 +55,7 @@ def _domain(d: DomainScores, min_rows: int) -> list[Measurement]:
     ]
 
 
-def _table(top: list[FeatureShift], importance: dict[str, float]) -> Table:
+def _table(top: list[FeatureShift], importance: dict[str, float], importance_rows: int) -> Table:
     rows = tuple((s.name, s.kind, s.test, rounded(s.statistic), s.p_value, s.p_adjusted, rounded(s.effect),
                   rounded(s.psi), rounded(importance.get(s.name, float("nan"))), "yes" if s.flagged else "")
                  for s in top)
@@ -63,7 +64,8 @@ def _table(top: list[FeatureShift], importance: dict[str, float]) -> Table:
                   "domain AUC lost when shuffled", "flagged"), rows,
                  caption="Sorted by effect: Kolmogorov-Smirnov distance (numeric) or total variation distance "
                          "(categorical); chi-squared is Pearson's, without continuity correction. The domain "
-                         "classifier's held-out AUC lost when the feature is shuffled shows what it relies on.")
+                         "classifier's held-out AUC lost when the feature is shuffled (on up to "
+                         f"{importance_rows:,} held-out rows per cross-fitting half) shows what it relies on.")
 
 
 def _chart(top: list[FeatureShift]) -> Chart:

@@ -37,7 +37,8 @@ class DataSuite:
     def params_for(self, preset: str) -> DataParams:
         if preset == "quick":
             return DataParams(resamples=200, label_error_folds=3, label_error_max_rows=2_000,
-                              label_error_max_images=500, domain_max_rows=5_000, domain_iterations=50)
+                              label_error_max_images=500, domain_max_rows=5_000, domain_iterations=50,
+                              domain_importance_rows=1_000)
         return DataParams()
 
     def run(self, ctx: SuiteContext, params: DataParams) -> SuiteOutput:
@@ -98,7 +99,8 @@ def _shift_and_generalisation(ctx: SuiteContext, params: DataParams) -> SuiteOut
     index = {p.name: j for j, p in enumerate(pairs)}
     top = tuple(index[s.name] for s in shifts[: params.top_features])
     domain = domain_scores(*domain_matrices(pairs), params.domain_max_rows, params.domain_iterations,
-                           derive_seed(ctx.seed, _SALT_DOMAIN), explain=top)
+                           derive_seed(ctx.seed, _SALT_DOMAIN), explain=top,
+                           importance_rows=params.domain_importance_rows)
     importance = {pairs[j].name: drop for j, drop in domain.importance.items()}
     return merge_outputs([report.shift_section(shifts, domain, importance, len(data.test), params),
                   _generalisation(ctx, params, domain)])
