@@ -66,6 +66,17 @@ def test_baseline_figures_equal_sklearn_and_fairlearn_on_the_original_prediction
         assert m[f"original.accuracy_gap[{attribute}]"].value == pytest.approx(frame.difference())
 
 
+def test_membership_auc_resamples_are_exact_with_integer_multiplicities():
+    rng = np.random.default_rng(1)
+    scores, members = np.round(rng.random(300), 2), rng.random(300) < 0.5  # ties, as losses often have
+    as_float = paired.auc_samples(scores, members, paired.weights(300, 150, seed=5))
+    as_int = paired.auc_samples(scores, members, paired.weights(300, 150, seed=5, dtype=np.int32))
+    assert np.array_equal(as_float.values, as_int.values)
+    idx = bootstrap_indices(300, 150, 5)
+    for r in (0, 77):
+        assert as_int.values[1 + r] == pytest.approx(roc_auc_score(members[idx[r]], scores[idx[r]]), abs=1e-12)
+
+
 def test_paired_changes_resample_both_models_on_the_same_rows():
     rng = np.random.default_rng(0)
     a, b = rng.random(300) < 0.8, rng.random(300) < 0.7

@@ -43,9 +43,10 @@ class Samples:
         return Samples(self.values - other.values)
 
 
-def weights(n: int, resamples: int, seed: int) -> np.ndarray:
-    """(1 + resamples, n): a row of ones, then the bootstrap multiplicities."""
-    dtype = exact_float(n)
+def weights(n: int, resamples: int, seed: int, dtype: type | None = None) -> np.ndarray:
+    """(1 + resamples, n): a row of ones, then the bootstrap multiplicities (as `dtype`; by default the float type
+    that holds sums over n rows exactly, for matrix products)."""
+    dtype = dtype or exact_float(n)
     return np.vstack([np.ones((1, n), dtype), resample_counts(n, resamples, seed, dtype)])
 
 
