@@ -18,25 +18,44 @@ def render_json(scorecard: Scorecard) -> str:
     """Sorted keys, two-space indent, trailing newline: the same scorecard always gives the same bytes.
 
     Non-finite floats become null (strict JSON), see docs/scorecard-schema.md.
+
+    The text is exactly `json.dumps(whole, sort_keys=True, indent=2, ...)`, built from parts: each top-level value
+    dumped on its own and each suite result's text kept while it is in the scorecard (the runner rewrites
+    scorecard.json after every suite with the same results plus one, and json's indented encoder is pure Python).
     """
     data = to_json_dict(dataclasses.replace(scorecard, results=()))
-    data["results"] = _results_json(scorecard.results)
-    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    data.pop("results", None)
+    parts = {key: _nested(_dumps(value), 1) for key, value in data.items()}
+    parts["results"] = _results_text(scorecard.results)
+    body = ",\n  ".join(f"{_dumps(key)}: {parts[key]}" for key in sorted(parts))
+    return "{\n  " + body + "\n}\n"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+
+
+def _nested(text: str, depth: int) -> str:
+    """`text` (an indented dump at depth 0) as json.dumps writes it `depth` levels down: continuation lines
+    indented by two spaces per level (string values never hold a raw newline, so every newline is structure)."""
+    return text.replace("\n", "\n" + "  " * depth)
 
 
 # The runner rewrites scorecard.json after every suite with the same (frozen) results plus one: each result's JSON
-# form is kept while it is in the scorecard, keyed by identity (the result itself is held, so its id stays its own).
-_RESULT_JSON: dict[int, tuple[SuiteResult, Any]] = {}
+# text is kept while it is in the scorecard, keyed by identity (the result itself is held, so its id stays its own).
+_RESULT_JSON: dict[int, tuple[SuiteResult, str]] = {}
 
 
-def _results_json(results: tuple[SuiteResult, ...]) -> list[Any]:
+def _results_text(results: tuple[SuiteResult, ...]) -> str:
     global _RESULT_JSON
+    if not results:
+        return "[]"
     kept = {}
     for r in results:
         known = _RESULT_JSON.get(id(r))
-        kept[id(r)] = known if known is not None and known[0] is r else (r, to_json_dict(r))
+        kept[id(r)] = known if known is not None and known[0] is r else (r, _nested(_dumps(to_json_dict(r)), 2))
     _RESULT_JSON = kept
-    return [kept[id(r)][1] for r in results]
+    return "[\n    " + ",\n    ".join(kept[id(r)][1] for r in results) + "\n  ]"
 
 
 def atomic_write_text(path: Path, text: str) -> Path:
