@@ -113,6 +113,29 @@ def test_vectorised_resamples_equal_fairlearn_on_the_same_resampled_rows():
         assert equalized_odds_difference(boot)[r] == pytest.approx(flm.equalized_odds_difference(**kw), rel=1e-12)
 
 
+def test_cell_resamples_have_the_row_bootstrap_distribution():
+    """Drawing cell counts (rows alike in group, label and prediction) is a row bootstrap: each resample keeps n
+    rows, and the demographic-parity gap's resampling distribution matches fairlearn's on explicit row resamples."""
+    from audit.suites.fairness.bootstrap import cell_resamples
+
+    rng = np.random.default_rng(2)
+    n = 600
+    y, pred = rng.integers(0, 2, n), rng.integers(0, 2, n)
+    groups = rng.choice(["F", "M", "X"], n, p=[0.45, 0.45, 0.1])
+    codes = np.unique(groups, return_inverse=True)[1]
+    membership = codes[None, :] == np.arange(3)[:, None]
+    rows, counts = cell_resamples(np.stack([codes, y, pred], axis=1), 4000, np.random.default_rng(5))
+    assert rows.size <= 12 and (counts.sum(axis=1) == n).all()
+    boot = GroupRates.of(GroupCounts.from_sums(resampled_group_sums(counts, indicator_matrix(y, pred, 1, 2)[rows],
+                                                                    membership[:, rows])))
+    index = np.random.default_rng(6).integers(0, n, size=(1000, n))
+    by_rows = [flm.demographic_parity_difference(y[i], pred[i], sensitive_features=groups[i]) for i in index]
+    ours = dp_difference(boot)
+    assert ours.mean() == pytest.approx(np.mean(by_rows), abs=0.006)
+    assert ours.std() == pytest.approx(np.std(by_rows), rel=0.1)
+    np.testing.assert_allclose(np.quantile(ours, [0.025, 0.975]), np.quantile(by_rows, [0.025, 0.975]), atol=0.012)
+
+
 def test_bootstrap_ci_close_to_fairlearn_bootstrap():
     data = synthetic_tabular(n=5000, seed=4)
     model = tabular_model(data, seed=4, epochs=40)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from audit.data.types import Dataset
-from audit.stats import exact_float, resample_counts
+from audit.stats import exact_float
 from audit.suite import SuiteOutput
-from audit.suites.fairness.bootstrap import resampled_group_sums
+from audit.suites.fairness.bootstrap import cell_resamples, resampled_group_sums
 from audit.suites.fairness.crowded import crowded_measurements, is_crowded
 from audit.suites.fairness.disparity import GroupCounts, GroupRates, group_sums, indicator_matrix
 from audit.suites.fairness.groups import GroupAxis
@@ -23,13 +23,18 @@ from audit.suites.fairness.params import FairnessParams
 from audit.suites.fairness.report import group_charts, group_table, intersection_heatmap
 
 
-def estimate_axes(axes: list[GroupAxis], indicators: np.ndarray, weights: np.ndarray) -> list[AxisEstimate]:
-    """Counts and rates per axis, for the data and for every resample (the same draws for every axis)."""
+def estimate_axes(axes: list[GroupAxis], indicators: np.ndarray, weights: np.ndarray,
+                  rows: np.ndarray | None = None) -> list[AxisEstimate]:
+    """Counts and rates per axis, for the data and for every resample (the same draws for every axis).
+
+    `weights`: (resamples, n) row multiplicities, or with `rows` (one row per cell, `cell_resamples`) the
+    (resamples, cells) cell counts."""
     estimates = []
     for axis in axes:
         membership = axis.membership()
         counts = GroupCounts.from_sums(group_sums(indicators, membership))
-        boot = GroupCounts.from_sums(resampled_group_sums(weights, indicators, membership))
+        boot_rows = (indicators, membership) if rows is None else (indicators[rows], membership[:, rows])
+        boot = GroupCounts.from_sums(resampled_group_sums(weights, *boot_rows))
         estimates.append(AxisEstimate(axis, counts, GroupRates.of(counts), GroupRates.of(boot)))
     return estimates
 
@@ -38,12 +43,16 @@ def group_audit(data: Dataset, axes: list[GroupAxis], y_true: np.ndarray, y_pred
                 rng: np.random.Generator, seed: int) -> SuiteOutput:
     binary = data.task == "binary"
     indicators = indicator_matrix(y_true, y_pred, data.positive_class, data.n_classes)
-    weights = resample_counts(len(y_true), params.resamples, rng, exact_float(len(y_true)))
     specs = BINARY_SPECS if binary else MULTICLASS_SPECS
     crowded = [crowded_measurements(a, specs, params.max_groups, params.min_group_size) for a in axes
                if is_crowded(a, params.max_groups)]
-    estimates = estimate_axes([a for a in axes if not is_crowded(a, params.max_groups)], indicators, weights)
-    details = {"resamples": params.resamples, "seed": seed, "ci_method": "percentile bootstrap over rows",
+    compared = [a for a in axes if not is_crowded(a, params.max_groups)]
+    keys = np.stack([*(a.codes - a.codes.min(initial=0) for a in compared), y_true, y_pred], axis=1).astype(np.int64)
+    cells, weights = cell_resamples(keys, params.resamples, rng, exact_float(len(y_true)))
+    estimates = estimate_axes(compared, indicators, weights, rows=cells)
+    details = {"resamples": params.resamples, "seed": seed,
+               "ci_method": "percentile bootstrap over rows (each resample drawn as multinomial counts of the rows "
+                            "alike in every group, label and prediction)",
                "min_group_size": params.min_group_size, "min_outcome_count": params.min_outcome_count,
                "favourable_class": data.class_names[data.positive_class] if binary else None}
     measurements = tuple(disparity_measurement(spec, est, params.min_group_size, params.min_outcome_count, details)
