@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 
 import numpy as np
 import pytest
 import torch
 from scipy import stats as sps
+from torch.func import stack_module_state
 
+from audit.models.architectures import build
+from audit.models.recipes import BASE_RECIPES
+from audit.models.types import Recipe
+from audit.suites.privacy import shadow as shadow_module
 from audit.suites.privacy.art_attack import art_blackbox_scores
 from audit.suites.privacy.lira import lira_scores
-from audit.suites.privacy.shadow import paired_assignment, predict_stack, train_sequential, train_vectorised
+from audit.suites.privacy.shadow import (
+    _grouped_layers,
+    grouped_forward,
+    paired_assignment,
+    predict_stack,
+    train_sequential,
+    train_vectorised,
+)
 from audit.suites.privacy.threshold import correctness_scores, logit_confidence, loss_scores
 from audit.testing import synthetic_tabular, tabular_model
 
@@ -79,6 +92,50 @@ def test_vectorised_shadows_equal_sequential_training(data_and_model, optimizer:
     with torch.no_grad():
         expected = torch.stack([m(x) for m in sequential])
     assert torch.allclose(predict_stack(stack, x), expected, atol=1e-4)
+
+
+def _mnist_recipe(**changes: object) -> Recipe:
+    return dataclasses.replace(BASE_RECIPES["mnist-cnn"], arch_kwargs={"n_classes": 10, "channels": [4, 6],
+                                                                        "hidden": 12}, **changes)
+
+
+@pytest.mark.parametrize("architecture", ["tabular-mlp", "mnist-cnn"])
+def test_grouped_forward_equals_each_model_run_alone(architecture: str) -> None:
+    """The shadows' grouped model (grouped convolution, batched matmul) against each torch module on its own rows."""
+    torch.manual_seed(0)
+    if architecture == "mnist-cnn":
+        kwargs: dict = dict(_mnist_recipe().arch_kwargs)
+        x = torch.rand(3, 5, 1, 28, 28)
+    else:
+        kwargs = {"in_features": 7, "n_classes": 3, "hidden": [6, 5]}
+        x = torch.randn(3, 5, 7)
+    models = [build(architecture, **kwargs) for _ in range(3)]
+    params, _ = stack_module_state(models)
+    layers = _grouped_layers(copy.deepcopy(models[0]).to("meta"), architecture)
+    assert layers is not None
+    got = grouped_forward(layers, params, x)
+    with torch.no_grad():
+        expected = torch.stack([m(xb) for m, xb in zip(models, x, strict=True)])
+    assert torch.allclose(got, expected, atol=1e-5)
+    assert _grouped_layers(build("tabular-mlp", in_features=7, dropout=0.2), "tabular-mlp") is None  # vmap then
+
+
+def test_cnn_shadows_equal_sequential_training_in_any_stacking(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CNN shadows trained grouped (in one stack, or in stacks kept under the activation limit) against torch.optim
+    training each model alone."""
+    recipe = _mnist_recipe(batch_size=8, lr=0.01)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(40, 1, 28, 28, generator=g), torch.randint(0, 10, (40,), generator=g)
+    keep = paired_assignment(4, 40, np.random.default_rng(2))
+    one = train_vectorised(recipe, x, y, keep, epochs=2, seed=5)
+    monkeypatch.setattr(shadow_module, "STEP_ACTIVATION_BYTES", 1)  # one model per stack
+    split = train_vectorised(recipe, x, y, keep, epochs=2, seed=5)
+    sequential = train_sequential(recipe, x, y, keep, epochs=2, seed=5)
+    with torch.no_grad():
+        expected = torch.stack([m(x) for m in sequential])
+    assert torch.allclose(predict_stack(one, x), expected, atol=1e-4)
+    assert torch.allclose(predict_stack(split, x), expected, atol=1e-4)
+    assert torch.allclose(predict_stack(split, x, batch_size=7), predict_stack(split, x), atol=1e-6)
 
 
 def test_lira_scores_match_gaussian_likelihood_ratio() -> None:
