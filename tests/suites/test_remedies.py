@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -29,11 +28,11 @@ TIMING = ("throughput_rows_per_s", "throughput_ratio", "training_seconds")
 
 
 @pytest.fixture(scope="module")
-def setup():
+def setup(tmp_path_factory):
     data = synthetic_tabular(n=800, seed=11)
     model = tabular_model(data, seed=11, epochs=60, hidden=(16,))
     model = dataclasses.replace(model, recipe=dataclasses.replace(model.recipe, batch_size=64, epochs=8, lr=0.01))
-    ctx = SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=Path("."))
+    ctx = SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=tmp_path_factory.mktemp("cache"))
     return data, model, ctx, RemediesSuite().run(ctx, SMALL)
 
 
@@ -131,7 +130,7 @@ def test_remedies_change_what_they_target(setup):
     assert {f"distillation.fairness_drift[{a}]" for a in ("sex", "race")} <= set(m)
 
 
-def test_the_same_seed_gives_the_same_figures_and_findings_link_to_their_remedy(setup):
+def test_the_same_seed_gives_the_same_figures_and_findings_link_to_their_remedy(setup, tmp_path):
     _, _, ctx, out = setup
     earlier = {
         "fairness": SuiteResult("fairness", "fairness", SuiteStatus.OK, measurements=(
@@ -141,8 +140,10 @@ def test_the_same_seed_gives_the_same_figures_and_findings_link_to_their_remedy(
         "privacy": SuiteResult("privacy", "privacy", SuiteStatus.OK, measurements=(
             Measurement("membership_auc[lira_online]", 0.6),)),
     }
-    linked_ctx = dataclasses.replace(ctx, previous=earlier, reads=frozenset(RemediesSuite.reads))
+    # an empty cache folder: every remedy is trained again, so this checks that training is deterministic
+    linked_ctx = dataclasses.replace(ctx, previous=earlier, reads=frozenset(RemediesSuite.reads), cache_dir=tmp_path)
     again = RemediesSuite().run(linked_ctx, SMALL)
+    assert not any("Reused without training" in n for n in again.notes)
     first = {m.name: (m.value, m.ci) for m in out.measurements if not m.name.split(".")[1].startswith(TIMING)}
     second = {m.name: (m.value, m.ci) for m in again.measurements if not m.name.split(".")[1].startswith(TIMING)}
     assert first == second
@@ -189,3 +190,34 @@ def test_quick_preset_trains_tabular_remedies_briefly_and_says_so(setup):
     assert remedy_recipe(ctx, quick).epochs == 2 and remedy_recipe(ctx, SMALL).epochs == ctx.model.recipe.epochs
     assert "2 epoch(s)" in _epochs_note(ctx, quick)[0] and _epochs_note(ctx, SMALL) == []
     assert validate_params("remedies", quick) is quick
+
+
+def test_a_remedy_is_trained_once_and_reused_only_when_everything_that_determines_it_is_the_same(setup, tmp_path):
+    from audit.suites.remedies import store
+
+    data, model, ctx, out = setup
+    stored = sorted((ctx.cache_dir / store.FOLDER).glob("*.safetensors"))
+    assert len(stored) == 4  # one per remedy, written by the first run
+    again = RemediesSuite().run(ctx, SMALL)
+    first, second = _by_name(out), _by_name(again)
+    assert {k: (m.value, m.ci) for k, m in first.items() if "throughput" not in k} == \
+        {k: (m.value, m.ci) for k, m in second.items() if "throughput" not in k}  # training seconds: the first run's
+    assert second["dp_sgd.training_seconds"].details["reused_training"] is True
+    assert first["dp_sgd.training_seconds"].details["reused_training"] is False
+    note = next(n for n in again.notes if n.startswith("Reused without training again"))
+    assert all(r in note for r in ("adversarial_training", "dp_sgd", "distillation", "fairness_constrained"))
+    tradeoffs = next(t for t in again.tables if t.id == "tradeoffs")
+    assert all("reused from an earlier run" in row[-1] for row in tradeoffs.rows[1:])  # the "how" column
+    # a different setting or seed is a different remedy: trained, not reused (and stored beside the others)
+    changed = RemediesSuite().run(ctx, dataclasses.replace(SMALL, remedies=("dp_sgd",), dp_epsilon=3.0))
+    assert not any(n.startswith("Reused without training again") for n in changed.notes)
+    reseeded = RemediesSuite().run(dataclasses.replace(ctx, seed=1), dataclasses.replace(SMALL, remedies=("dp_sgd",)))
+    assert not any(n.startswith("Reused without training again") for n in reseeded.notes)
+    assert len(list((ctx.cache_dir / store.FOLDER).glob("*.safetensors"))) == 6
+    # an unreadable stored remedy is trained again and replaced
+    for path in stored:
+        path.write_bytes(b"not a safetensors file")
+    retrained = RemediesSuite().run(ctx, SMALL)
+    assert not any(n.startswith("Reused without training again") for n in retrained.notes)
+    assert {k: m.value for k, m in _by_name(retrained).items() if not k.split(".")[1].startswith(TIMING)} == \
+        {k: m.value for k, m in first.items() if not k.split(".")[1].startswith(TIMING)}

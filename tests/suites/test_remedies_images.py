@@ -3,8 +3,6 @@ weights, membership members come from the rows every variant trained on."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 import torch
@@ -38,12 +36,12 @@ def _split(n: int, seed: int) -> Split:
 
 
 @pytest.fixture(scope="module")
-def setup():
+def setup(tmp_path_factory):
     data = Dataset(name="blobs", task="multiclass", class_names=("0", "1", "2"), input_kind="image",
                    feature_names=(), features=(), sensitive_attributes=(), train=_split(400, 1), test=_split(150, 2),
                    source="test", sha256="t")
     model = wrap_module(train_model(RECIPE, data.train), data, name="tiny-cnn", recipe=RECIPE)
-    ctx = SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=Path("."))
+    ctx = SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=tmp_path_factory.mktemp("cache"))
     return data, model, ctx
 
 

@@ -105,8 +105,11 @@ def variant_measurements(p: Pillars, ev: Evidence, rows: AuditRows, params: Reme
            "thread; timing varies between runs).", {"cpu_threads": 1}),
     ]
     if np.isfinite(ev.variant.training_s):
+        reused = " It was reused from the earlier run that trained it: these are that run's seconds." \
+            if ev.variant.details.get("reused_training") else ""
         out.append(_m(v, "training_seconds", ev.variant.training_s, False, 1,
-                      f"Wall-clock seconds spent training the {v} model on this machine (varies between runs)."))
+                      f"Wall-clock seconds spent training the {v} model on this machine (varies between runs).{reused}",
+                      {"reused_training": bool(ev.variant.details.get("reused_training"))}))
     for attribute, gaps in p.gaps.items():
         for metric, samples in gaps.samples.items():
             out.append(_m(v, f"{metric}[{attribute}]", samples, False, n,

@@ -90,6 +90,12 @@ def _run_tabular(ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
                                                  attribute))
     ctx.progress(1, 1, "remedies: done")
     notes = (scope_notes or _epochs_note(ctx, params)) + findings.notes(found, by_name, params, skipped)
+    reused = [v.name for v in variants if v.details.get("reused_training")]
+    if reused:
+        notes.append(f"Reused without training again: {', '.join(reused)} — an earlier run trained the identical "
+                     "remedy (same recipe, training rows, audited weights, settings, seed and training code; training "
+                     "is deterministic on the CPU) and stored it in the cache folder; their training seconds are that "
+                     "run's. Every figure was re-measured here.")
     return SuiteOutput(measurements=tuple(measurements), tables=tuple(tables),
                        charts=tuple(tradeoff.charts(order, attribute, metric, f"L∞ ε={params.epsilon:g}")),
                        validity=tuple(validity), notes=tuple(notes))
@@ -182,7 +188,7 @@ def _trainers(ctx: SuiteContext, data: Dataset, params: RemediesParams, rows, at
         return train_constrained(recipe, data.train, attribute, params.fairness_constraint, params.fairness_weight,
                                  data.positive_class)
 
-    return {
+    trainers = {
         "adversarial_training": lambda: train_adversarial(recipe, data, rows.space, params.epsilon,
                                                           params.train_attack_steps, seed, init=start),
         "dp_sgd": lambda: train_dp_sgd(scratch, data.train, dp, recipe.seed),
@@ -191,6 +197,63 @@ def _trainers(ctx: SuiteContext, data: Dataset, params: RemediesParams, rows, at
                                               params.distill_temperature, params.distill_alpha),
         "fairness_constrained": fairness,
     }
+    architectures = {"adversarial_training": recipe, "dp_sgd": scratch, "fairness_constrained": recipe,
+                     "distillation": _student_or_none(scratch)}
+    return {name: _stored(ctx, data, params, rows, attribute, name, architectures[name], train)
+            for name, train in trainers.items()}
+
+
+def _student_or_none(recipe: Recipe) -> Recipe | None:
+    from audit.suites.remedies.distillation import student_recipe
+
+    try:
+        return student_recipe(recipe)
+    except RemedySkipped:
+        return None
+
+
+def _stored(ctx: SuiteContext, data: Dataset, params: RemediesParams, rows, attribute: str,  # noqa: ANN001
+            name: str, architecture: Recipe | None, train: Callable[[], TrainedVariant],
+            ) -> Callable[[], TrainedVariant]:
+    """`train`, run once: a later run with the same key (see `store`) loads the remedy it trained."""
+    from audit.models.architectures import build
+    from audit.models.recipes import recipe_to_json
+    from audit.suites.remedies import store
+    from audit.suites.remedies.fairness_constrained import group_codes
+
+    def run() -> TrainedVariant:
+        if architecture is None or data.train is None or ctx.data.train is None:
+            return train()  # the trainer says why it cannot apply
+        tensors = [data.train.x, data.train.y, ctx.data.train.x, ctx.data.train.y]
+        if name == "fairness_constrained" and attribute and attribute in data.train.sensitive.columns:
+            tensors.append(group_codes(data.train.sensitive, attribute)[0])
+        if name == "adversarial_training" and rows.space is not None:
+            space = rows.space
+            tensors += [space.scale, space.mask, space.u_lo, space.u_hi]
+        settings = {"params": dataclasses.asdict(params), "architecture": recipe_to_json(architecture),
+                    "recipe": recipe_to_json(ctx.model.recipe) if ctx.model.recipe else None, "seed": ctx.seed,
+                    "attribute": attribute, "positive": data.positive_class, "task": data.task,
+                    "input_kind": data.input_kind, "teacher_outputs": ctx.model.outputs,
+                    "space": repr((rows.space.categorical, rows.space.immutable_columns)) if rows.space else None}
+        key = store.remedy_key(name, settings, tensors, [ctx.model.module], _code())
+        variant = store.trained_or_stored(ctx.cache_dir, key,
+                                          lambda: build(architecture.architecture, **architecture.arch_kwargs), train)
+        if not variant.details.get("reused_training"):
+            variant = dataclasses.replace(variant, details={**variant.details, "reused_training": False})
+        return dataclasses.replace(variant, details={**variant.details, "training_key": key[:32]})
+
+    return run
+
+
+_CODE: list[str] = []
+
+
+def _code() -> str:
+    from audit.suites.remedies import store
+
+    if not _CODE:
+        _CODE.append(store.code_digest())
+    return _CODE[0]
 
 
 def remedy_recipe(ctx: SuiteContext, params: RemediesParams) -> Recipe:
