@@ -86,6 +86,28 @@ def test_shared_resample_weights_give_the_index_bootstrap_of_a_mean():
     assert ref.mean_ci(values) == pytest.approx(by_index, abs=1e-12)
 
 
+def test_cell_resamples_give_the_row_bootstrap_of_a_mean_and_of_a_gap():
+    """With `keys` the test rows are resampled as cells of rows alike in label, predictions and groups: the same
+    distribution as resampling rows (each resample still holds every row count), at a cost set by the cells."""
+    rng = np.random.default_rng(5)
+    n = 2000
+    y, base, variant = rng.integers(0, 2, n), rng.integers(0, 2, n), rng.integers(0, 2, n)
+    codes = rng.choice(3, n, p=[0.5, 0.4, 0.1])
+    keys = np.stack([y, base, variant, codes], axis=1)
+    common = dict(sensitive=pd.DataFrame(), positive=1, binary=True, epsilon=0.1, attack_steps=1, reference_batch=1,
+                  min_group_size=1, timing_rule="")
+    cells = Reference.of(y, 10, 4000, 7, keys=keys, **common)
+    rows = Reference.of(y, 10, 4000, 7, **common)
+    assert cells.cells is not None and cells.cells.size <= 24 and (cells.weights.sum(axis=1) == n).all()
+    drop = (base == y).astype(float) - (variant == y)
+    np.testing.assert_allclose(cells.mean_ci(drop), rows.mean_ci(drop), atol=0.004)
+    by_cells = bootstrap_gaps(y[cells.cells], base[cells.cells], codes[cells.cells], 3, 1, cells.weights)
+    by_rows = bootstrap_gaps(y, base, codes, 3, 1, rows.weights)
+    for ours, theirs in zip(by_cells, by_rows, strict=True):
+        np.testing.assert_allclose(np.quantile(ours, [0.025, 0.5, 0.975]), np.quantile(theirs, [0.025, 0.5, 0.975]),
+                                   atol=0.01)
+
+
 def test_deployable_aliases_and_gated_figures(setup):
     _, _, _, output = setup
     figures = _by_name(output)

@@ -34,21 +34,36 @@ class Reference:
     min_group_size: int
     seed: int
     timing_rule: str  # when timing stopped (TimingPlan.rule)
-    weights: np.ndarray  # (resamples, test rows) counts, audit.stats.resample_counts
+    weights: np.ndarray  # (resamples, test rows) counts, audit.stats.resample_counts; with `cells`: (resamples, cells)
     attack_weights: np.ndarray  # (resamples, attacked rows) counts
+    # One test row per cell of rows alike in everything the test-row figures read (label, every variant's prediction,
+    # every sensitive group): `weights` then counts cells (a multinomial draw, the row bootstrap's distribution).
+    cells: np.ndarray | None = None
 
     @classmethod
-    def of(cls, y_test: np.ndarray, attack_rows: int, resamples: int, seed: int, **fields: object) -> Reference:
-        return cls(y_test=y_test, resamples=resamples, seed=seed,
-                   weights=resample_counts(len(y_test), resamples, seed, np.float32),
+    def of(cls, y_test: np.ndarray, attack_rows: int, resamples: int, seed: int, keys: np.ndarray | None = None,
+           **fields: object) -> Reference:
+        """`keys`: (test rows, m) integer codes of what the test-row figures read; None: resample the rows."""
+        if keys is None:
+            cells, weights = None, resample_counts(len(y_test), resamples, seed, np.float32)
+        else:
+            from audit.suites.fairness.bootstrap import cell_resamples
+
+            cells, weights = cell_resamples(keys, resamples, np.random.default_rng(seed), np.float32)
+        return cls(y_test=y_test, resamples=resamples, seed=seed, weights=weights, cells=cells,
                    attack_weights=resample_counts(attack_rows, resamples, seed + 2, np.float32), **fields)
+
+    def per_weight(self, values: np.ndarray) -> np.ndarray:
+        """Per-test-row values as the rows `weights` counts (one per cell when resampling cells)."""
+        return values if self.cells is None else values[self.cells]
 
     def mean_ci(self, values: np.ndarray, attacked: bool = False) -> tuple[float, float]:
         """Bootstrap CI of the mean of a per-row 0/±1 figure (exact: float32 sums of small integers)."""
         weights = self.attack_weights if attacked else self.weights
         if values.size == 0:
             return (float("nan"), float("nan"))
-        return percentile_ci((weights @ values.astype(np.float32)).astype(np.float64) / values.size)
+        counted = values if attacked else self.per_weight(values)
+        return percentile_ci((weights @ counted.astype(np.float32)).astype(np.float64) / values.size)
 
 
 @dataclass(frozen=True)
@@ -72,14 +87,15 @@ def fairness_by_variant(results: list[VariantResult], ref: Reference) -> dict[st
         return {}
     out: dict[str, list[FairnessChange]] = {r.variant.name: [] for r in results[1:]}
     idx, every_row = ref.weights, np.ones((1, len(ref.y_test)), dtype=np.float32)
+    y_w = ref.per_weight(ref.y_test)
     for attribute in ref.sensitive.columns:
         codes, names = pd.factorize(ref.sensitive[attribute].astype(str))
-        k = len(names)
+        k, codes_w = len(names), ref.per_weight(codes)
         b = [float(g[0]) for g in bootstrap_gaps(ref.y_test, results[0].pred, codes, k, ref.positive, every_row)]
-        dp_b, eo_b = bootstrap_gaps(ref.y_test, results[0].pred, codes, k, ref.positive, idx)
+        dp_b, eo_b = bootstrap_gaps(y_w, ref.per_weight(results[0].pred), codes_w, k, ref.positive, idx)
         for r in results[1:]:
             v = [float(g[0]) for g in bootstrap_gaps(ref.y_test, r.pred, codes, k, ref.positive, every_row)]
-            dp_v, eo_v = bootstrap_gaps(ref.y_test, r.pred, codes, k, ref.positive, idx)
+            dp_v, eo_v = bootstrap_gaps(y_w, ref.per_weight(r.pred), codes_w, k, ref.positive, idx)
             out[r.variant.name].append(FairnessChange(
                 attribute, (b[0], b[1]), (v[0], v[1]), percentile_ci(dp_v - dp_b), percentile_ci(eo_v - eo_b),
                 percentile_ci(np.fmax(dp_v - dp_b, eo_v - eo_b)), int(np.bincount(codes).min())))

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 import torch
 
 from audit.errors import SuiteSkipped
@@ -98,7 +99,7 @@ class EfficiencySuite:
             results, skipped = _measure_all(ctx, params, work)
         if not results or results[0].variant.name != "fp32":
             raise SuiteSkipped("the fp32 baseline could not be run, so nothing can be compared")
-        ref = _reference(ctx, params)
+        ref = _reference(ctx, params, results)
         by_name = {r.variant.name: r for r in results}
         fairness = figures.fairness_by_variant(results, ref)
         measurements = [figures.accuracy(results[0], ref), *figures.robust_accuracy(results[0], ref)]
@@ -217,9 +218,19 @@ def _build(name: str, ctx: SuiteContext, params: EfficiencyParams) -> Variant:
     return build(name, ctx.model.module, ctx.device)
 
 
-def _reference(ctx: SuiteContext, params: EfficiencyParams) -> figures.Reference:
+def _cell_keys(ctx: SuiteContext, results: list[VariantResult]) -> np.ndarray:
+    """What every test-row figure reads, per row: the label, each variant's prediction and each sensitive group."""
+    sensitive = ctx.data.test.sensitive
+    groups = [pd.factorize(sensitive[a].astype(str))[0] for a in sensitive.columns] if sensitive is not None else []
+    return np.stack([ctx.data.test.y.numpy(), *(r.pred for r in results), *groups], axis=1).astype(np.int64)
+
+
+def _reference(ctx: SuiteContext, params: EfficiencyParams, results: list[VariantResult]) -> figures.Reference:
+    # The test-row CIs resample cells of rows alike in label, predictions and groups (the row bootstrap's
+    # distribution): 1,000 resamples of 16,000 rows become a draw over a few hundred cells.
     return figures.Reference.of(
         ctx.data.test.y.numpy(), min(params.attack_rows, len(ctx.data.test)), params.bootstrap_resamples, ctx.seed,
+        keys=_cell_keys(ctx, results),
         sensitive=ctx.data.test.sensitive, positive=ctx.data.positive_class, binary=ctx.data.task == "binary",
         epsilon=params.epsilon, attack_steps=params.attack_steps, reference_batch=params.reference_batch,
         min_group_size=params.min_group_size, timing_rule=_timing_plan(params).rule(),

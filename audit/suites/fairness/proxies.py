@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit.data.types import Dataset, FeatureSpec
-from audit.stats import macro_auc, resample_counts
+from audit.stats import iter_resample_counts, macro_auc
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,10 @@ def detect_proxies(x: np.ndarray, labels: np.ndarray, attribute: str, features: 
     truth = np.searchsorted(classes, labels[eval_rows])  # every held-out value is also a fitted class
     point = float(macro_auc(proba, truth, np.ones((1, len(eval_rows))))[0])
     # integer multiplicities keep weighted_auc on its exact int32 path (floats are widened to float64 there)
-    samples = macro_auc(proba, truth, resample_counts(len(eval_rows), resamples, rng, np.int32))
+    # chunk by chunk: the draws of resample_counts, without stacking a (resamples, rows) matrix
+    chunks = [macro_auc(proba, truth, counts) for counts in iter_resample_counts(len(eval_rows), resamples, rng,
+                                                                                 dtype=np.int32)]
+    samples = np.concatenate(chunks) if chunks else np.zeros(0)
     return ProxyResult(attribute, point, samples, _importance(model[-1].coef_, features, columns),
                        len(fit_rows), len(eval_rows))
 
