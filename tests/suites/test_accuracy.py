@@ -113,3 +113,24 @@ def test_same_seed_same_output_and_other_seed_other_ci() -> None:
 def test_too_few_rows_is_insufficient_evidence() -> None:
     out, _, _ = _run(params=AccuracyParams(bootstrap_resamples=50, min_rows=10_000))
     assert all(m.insufficient_reason for m in out.measurements)
+
+
+def test_predictions_on_one_torch_thread_change_no_figure_and_restore_the_callers_threads() -> None:
+    """The suite predicts with torch on one thread (a second one spins on small products); every figure equals the
+    one computed from the predictions torch makes on the caller's threads, and the caller keeps its setting."""
+    import torch
+
+    from audit.suites.accuracy.suite import _headline, _per_class_recall
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        out, model, data = _run()
+        assert torch.get_num_threads() == 2
+        preds = mx.Predictions(y=data.test.y.numpy().astype(int), proba=model.predict_proba(data.test.x))
+        ctx = SuiteContext(model=model, data=data, seed=0, preset="quick", cache_dir=Path("."))
+        params = AccuracyParams(bootstrap_resamples=200)
+        expected = (*_headline(preds, ctx, params), *_per_class_recall(preds, data.class_names, params.min_rows))
+        assert out.measurements == expected
+    finally:
+        torch.set_num_threads(previous)
