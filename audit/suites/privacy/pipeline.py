@@ -9,7 +9,7 @@ from audit.errors import SuiteSkipped
 from audit.evidence import RowEvidence, row_keys
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.privacy import attacks, attribute, groups, lira_finetune, report
-from audit.suites.privacy.label_only import label_only_attack
+from audit.suites.privacy.label_only import label_only_attack, query_batch
 from audit.suites.privacy.sampling import EvaluationSet, balanced_evaluation_set
 from audit.suites.privacy.shadow import unsupported_reason
 from audit.suites.privacy.suite import PrivacyParams
@@ -151,7 +151,7 @@ def _run_privacy(ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
                      "sharing those inputs from the members, so both sides stay alike.")
     if not ctx.model.can("predict_proba"):
         return _label_only_run(ctx, params, ev, notes)
-    outputs = ctx.model.scores(ev.x)
+    outputs = ctx.model.scores(ev.x, query_batch(ev.x))
     probs = _probabilities(outputs, ctx.model.outputs)
     outcomes = attacks.threshold_attacks(outputs, ctx.model.outputs, ev)
     ctx.progress(1, 5, "privacy: ART black-box attack")
@@ -202,7 +202,7 @@ def _label_only_run(ctx: SuiteContext, params: PrivacyParams, ev: EvaluationSet,
     if params.label_only_queries == 0:
         raise SuiteSkipped("the model gives only predicted classes and label_only_queries = 0: no membership "
                            "attack can run (set privacy.label_only_queries above 0)")
-    predicted = torch.as_tensor(ctx.model.predict(ev.x))
+    predicted = torch.as_tensor(ctx.model.predict(ev.x, query_batch(ev.x)))
     outcomes = [_label_only(ctx, params, ev),
                 attacks.AttackOutcome("correctness", "Correct-prediction rule (Yeom et al.)",
                                       (predicted == ev.y).double().numpy(), ev.labels, ev.sensitive,
