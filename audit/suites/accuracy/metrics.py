@@ -3,13 +3,50 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from audit.stats import macro_auc, weighted_auc
 
 EPS = 1e-15
+R = TypeVar("R")
+
+
+_SHARED: dict[str, tuple[object, object, object]] | None = None  # active inside `shared_products()` only
+
+
+@contextlib.contextmanager
+def shared_products() -> Iterator[None]:
+    """Inside the block, a metric helper called again with the very same predictions and weights objects returns
+    its last result: several metrics share one product per bootstrap chunk (confusion counts for balanced accuracy
+    and F1, accuracy for the lift over the majority class). The same call gives the same floats, so no figure
+    changes. Only for callers that never modify a weights array between calls (the suite's fresh chunks)."""
+    global _SHARED
+    _SHARED = {}
+    try:
+        yield
+    finally:
+        _SHARED = None
+
+
+def _reuse_last(fn: Callable[[Predictions, np.ndarray], R]) -> Callable[[Predictions, np.ndarray], R]:
+    @functools.wraps(fn)
+    def cached(p: Predictions, w: np.ndarray) -> R:
+        if _SHARED is None:
+            return fn(p, w)
+        last = _SHARED.get(fn.__name__)
+        if last is not None and last[0] is p and last[1] is w:
+            return last[2]  # type: ignore[return-value]
+        result = fn(p, w)
+        _SHARED[fn.__name__] = (p, w, result)
+        return result
+
+    return cached
 
 
 @dataclass(frozen=True)
@@ -49,6 +86,7 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
 
 
+@_reuse_last
 def confusion_counts(p: Predictions, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(tp, fp, fn), each (r, k), weighted."""
     k = p.n_classes
@@ -58,6 +96,7 @@ def confusion_counts(p: Predictions, w: np.ndarray) -> tuple[np.ndarray, np.ndar
     return tp, w @ p1 - tp, w @ y1 - tp
 
 
+@_reuse_last
 def accuracy(p: Predictions, w: np.ndarray) -> np.ndarray:
     return (w @ (p.pred == p.y).astype(float)) / w.sum(axis=1)
 

@@ -114,9 +114,10 @@ def _headline(p: mx.Predictions, ctx: SuiteContext, params: AccuracyParams) -> l
     metrics = [m for m in _metrics(ctx.data.positive_class, params.calibration_bins) if _available(m, p)]
     ones = np.ones((1, p.y.size))
     boot = {m.name: [] for m in metrics}
-    for w in iter_resample_counts(p.y.size, params.bootstrap_resamples, ctx.seed):
-        for m in metrics:
-            boot[m.name].append(m.fn(p, w))
+    with mx.shared_products():  # each chunk is a fresh array, never modified
+        for w in iter_resample_counts(p.y.size, params.bootstrap_resamples, ctx.seed):
+            for m in metrics:
+                boot[m.name].append(m.fn(p, w))
     details = {"bootstrap_resamples": params.bootstrap_resamples, "seed": ctx.seed, "ci_level": 0.95,
                "calibration_bins": params.calibration_bins}
     every = _metrics(ctx.data.positive_class, params.calibration_bins)
