@@ -134,3 +134,16 @@ def test_predictions_on_one_torch_thread_change_no_figure_and_restore_the_caller
         assert out.measurements == expected
     finally:
         torch.set_num_threads(previous)
+
+
+def test_shared_products_give_the_same_figures() -> None:
+    p = _random_predictions(500, 3, seed=2)
+    chunks = list(stats.iter_resample_counts(500, 120, 7, chunk=50))
+    fns = (mx.accuracy, mx.accuracy_over_majority, mx.balanced_accuracy, mx.macro_f1)
+    plain = [[fn(p, w) for fn in fns] for w in chunks]
+    with mx.shared_products():
+        shared = [[fn(p, w) for fn in fns] for w in chunks]
+    assert mx._SHARED is None
+    for a, b in zip(plain, shared, strict=True):
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_array_equal(x, y)
