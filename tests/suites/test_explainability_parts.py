@@ -9,8 +9,9 @@ import torch
 from scipy.stats import spearmanr
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.inspection import permutation_importance as sk_permutation_importance
+from torch import nn
 
-from audit.suites.explainability.attribution import DecisionOutput, ExplainerSpec, explain
+from audit.suites.explainability.attribution import DecisionOutput, ExplainerSpec, _drop_added_parameters, explain
 from audit.suites.explainability.groups import FeatureGroup, feature_groups, group_sum, image_patches
 from audit.suites.explainability.reliance import mask_of, share
 from audit.suites.explainability.trust import permutation_importance, spearman_rows
@@ -137,3 +138,89 @@ def test_deep_explainer_leaves_no_parameters_on_layers_inside_a_custom_module() 
     _torch_explainer(DecisionOutput(ours, "multiclass", "logits", 0).eval(), x, background,
                      ExplainerSpec("deep", 10, 5), 0)
     assert set(ours.state_dict()) == keys
+
+
+class _Cnn(nn.Module):
+    """Conv / ReLU / MaxPool / Flatten / Linear inside a custom module; `functional_flatten` flattens in forward,
+    so the layers no longer form a plain chain."""
+
+    def __init__(self, functional_flatten: bool = False) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.functional_flatten = functional_flatten
+        self.features = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Conv2d(4, 6, 3, padding=1), nn.ELU(), nn.MaxPool2d(2))
+        self.flatten = nn.Flatten()
+        self.head = nn.Sequential(nn.Linear(24, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.features(x)
+        return self.head(z.flatten(1) if self.functional_flatten else self.flatten(z))
+
+
+def _images(n: int, seed: int) -> torch.Tensor:
+    x = 4 * torch.rand((n, 1, 8, 8), generator=torch.Generator().manual_seed(seed))
+    x[:, :, :2, :] = 0.0  # a blank band: equal inputs, where shap's rules fall back to plain gradients
+    return x
+
+
+@pytest.mark.parametrize("functional_flatten", [False, True])
+def test_batched_deeplift_equals_shaps_deep_explainer_row_by_row(functional_flatten):
+    from audit.suites.explainability import deeplift
+
+    head = DecisionOutput(_Cnn(functional_flatten), "multiclass", "logits", 0).eval()
+    x, background = _images(7, 1), _images(13, 2)
+    keys = set(head.module.state_dict())
+    chain = deeplift._chain(head, x[:1])
+    assert (chain is None) == functional_flatten  # the second model goes through shap's own hooks, batched
+    with torch.no_grad():
+        classes = head(x).argmax(dim=1).numpy()
+    ours = deeplift.deeplift(head, x, background, classes)
+    own = {id(m): set(m._parameters) for m in head.modules()}
+    values, ranks = shap.DeepExplainer(head, background).shap_values(x, ranked_outputs=1, check_additivity=False)
+    _drop_added_parameters(head, own)
+    assert (ranks[:, 0].numpy() == classes).all()
+    theirs = np.asarray(values)[..., 0].reshape(len(x), -1)
+    assert np.abs(theirs).max() > 0.01
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+    assert set(head.module.state_dict()) == keys
+
+
+def test_chain_deeplift_equals_shap_on_a_binary_tabular_model(setup):
+    from audit.suites.explainability import deeplift
+
+    data, model = setup
+    x, background = data.test.x[:20], data.train.x[:30]
+    head = DecisionOutput(model.module, "binary", "logits", data.positive_class).eval()
+    assert deeplift._chain(head, x[:1]) is not None
+    ours = deeplift.deeplift(head, x, background, np.full(len(x), data.positive_class))
+    own = {id(m): set(m._parameters) for m in head.modules()}
+    theirs = shap.DeepExplainer(head, background).shap_values(x, check_additivity=False)
+    _drop_added_parameters(head, own)
+    np.testing.assert_allclose(ours, np.asarray(theirs)[..., 0], rtol=1e-4, atol=1e-6)
+
+
+def test_permutation_importance_skipping_unchanged_rows_equals_predicting_every_row():
+    """Rows whose shuffled patch equals their own are not predicted again; the drops equal the plain computation."""
+    model = _Cnn().eval()
+
+    def proba(x: torch.Tensor) -> np.ndarray:
+        with torch.no_grad():
+            return torch.softmax(model(x), dim=1).numpy()
+
+    x = _images(120, 3)
+    x[:60, :, 4:, 4:] = 0.0  # half the rows blank in one corner
+    y = proba(x).argmax(axis=1)
+    y[::5] = (y[::5] + 1) % 3
+    groups = image_patches((1, 8, 8), 4)
+    ours = permutation_importance(proba, x, y, groups, 3, np.random.default_rng(5))
+    rng, flat = np.random.default_rng(5), x.reshape(len(x), -1)
+    base = np.log(np.clip(proba(x)[np.arange(len(y)), y], 1e-7, 1)).mean()
+    for g, group in enumerate(groups):
+        cols = list(group.columns)
+        for r in range(3):
+            shuffled = flat.clone()
+            shuffled[:, cols] = flat[torch.from_numpy(rng.permutation(len(x)))][:, cols]
+            p = proba(shuffled.reshape(x.shape))[np.arange(len(y)), y]
+            assert ours[g, r] == pytest.approx(base - np.log(np.clip(p, 1e-7, 1)).mean(), abs=1e-5)
+    assert not ours[0].any() and np.abs(ours).max() > 1e-3  # a patch blank in every row changes nothing

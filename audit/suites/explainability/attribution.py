@@ -86,6 +86,10 @@ def explain(model: ModelUnderAudit, positive_class: int, x: torch.Tensor, backgr
             values = _kernel(head, x, background, classes, spec, seed, model.device)
         elif spec.method == "permutation":
             values = _permutation(head, x, background, classes, spec, seed, model.device)
+        elif spec.method == "deep":
+            from audit.suites.explainability.deeplift import deeplift
+
+            values = deeplift(head, x, background, classes)
         else:
             values = _torch_explainer(head, x, background, spec, seed)
     rows = np.arange(len(x))
@@ -99,7 +103,7 @@ def _torch_explainer(head: nn.Module, x: torch.Tensor, background: torch.Tensor,
     import shap
 
     ranked = None if head.task == "binary" else 1  # multiclass: explain each row's top-scoring class
-    if spec.method == "deep":
+    if spec.method == "deep":  # shap's own DeepExplainer, one row at a time (the suite uses deeplift.py)
         own = {id(m): set(m._parameters) for m in head.modules()}
         explainer = shap.DeepExplainer(head, background)
         try:

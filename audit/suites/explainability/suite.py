@@ -67,6 +67,12 @@ class ExplainabilitySuite:
         return QUICK if preset == "quick" else ExplainabilityParams()
 
     def run(self, ctx: SuiteContext, params: ExplainabilityParams) -> SuiteOutput:
+        from audit.threads import one_thread
+
+        with one_thread():  # many small products: on a busy 2-core machine a second thread spins
+            return self._run(ctx, params)
+
+    def _run(self, ctx: SuiteContext, params: ExplainabilityParams) -> SuiteOutput:
         _check_context(ctx, params)
         method = resolve_method(params.explainer, ctx.model)
         if ctx.data.input_kind == "image" and method in BLACK_BOX_METHODS:
