@@ -21,7 +21,10 @@ def _class_gradients(model: nn.Module, u: torch.Tensor, classes: int) -> tuple[t
 
 def deepfool(model: nn.Module, u0: torch.Tensor, space: ThreatSpace, max_iter: int = 50,
              overshoot: float = 0.02) -> tuple[torch.Tensor, torch.Tensor]:
-    """Returns (adversarial points, fooled flags) for rows of u0, starting from the model's own labels."""
+    """Returns (adversarial points, fooled flags) for rows of u0, starting from the model's own labels.
+
+    Only the rows still on their original side are differentiated: a flipped row's point no longer moves (its
+    step is zero from then on), so dropping it changes no result and saves its K gradients per iteration."""
     model.eval()
     mask = space.mask.to(u0.device).unsqueeze(1)
     with torch.no_grad():
@@ -30,24 +33,26 @@ def deepfool(model: nn.Module, u0: torch.Tensor, space: ThreatSpace, max_iter: i
     classes = logits0.shape[1]
     r_total = torch.zeros_like(u0)
     u = u0.clone()
+    idx = torch.arange(u0.shape[0], device=u0.device)  # rows not yet flipped
     for _ in range(max_iter):
-        logits, grads = _class_gradients(model, u, classes)
-        active = logits.argmax(dim=1) == label
+        logits, grads = _class_gradients(model, u[idx], classes)
+        active = logits.argmax(dim=1) == label[idx]
         if not bool(active.any()):
             break
-        grads = grads * mask
-        own_logit = logits.gather(1, label.view(-1, 1))
-        own_grad = grads[torch.arange(u.shape[0]), label].unsqueeze(1)
+        idx, logits, grads = idx[active], logits[active], grads[active] * mask
+        own = label[idx].view(-1, 1)
+        own_logit = logits.gather(1, own)
+        own_grad = grads[torch.arange(idx.numel()), own.squeeze(1)].unsqueeze(1)
         f_diff = logits - own_logit  # (n, k) <= 0 while still on the original side
         w_diff = (grads - own_grad).flatten(2)
         w_norm = w_diff.norm(dim=2).clamp_min(1e-12)
         distance = f_diff.abs() / w_norm
-        distance.scatter_(1, label.view(-1, 1), float("inf"))
+        distance.scatter_(1, own, float("inf"))
         nearest = distance.argmin(dim=1)
-        rows = torch.arange(u.shape[0])
+        rows = torch.arange(idx.numel())
         step = (distance[rows, nearest] + 1e-4).view(-1, 1) * w_diff[rows, nearest] / w_norm[rows, nearest].view(-1, 1)
-        r_total = r_total + step.view_as(u0) * active.view(-1, *([1] * (u0.dim() - 1)))
-        u = space.project(u0, u0 + (1 + overshoot) * r_total, float("inf"), "l2")
+        r_total[idx] = r_total[idx] + step.view(-1, *u0.shape[1:])
+        u[idx] = space.project(u0[idx], u0[idx] + (1 + overshoot) * r_total[idx], float("inf"), "l2")
     with torch.no_grad():
         fooled = model(u).argmax(dim=1) != label
     return u, fooled

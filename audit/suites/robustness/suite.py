@@ -39,6 +39,12 @@ class RobustnessSuite:
         return preset_params(preset)
 
     def run(self, ctx: SuiteContext, params: RobustnessParams) -> SuiteOutput:
+        from audit.threads import one_thread
+
+        with one_thread():  # small batched products: a second thread spins (system time) rather than helps
+            return self._run(ctx, params)
+
+    def _run(self, ctx: SuiteContext, params: RobustnessParams) -> SuiteOutput:
         data, model = ctx.data, ctx.model
         if data.input_kind not in ("tabular", "image"):
             raise SuiteSkipped(f"adversarial attacks need tabular or image inputs, not {data.input_kind}")

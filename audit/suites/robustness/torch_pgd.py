@@ -112,9 +112,11 @@ def _pgd_run(cfg: PGDConfig, step_size: Budget) -> RunFn:
         idx, u = torch.arange(u0.shape[0], device=u0.device), out.clone()
         steps = torch.zeros(u0.shape[0], dtype=torch.long, device=u0.device)
         step = step_size
+        moving = not (isinstance(eps, (int, float)) and eps == 0)  # ε = 0: every step projects back onto u0
         for t in range(cfg.steps + (1 if stop else 0)):  # the rows still running are kept compact
-            ua = u.detach().requires_grad_(True)
-            logits = model(ua)
+            ua = u.detach().requires_grad_(moving)
+            with torch.set_grad_enabled(moving):
+                logits = model(ua)
             keep = None
             if stop:  # this iterate's prediction comes free with the forward pass
                 hit = logits.detach().argmax(1) != y
@@ -125,10 +127,12 @@ def _pgd_run(cfg: PGDConfig, step_size: Budget) -> RunFn:
             if keep is not None:
                 logits, y, u0, idx = logits[keep], y[keep], u0[keep], idx[keep]
                 eps, step = rows_of(eps, keep), rows_of(step, keep)
-            (grad,) = torch.autograd.grad(nn.functional.cross_entropy(logits, y, reduction="sum"), ua)
             here = ua.detach() if keep is None else ua.detach()[keep]
-            grad = grad if keep is None else grad[keep]
-            u = space.project(u0, here + step * ascent_direction(grad * mask, cfg.norm), eps, cfg.norm).detach()
+            if moving:
+                (grad,) = torch.autograd.grad(nn.functional.cross_entropy(logits, y, reduction="sum"), ua)
+                grad = grad if keep is None else grad[keep]
+                here = here + step * ascent_direction(grad * mask, cfg.norm)
+            u = space.project(u0, here, eps, cfg.norm).detach()  # no gradient at ε = 0: the step is projected away
             steps[idx] += 1
         still = ~fooled[idx]
         out[idx[still]] = u[still]
