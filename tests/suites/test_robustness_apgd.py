@@ -105,11 +105,58 @@ def test_the_validity_check_flags_an_apgd_weaker_than_pgd() -> None:
 
 
 def test_square_attack_agrees_with_art_square_on_images(images) -> None:
-    """The query-only check's attack on images: our Square attack vs ART's SquareAttack at the same budget."""
+    """The query-only check's attack on images: our Square attack vs ART's SquareAttack at the same budget.
+
+    ART's windows are shared by the whole batch, so one run's accuracy moves by a point or two with the seed:
+    the comparison is on the mean over seeds. `variant="art"` (ART's three departures from the paper) must
+    reproduce ART's figure; the paper's variant must be no weaker than ART's."""
     net, space, x, y = images
-    ours = square_attack(net, x, y, space, 0.05, 200, torch.Generator().manual_seed(0))
-    art = run_art(net, space, x, y, 4, ArtSettings("square", "linf", 0.05, steps=200, batch_size=256))
-    clean, a_ours, a_art = view_accuracy(net, x, y), view_accuracy(net, ours, y), view_accuracy(net, art, y)
-    assert a_ours < clean - 0.1  # the attack bites
-    assert a_ours <= a_art + 0.01, (a_ours, a_art)  # no weaker than ART (within a point)
-    torch.testing.assert_close(space.project(x, ours, 0.05, "linf"), ours, rtol=0, atol=1e-6)
+    seeds = range(6)
+    clean = view_accuracy(net, x, y)
+
+    def ours(variant: str) -> float:
+        return float(np.mean([view_accuracy(net, square_attack(net, x, y, space, 0.05, 200,
+                                                                torch.Generator().manual_seed(s), variant=variant), y)
+                              for s in seeds]))
+
+    art = float(np.mean([view_accuracy(net, run_art(net, space, x, y, 4, ArtSettings(
+        "square", "linf", 0.05, steps=200, batch_size=256, seed=s)), y) for s in seeds]))
+    paper, art_like = ours("paper"), ours("art")
+    assert paper < clean - 0.1  # the attack bites
+    assert abs(art_like - art) <= 0.015, (art_like, art)  # the same algorithm as ART's, within noise
+    assert paper <= art + 0.01, (paper, art)  # no weaker than ART (within a point)
+    one = square_attack(net, x, y, space, 0.05, 200, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(space.project(x, one, 0.05, "linf"), one, rtol=0, atol=1e-6)
+
+
+def test_square_attack_never_spends_a_query_that_changes_nothing() -> None:
+    """The paper's reference code re-draws a window's signs until the proposal differs from the current point;
+    ART's SquareAttack does not, so on one-channel images about half its late (one-pixel) queries are wasted."""
+    gen = torch.Generator().manual_seed(1)
+    x = 0.2 + 0.6 * torch.rand(64, 1, 8, 8, generator=gen)  # no pixel within ε of the bounds: nothing clips
+    y = torch.zeros(64, dtype=torch.long)
+    queried: list[torch.Tensor] = []
+
+    class MovedIsWorse(nn.Module):
+        """The margin falls with the number of moved pixels: the stripe start (every pixel moved) is kept, and
+        no proposal (a window of a vertex set to another vertex) lowers it further, so it stays the current
+        point of every row, which is never fooled."""
+
+        def forward(self, u: torch.Tensor) -> torch.Tensor:
+            queried.append(u.clone())
+            moved = ((u - x).abs() > 0.05).flatten(1).sum(1).float()
+            return torch.stack([100 - moved, torch.zeros(len(u))], dim=1)
+
+    space = image_space((1, 8, 8))
+    for variant in ("paper", "art"):
+        queried.clear()
+        out = square_attack(MovedIsWorse(), x, y, space, 0.1, 60, torch.Generator().manual_seed(0), variant=variant)
+        stripes = queried[0]
+        torch.testing.assert_close(out, stripes)
+        proposals = queried[2:] if variant == "art" else queried[1:]  # ART's variant also scores the clean input
+        assert len(proposals) == 60
+        unchanged = sum(int(((p - stripes).abs() < 1e-7).flatten(1).all(1).sum()) for p in proposals)
+        if variant == "paper":
+            assert unchanged == 0
+        else:
+            assert unchanged > 0.1 * 60 * 64, unchanged

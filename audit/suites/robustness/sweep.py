@@ -136,7 +136,8 @@ def blackbox_attack(setup: AttackSetup, eps: float, rows: np.ndarray) -> Outcome
     if setup.is_image:
         u_adv = square_attack(setup.view, setup.u[rows].to(setup.device), setup.y[rows].to(setup.device),
                               setup.space, eps, queries, setup.generator(7), batch_size=setup.params.batch_size).cpu()
-        details = {"queries": queries, "implementation": "torch Square attack (p_init 0.8; checked against ART's)",
+        details = {"queries": queries, "implementation": "torch Square attack, the paper's algorithm (p_init 0.8; "
+                   "stronger than ART's SquareAttack at equal queries, see docs/suites/robustness.md)",
                    "stopping": "a row stops at its first success"}
         return Outcome("square", "linf", eps, _survived(setup, u_adv, rows), rows, details)
     u_adv = random_search(setup.view, setup.u[rows].to(setup.device), setup.y[rows].to(setup.device),
