@@ -165,16 +165,11 @@ def _rank_plan(scores: np.ndarray, labels: np.ndarray) -> _RankPlan:
                      bool((pos_ge != pos_gt).any()))
 
 
-def _level_counts(counts: np.ndarray, order: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
-    ordered = counts[:, order]
-    return ordered if starts is None else np.add.reduceat(ordered, starts, axis=1)
-
-
-def _cumulative(counts: np.ndarray) -> np.ndarray:
-    """(R, m + 1) running totals of each row of counts, starting at 0 (int64: exact)."""
-    out = np.zeros((counts.shape[0], counts.shape[1] + 1), np.int64)
-    np.cumsum(counts, axis=1, out=out[:, 1:])
-    return out
+def _level_cumulative(counts: np.ndarray, order: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
+    """(R, levels + 1) weight of the class's rows down to each level's end, from 0 (int64: exact)."""
+    out = np.zeros((counts.shape[0], order.size + 1), np.int64)
+    np.cumsum(counts[:, order], axis=1, out=out[:, 1:])
+    return out if starts is None else out[:, np.r_[0, starts[1:], order.size]]
 
 
 def _tpr_at_fpr_ranked(p_cum: np.ndarray, n_cum: np.ndarray, plan: _RankPlan, w_pos: np.ndarray,
@@ -202,13 +197,13 @@ def _ranked_metrics(counts: np.ndarray, plan: _RankPlan, fprs: tuple[float, ...]
     AUC as the weighted Mann-Whitney statistic (ties count one half, which is the trapezoid rule on the ROC);
     the best TPR - FPR over thresholds just above each non-member level (the maximum over all the ROC's
     points is at one of those, or is 0 at its ends); TPR at each FPR interpolated across one level."""
-    p_cum = _cumulative(_level_counts(counts, plan.pos_order, plan.pos_starts))
-    w_neg_rows = _level_counts(counts, plan.neg_order, plan.neg_starts)
-    n_cum = _cumulative(w_neg_rows)
+    p_cum = _level_cumulative(counts, plan.pos_order, plan.pos_starts)
+    n_cum = _level_cumulative(counts, plan.neg_order, plan.neg_starts)
+    w_neg_rows = np.diff(n_cum, axis=1)
     w_pos, w_neg = p_cum[:, -1], n_cum[:, -1]
     above = p_cum[:, plan.pos_gt]
     doubled = 2 * above + (p_cum[:, plan.pos_ge] - above) if plan.ties else 2 * above
-    auc = np.einsum("ij,ij->i", w_neg_rows.astype(np.int64), doubled) / (2.0 * w_pos * w_neg)
+    auc = np.einsum("ij,ij->i", w_neg_rows, doubled) / (2.0 * w_pos * w_neg)
     gap = above * w_neg[:, None] - n_cum[:, plan.neg_gt] * w_pos[:, None]  # (TPR - FPR) * w_pos * w_neg, exact
     advantage = np.maximum(gap.max(axis=1), 0) / (w_pos * w_neg)
     cols = [auc, 0.5 + advantage / 2, advantage]
