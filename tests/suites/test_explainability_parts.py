@@ -224,3 +224,11 @@ def test_permutation_importance_skipping_unchanged_rows_equals_predicting_every_
             p = proba(shuffled.reshape(x.shape))[np.arange(len(y)), y]
             assert ours[g, r] == pytest.approx(base - np.log(np.clip(p, 1e-7, 1)).mean(), abs=1e-5)
     assert not ours[0].any() and np.abs(ours).max() > 1e-3  # a patch blank in every row changes nothing
+
+
+def test_deep_rules_name_the_layers_shap_has_rules_for():
+    from shap.explainers._deep.deep_pytorch import op_handler
+
+    from audit.suites.explainability.deeplift import SHAP_RULES
+
+    assert set(op_handler) == SHAP_RULES

@@ -63,12 +63,12 @@ def resolve_method(method: str, model: ModelUnderAudit) -> str:
 
 
 def deep_supported(module: nn.Module) -> bool:
-    try:
-        from shap.explainers._deep.deep_pytorch import op_handler
-    except ImportError:  # a shap without the PyTorch DeepExplainer internals this relies on
-        return False
+    """Whether shap's DeepExplainer has a rule for every layer (its op_handler's layer names, kept in deeplift.py
+    so that choosing an explainer does not import shap)."""
+    from audit.suites.explainability.deeplift import SHAP_RULES
+
     leaves = [m for m in module.modules() if not list(m.children())]
-    return bool(leaves) and all(type(m).__name__ in op_handler for m in leaves)
+    return bool(leaves) and all(type(m).__name__ in SHAP_RULES for m in leaves)
 
 
 def explain(model: ModelUnderAudit, positive_class: int, x: torch.Tensor, background: torch.Tensor,

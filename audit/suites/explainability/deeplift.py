@@ -27,6 +27,9 @@ _LINEAR = {"Dropout", "Dropout2d", "Dropout3d", "AlphaDropout", "Identity", "Fla
            "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "AvgPool1d", "AvgPool2d", "AvgPool3d",
            "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d", "BatchNorm1d", "BatchNorm2d",
            "BatchNorm3d"}  # shap: passthrough / linear_1d (the ordinary gradient)
+# Every layer shap.explainers._deep.deep_pytorch.op_handler has a rule for (a test checks they are the same names);
+# Softmax (not elementwise) goes through shap's own hooks.
+SHAP_RULES = frozenset(_ELEMENTWISE | set(_MAXPOOL) | _LINEAR | {"Softmax"})
 _CONV_INPUT = {1: torch.nn.grad.conv1d_input, 2: torch.nn.grad.conv2d_input, 3: torch.nn.grad.conv3d_input}
 
 
@@ -113,8 +116,10 @@ def chain_deeplift(head: nn.Module, layers: list[nn.Module], x: torch.Tensor, ba
             rows = slice(start, min(start + rows_per_batch, n))
             k = rows.stop - rows.start
             g = seeds[rows].repeat_interleave(b, dim=0)
+            d_out = None
             for i in range(len(layers) - 1, -1, -1):
-                g = _backward(layers[i], g, fx[i], fr[i], rows, k, ref_grad[i], pool_index[i])
+                g = _backward(layers[i], g, fx[i], fr[i], rows, k, ref_grad[i], pool_index[i], d_out)
+                g, d_out = g if isinstance(g, tuple) else (g, None)
             delta = (flat_x[rows, None, :] - flat_bg[None, :, :])
             values[rows] = (g.reshape(k, b, -1) * delta).mean(dim=1).cpu().numpy()
     return values.astype(float)
@@ -127,13 +132,16 @@ def _pairs(a: torch.Tensor, r: torch.Tensor, k: int) -> torch.Tensor:
 
 def _backward(m: nn.Module, g: torch.Tensor, fx: tuple[torch.Tensor, torch.Tensor],
               fr: tuple[torch.Tensor, torch.Tensor], rows: slice, k: int, ref_grad: torch.Tensor | None,
-              pool_index: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+              pool_index: tuple[torch.Tensor, torch.Tensor] | None,
+              d_out: torch.Tensor | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """The pairs' multipliers with respect to the layer's input, from those with respect to its output (`g`); a
+    max-pool layer also returns its input differences, which are the previous layer's output differences."""
     kind = type(m).__name__
     (xi, xo), (ri, ro) = fx, fr
     b = len(ri)
     if kind in _ELEMENTWISE:
         d_in = _pairs(xi[rows], ri, k)
-        ratio = _pairs(xo[rows], ro, k).div_(d_in)
+        ratio = (_pairs(xo[rows], ro, k) if d_out is None else d_out).div_(d_in)
         small = d_in.abs_() < 1e-6
         pair_shape = (k, b, *ri.shape[1:])
         ratio = torch.where(small.view(pair_shape), ref_grad[None], ratio.view(pair_shape))
@@ -152,7 +160,7 @@ def _backward(m: nn.Module, g: torch.Tensor, fx: tuple[torch.Tensor, torch.Tenso
                         list(shape))
         d_in = _pairs(xi[rows], ri, k)
         total.div_(d_in)
-        return total.masked_fill_(d_in.abs_() < 1e-7, 0.0)
+        return total.masked_fill_(d_in.abs() < 1e-7, 0.0), d_in
     if kind == "Linear":
         return g @ m.weight
     if kind in ("Conv1d", "Conv2d", "Conv3d"):
