@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator, Mapping
 import torch
 from torch import nn
 from torch.optim.adam import adam as adam_update
-from torch.optim.optimizer import _get_scalar_dtype
 from torch.optim.sgd import sgd as sgd_update
 
 from audit.data.types import Split
@@ -31,10 +30,14 @@ def _set_deterministic(mode: bool) -> None:
     """`torch.use_deterministic_algorithms(mode)` without its import of torch._inductor.config, which pulls in
     torch._dynamo (about 1.7 s of CPU). The inductor flag only matters to torch.compile; it is still set when
     inductor is already loaded."""
+    setter = getattr(torch._C, "_set_deterministic_algorithms", None)
     inductor = sys.modules.get("torch._inductor.config")
+    if setter is None:  # another torch: the public call
+        torch.use_deterministic_algorithms(mode)
+        return
     if inductor is not None:
         inductor.deterministic = mode
-    torch._C._set_deterministic_algorithms(mode)
+    setter(mode)
 
 
 @contextlib.contextmanager
@@ -88,7 +91,7 @@ class RecipeOptimizer:
             return
         for p in params:
             if p not in self.state:
-                self.state[p] = {"step": torch.tensor(0.0, dtype=_get_scalar_dtype(), device="cpu"),
+                self.state[p] = {"step": torch.tensor(0.0, dtype=_step_dtype(), device="cpu"),
                                  "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
                                  "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
         states = [self.state[p] for p in params]
@@ -97,6 +100,11 @@ class RecipeOptimizer:
                     has_complex=any(torch.is_complex(p) for p in params),
                     decoupled_weight_decay=self.kind == "adamw", amsgrad=False, beta1=0.9, beta2=0.999, lr=self.lr,
                     weight_decay=self.weight_decay, eps=1e-8, maximize=False)
+
+
+def _step_dtype() -> torch.dtype:
+    """torch.optim's dtype for the step count (torch.optim.optimizer._get_scalar_dtype)."""
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
 def _optimizer(recipe: Recipe, module: nn.Module) -> RecipeOptimizer:
