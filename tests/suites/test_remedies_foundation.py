@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -25,14 +26,15 @@ def setup():
 
     home = Path(os.environ["AUDIT_HOME"]) / "tiny-text-remedies"
     home.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(home / "finetunes", ignore_errors=True)  # fine-tunes stored by an earlier session
     model, data = tiny_text_reference(home, n=200)
     before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
     ctx = SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=home)
-    return model, before, RemediesSuite().run(ctx, TINY)
+    return model, before, RemediesSuite().run(ctx, TINY), data
 
 
 def test_trainable_parameters_grow_from_frozen_to_lora_to_full(setup):
-    _, _, out = setup
+    _, _, out, _ = setup
     m = {x.name: x.value for x in out.measurements}
     frozen, lora, full = (m[f"foundation.{v}.trainable_parameters"] for v in ("frozen", "lora", "full"))
     assert frozen < lora < full
@@ -43,7 +45,7 @@ def test_trainable_parameters_grow_from_frozen_to_lora_to_full(setup):
 
 
 def test_every_pillar_is_reaudited_and_paired_against_the_frozen_encoder(setup):
-    _, _, out = setup
+    _, _, out, _ = setup
     names = {x.name for x in out.measurements}
     for v in ("lora", "full"):
         for figure in ("accuracy_change", "robust_accuracy_gain[typos,rate=0.1]", "dp_difference_change[sex]",
@@ -55,7 +57,51 @@ def test_every_pillar_is_reaudited_and_paired_against_the_frozen_encoder(setup):
 
 
 def test_the_audited_encoder_is_left_unchanged(setup):
-    model, before, _ = setup
+    model, before, _, _ = setup
     after = model.encoder.state_dict()
     assert before.keys() == after.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+
+def _figures(out) -> dict[str, float]:  # noqa: ANN001 - a SuiteOutput
+    """Every figure but the timed ones (throughput, and the frozen head's training time: it is trained each run)."""
+    return {m.name: m.value for m in out.measurements
+            if "throughput" not in m.name and m.name != "foundation.frozen.training_seconds"}
+
+
+def _hows(out) -> dict[str, str]:  # noqa: ANN001 - a SuiteOutput
+    return {row[0]: row[-1] for row in out.tables[0].rows}
+
+
+def test_a_second_run_reuses_the_stored_fine_tunes_with_the_same_figures(setup, monkeypatch):
+    """The LoRA and full fine-tunes are stored under the cache folder, keyed by everything that makes them; a second
+    run loads them (nothing is trained) and every figure but the timed ones comes out the same."""
+    from audit.suites.remedies import text_training
+
+    model, _, first, data = setup
+    home = Path(os.environ["AUDIT_HOME"]) / "tiny-text-remedies"
+    assert len(list((home / "finetunes").glob("*.safetensors"))) == 2
+    digest = text_training._code_digest()
+
+    def no_training(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("a stored fine-tune was trained again")
+
+    monkeypatch.setattr(text_training, "finetune", no_training)
+    monkeypatch.setattr(text_training, "_train_end_to_end", no_training)
+    monkeypatch.setattr(text_training, "_code_digest", lambda: digest)
+    again = RemediesSuite().run(SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=home), TINY)
+    assert _figures(again) == _figures(first)
+    assert "reused from an earlier run" in _hows(again)["foundation.lora"]
+    assert "reused from an earlier run" in _hows(again)["foundation.full"]
+    assert not any("reused" in how for how in _hows(first).values())
+
+
+def test_another_setting_or_seed_trains_again(setup, tmp_path):
+    model, _, first, data = setup
+    home = tmp_path / "home"
+    RemediesSuite().run(SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=home), TINY)
+    changed = dataclasses.replace(TINY, lora_lr=TINY.lora_lr / 2)
+    out = RemediesSuite().run(SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=home), changed)
+    assert not any("reused" in how for how in _hows(out).values())  # the settings are part of the key
+    assert len(list((home / "finetunes").glob("*.safetensors"))) == 4

@@ -8,6 +8,7 @@ variant); membership is the loss attack on the subset's training rows against as
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 
@@ -30,6 +31,7 @@ from audit.types import Measurement
 
 TYPO_RATE = 0.1
 TEXT = "text"
+FINETUNES = "finetunes"  # under the run's cache folder: finished LoRA / full fine-tunes (text_training)
 _SALT_SUBSET, _SALT_TYPOS, _SALT_MEMBERS = 91, 92, 93
 
 
@@ -45,10 +47,11 @@ def run_foundation(ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
     train, test = subset_splits(data.train, data.test, None if on_gpu else params.foundation_rows,
                                 derive_seed(ctx.seed, _SALT_SUBSET))
     texts_train, texts_test = list(train.raw[TEXT]), list(test.raw[TEXT])
+    cache = ctx.cache_dir / FINETUNES
     settings = text_training.TextSettings(params.foundation_epochs, params.foundation_lr, params.lora_rank,
-                                          params.lora_lr, model.recipe.seed, ctx.device)
+                                          params.lora_lr, model.recipe.seed, ctx.device, cache)
     ctx.progress(0, 7, "remedies: frozen encoder + head")
-    frozen = text_training.frozen(model.encoder, model.recipe, train, texts_train, settings)
+    frozen = text_training.frozen(model.encoder, model.recipe, train, texts_train, settings, _audited_embeddings(ctx))
     variants = [frozen]
     for i, train_one in enumerate((text_training.lora, text_training.full)):
         ctx.progress(1 + i, 7, f"remedies: {train_one.__name__} encoder")
@@ -57,7 +60,9 @@ def run_foundation(ctx: SuiteContext, params: RemediesParams) -> SuiteOutput:
     evidence = []
     for i, v in enumerate(variants):
         ctx.progress(3 + i, 7, f"remedies: re-auditing {v.name}")
-        evidence.append(_collect(v, rows, texts_test, typo_texts, member_texts))
+        embeddings = _audited_embeddings(ctx) if v is frozen else \
+            (lambda texts, v=v: text_training.variant_embeddings(v, texts, cache, ctx.device))
+        evidence.append(_collect(v, rows, texts_test, typo_texts, member_texts, embeddings))
     return _output(evidence, variants, rows, params, ctx, (len(train), len(test), len(data.train) + len(data.test)))
 
 
@@ -84,11 +89,24 @@ def _rows(train, test, texts_train: list[str], texts_test: list[str], ctx: Suite
     return rows, member_texts, typo_texts
 
 
-def _logits(v: TrainedVariant, texts: Sequence[str]) -> torch.Tensor:
+def _audited_embeddings(ctx: SuiteContext) -> text_training.Embed:
+    """The audited encoder's fp32 sentence embeddings, shared with the text suites (this process's memo and the on-disk
+    cache of perturbed texts; the data's own rows from their stored embeddings): the frozen variant's encoder is an
+    unchanged copy of it, so these are its embeddings too."""
+    from audit.suites.text._common import embed
+
+    return lambda texts: embed(ctx, texts, autocast=False)
+
+
+def _logits(v: TrainedVariant, texts: Sequence[str], embeddings: text_training.Embed) -> torch.Tensor:
+    """The variant's logits: its head over its encoder's sentence embeddings (as `v.module(texts)` computes them)."""
+    x = embeddings(list(texts))
     with torch.no_grad():
         v.module.eval()
-        return torch.cat([v.module(texts[i : i + text_training.BATCH]).float().cpu()
-                          for i in range(0, len(texts), text_training.BATCH)])
+        head = v.module.head
+        device = next(head.parameters()).device
+        return torch.cat([head(x[i : i + text_training.BATCH].to(device)).float().cpu()
+                          for i in range(0, len(x), text_training.BATCH)])
 
 
 def _texts_per_s(v: TrainedVariant, texts: Sequence[str], repeats: int = 3) -> float:
@@ -103,11 +121,11 @@ def _texts_per_s(v: TrainedVariant, texts: Sequence[str], repeats: int = 3) -> f
 
 
 def _collect(v: TrainedVariant, rows: AuditRows, texts: list[str], typo_texts: list[str],
-             member_texts: list[str]) -> Evidence:
-    pred = _logits(v, texts).argmax(dim=1).numpy()
-    robust = _logits(v, typo_texts).argmax(dim=1).numpy() == rows.y_test
+             member_texts: list[str], embeddings: text_training.Embed) -> Evidence:
+    pred = _logits(v, texts, embeddings).argmax(dim=1).numpy()
+    robust = _logits(v, typo_texts, embeddings).argmax(dim=1).numpy() == rows.y_test
     assert rows.membership is not None
-    scores = loss_scores(_logits(v, member_texts), rows.membership.y, "logits")
+    scores = loss_scores(_logits(v, member_texts, embeddings), rows.membership.y, "logits")
     return Evidence(v, pred, robust, scores, _texts_per_s(v, texts))
 
 
@@ -120,6 +138,7 @@ def _output(evidence: list[Evidence], variants: list[TrainedVariant], rows: Audi
         measurements += comparison.variant_measurements(p, e, rows, params)
         if p is not found[0]:
             measurements += comparison.change_measurements(p, found[0], rows, params)
+    measurements = _with_training_details(measurements, variants)
     n_train, n_test, n_all = sizes
     attribute = next(iter(rows.sensitive.columns), "")
     ctx.progress(7, 7, "remedies: done")
@@ -135,4 +154,33 @@ def _output(evidence: list[Evidence], variants: list[TrainedVariant], rows: Audi
                "Trainable parameters: " + "; ".join(f"{v.name} {v.trainable_parameters:,} of {v.parameters:,}"
                                                     for v in variants) + ".",
                "Robustness of the text variants is accuracy under character typos, not an L∞ attack; membership is the "
-               "loss attack on the subset's training rows against as many of its test rows."))
+               "loss attack on the subset's training rows against as many of its test rows.",
+               *_training_notes(variants)))
+
+
+_TRAINING_DETAILS = ("training_rows", "epochs", "steps", "reused_finetune", "finetune_key")
+
+
+def _with_training_details(measurements: list[Measurement], variants: list[TrainedVariant]) -> list[Measurement]:
+    """Each variant's training_seconds carries the rows, epochs and optimiser steps it took, and whether the fine-tune
+    was read back from an earlier run's store (its seconds are then that run's)."""
+    by_name = {f"{v.name}.training_seconds": v for v in variants}
+    out = []
+    for m in measurements:
+        v = by_name.get(m.name)
+        extra = {} if v is None else {k: v.details[k] for k in _TRAINING_DETAILS if k in v.details}
+        out.append(dataclasses.replace(m, details={**m.details, **extra}) if extra else m)
+    return out
+
+
+def _training_notes(variants: list[TrainedVariant]) -> tuple[str, ...]:
+    tuned = [v for v in variants if "steps" in v.details]
+    if not tuned:
+        return ()
+    reused = " - reused from an earlier run's stored fine-tune with the same key, not trained again"
+    words = "; ".join(f"{v.name}: {v.details['steps']} optimiser steps over {v.details['training_rows']} training "
+                      f"rows ({v.details['epochs']} epoch(s))" + (reused if v.details.get("reused_finetune") else "")
+                      for v in tuned)
+    return (f"Fine-tuning: {words}. A fine-tune is stored under the cache folder keyed by the encoder's and starting "
+            "head's weights, the training rows, the settings and the training code, and reused only on an exact "
+            "match.",)

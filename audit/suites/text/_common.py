@@ -63,24 +63,32 @@ def embed(
         return chosen.texts_to_inputs(texts)
     bf16 = autocast and ctx.device.startswith("cuda")
     if chosen is ctx.model.encoder:
-        _remember_test_rows(ctx, bf16, batch_size)
+        _remember_data_rows(ctx, bf16, batch_size)
     return EMBEDDINGS.get_or_encode(chosen, bf16, texts, lambda todo: encode_texts(chosen, todo, batch_size, bf16))
 
 
-def _remember_test_rows(ctx: SuiteContext, bf16: bool, batch_size: int) -> None:
-    """The test rows' own texts map to their stored `x` (the embeddings the model reads, built under bf16 autocast
-    on CUDA), once a fresh encoding of two of them agrees with what is stored; otherwise they are encoded anew."""
-    encoder, test = ctx.model.encoder, ctx.data.test
+def _remember_data_rows(ctx: SuiteContext, bf16: bool, batch_size: int) -> None:
+    """The test (and training) rows' own texts map to their stored `x` (the embeddings the model reads, built under
+    bf16 autocast on CUDA), once a fresh encoding of two of them agrees with what is stored; otherwise they are
+    encoded anew."""
+    encoder = ctx.model.encoder
     key = ctx.data.sha256
     if encoder is None or EMBEDDINGS.seeded(encoder, bf16, key) or bf16 != ctx.device.startswith("cuda"):
         return
-    texts = [] if test.raw is None or TEXT_COLUMN not in test.raw.columns else [str(t) for t in test.raw[TEXT_COLUMN]]
-    stored = test.x.float().cpu()
-    agrees = bool(texts) and stored.dim() == 2 and stored.shape[0] == len(texts)
-    if agrees:
-        fresh = encode_texts(encoder, texts[:2], batch_size, bf16)
-        agrees = fresh.shape == stored[:2].shape and torch.allclose(fresh, stored[:2], atol=5e-3 if bf16 else 1e-4)
-    EMBEDDINGS.remember(encoder, bf16, texts if agrees else [], stored if agrees else stored[:0], key)
+    splits = [s for s in (ctx.data.test, ctx.data.train) if s is not None]
+    texts = [[] if s.raw is None or TEXT_COLUMN not in s.raw.columns else [str(t) for t in s.raw[TEXT_COLUMN]]
+             for s in splits]
+    stored = [s.x.float().cpu() for s in splits]
+    kept = [i for i, (t, x) in enumerate(zip(texts, stored, strict=True)) if _agrees(encoder, t, x, batch_size, bf16)]
+    EMBEDDINGS.remember(encoder, bf16, [t for i in kept for t in texts[i]],
+                        torch.cat([stored[i] for i in kept]) if kept else stored[0][:0], key)
+
+
+def _agrees(encoder: torch.nn.Module, texts: list[str], stored: torch.Tensor, batch_size: int, bf16: bool) -> bool:
+    if not texts or stored.dim() != 2 or stored.shape[0] != len(texts):
+        return False
+    fresh = encode_texts(encoder, texts[:2], batch_size, bf16)
+    return fresh.shape == stored[:2].shape and torch.allclose(fresh, stored[:2], atol=5e-3 if bf16 else 1e-4)
 
 
 def sentence_embeddings(ctx: SuiteContext, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
