@@ -137,6 +137,37 @@ def test_efficiency_fidelity_matches_sklearn_and_fairlearn(ctx):
     assert isinstance(base, torch.Tensor)
 
 
+
+def test_efficiency_drift_reads_the_variant_embeddings_an_earlier_run_kept(ctx, tmp_path, monkeypatch):
+    """The drift rows' int8 embeddings are kept on disk per variant: a second run encodes only in its timed calls (at
+    most `n_timing` texts a call) and its drift figures equal the first run's (which match a direct computation:
+    test_efficiency_fidelity_matches_sklearn_and_fairlearn)."""
+    from audit.suites.text import _variant_costs
+
+    suite = TextEfficiencySuite()
+    params = dataclasses.replace(suite.params_for("quick"), n_rows=120, n_timing=16, single_calls=2,
+                                 variants=("int8",))
+    here = dataclasses.replace(ctx, cache_dir=tmp_path)
+    calls: list[int] = []
+    real = _variant_costs.encode_texts
+
+    def counted(encoder, texts, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append(len(texts))
+        return real(encoder, texts, *args, **kwargs)
+
+    monkeypatch.setattr(_variant_costs, "encode_texts", counted)
+    first = _by_name(suite.run(here, params))
+    assert max(calls) == 120  # the drift rows, encoded in one call
+    calls.clear()
+    second = _by_name(suite.run(here, params))
+    assert calls and max(calls) <= 16
+    drift = [n for n in first if n.split("[")[0] in ("embedding_cosine", "prediction_agreement", "accuracy_drift",
+                                                     "dp_difference_drift", "equalized_odds_difference_drift")]
+    assert len(drift) >= 4
+    np.testing.assert_equal([second[n].value for n in drift], [first[n].value for n in drift])  # NaN equals NaN
+    np.testing.assert_equal([second[n].ci for n in drift], [first[n].ci for n in drift])
+    assert second["throughput[int8]"].details["torch_threads"] >= 1
+
 def test_int8_variant_quantises_linear_layers(ctx):
     from audit.suites.text._variants import make_variant
 

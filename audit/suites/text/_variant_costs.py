@@ -4,16 +4,19 @@ disk, and peak memory of one batch. A variant runs from raw text to logits (toke
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from audit.foundation.embeddings import encode_texts
+from audit.foundation.embeddings import EmbeddingCache, encode_texts
 from audit.suites.efficiency.footprint import footprint, peak_memory_bytes
 from audit.suites.text._variants import device_of
 
@@ -25,8 +28,13 @@ class EncoderAndHead(nn.Module):
         super().__init__()
         self.encoder, self.head, self.batch_size = encoder, head, batch_size
 
-    def embeddings(self, texts: Sequence[str]) -> torch.Tensor:
-        return encode_texts(self.encoder, texts, self.batch_size)
+    def embeddings(self, texts: Sequence[str], store: EmbeddingCache | None = None) -> torch.Tensor:
+        """Embeddings of `texts`, read from `store` (this variant's embeddings kept by an earlier run) where given,
+        the rest encoded (all in one call, as without a store) and kept there."""
+        def encode(todo: Sequence[str]) -> torch.Tensor:
+            return encode_texts(self.encoder, todo, self.batch_size)
+
+        return encode(texts) if store is None or not texts else store.get_or_encode(texts, encode)
 
     @torch.no_grad()
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
@@ -49,6 +57,22 @@ class WholeClassifier(nn.Module):
         return self.classifier(x).float().cpu()
 
 
+VARIANT_TEXTS_KEPT = 20_000  # embeddings per encoder variant kept on disk for the drift rows
+
+
+def variant_store(root: Path, encoder: nn.Module, kind: str) -> EmbeddingCache:
+    """The on-disk embeddings of one variant of `encoder`, keyed by the encoder's weights, the variant and what its
+    kernels depend on (torch version, quantised engine, CPU instruction set), so only an identical variant reads
+    them."""
+    digest = hashlib.sha256(json.dumps({"kind": kind, "torch": torch.__version__,
+                                        "engine": str(torch.backends.quantized.engine),
+                                        "cpu": torch.backends.cpu.get_cpu_capability()}, sort_keys=True).encode())
+    for name, t in encoder.state_dict().items():
+        digest.update(name.encode())
+        digest.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return EmbeddingCache(root, f"variant-{kind}-{digest.hexdigest()[:24]}", max_entries=VARIANT_TEXTS_KEPT)
+
+
 def logits(run: nn.Module, texts: Sequence[str], batch_size: int) -> torch.Tensor:
     """(n, classes) logits of `run` over `texts`, in batches, in order."""
     parts = [run(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)]
@@ -67,6 +91,7 @@ class Costs:
     repeats: int
     single_calls: int
     batch_size: int
+    threads: int  # torch CPU threads the timed calls ran on
 
 
 def measure_costs(run: nn.Module, sized: nn.Module, texts: Sequence[str], batch_size: int, repeats: int,
@@ -87,4 +112,5 @@ def measure_costs(run: nn.Module, sized: nn.Module, texts: Sequence[str], batch_
         single.append(time.perf_counter() - started)
     peak = peak_memory_bytes({"variant": run}, list(texts[:batch_size]), device)["variant"]  # type: ignore[arg-type]
     return Costs(len(texts) / best, 1000 * float(np.median(single)), 1000 * float(np.percentile(single, 95)),
-                 footprint(sized).size_bytes, peak, device, len(texts), repeats, len(single), batch_size)
+                 footprint(sized).size_bytes, peak, device, len(texts), repeats, len(single), batch_size,
+                 torch.get_num_threads())

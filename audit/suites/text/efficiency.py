@@ -51,57 +51,77 @@ class TextEfficiencySuite:
         return TextEfficiencyParams()
 
     def run(self, ctx: SuiteContext, params: TextEfficiencyParams) -> SuiteOutput:
-        from audit.suites.remedies.paired import weights
-        from audit.suites.text._common import embed, sample_text_rows
-        from audit.suites.text._efficiency_drift import decision_drift, gap_drift
-        from audit.suites.text._variant_costs import EncoderAndHead, WholeClassifier, logits, measure_costs
-        from audit.suites.text._variants import build_variant
+        """Timed calls run on torch's thread setting (recorded with each figure); the rest (the drift rows' embeddings,
+        bootstrap) on one thread, where on a busy 2-core machine a second thread spins rather than helps."""
+        from audit.threads import one_thread
 
-        rows = sample_text_rows(ctx, params.n_rows)
-        whole = hasattr(ctx.model.encoder, "texts_to_inputs")  # a Hugging Face classifier: the whole model varies
-        varied = ctx.model.module.model if whole else ctx.model.encoder
-        assert varied is not None
+        threads = torch.get_num_threads()
+        with one_thread():
+            return _run(ctx, params, threads)
 
-        def runner(module: torch.nn.Module) -> torch.nn.Module:
-            return WholeClassifier(module, ctx.model.encoder) if whole else \
-                EncoderAndHead(module, ctx.model.module, params.batch_size)
 
-        timed = rows.texts[: params.n_timing]
-        lengths = _token_lengths(ctx, timed)
+def _run(ctx: SuiteContext, params: TextEfficiencyParams, threads: int) -> SuiteOutput:
+    from audit.suites.remedies.paired import weights
+    from audit.suites.text._common import embed, sample_text_rows
+    from audit.suites.text._efficiency_drift import decision_drift, gap_drift
+    from audit.suites.text._variant_costs import (
+        EncoderAndHead,
+        WholeClassifier,
+        logits,
+        measure_costs,
+        variant_store,
+    )
+    from audit.suites.text._variants import build_variant
 
-        def costs(module: torch.nn.Module) -> Costs:
-            return measure_costs(runner(module), module, timed, params.batch_size, params.repeats, params.single_calls)
+    rows = sample_text_rows(ctx, params.n_rows)
+    whole = hasattr(ctx.model.encoder, "texts_to_inputs")  # a Hugging Face classifier: the whole model varies
+    varied = ctx.model.module.model if whole else ctx.model.encoder
+    assert varied is not None
 
-        ctx.progress(0, len(params.variants) + 1, "text efficiency: fp32")
-        base_x = embed(ctx, rows.texts, params.batch_size, autocast=False)  # exact fp32 embeddings, or tokenisation
-        base_pred = ctx.model.predict(base_x, params.batch_size)
-        base = costs(varied)
-        what = "model" if whole else "sentence encoder"
-        measurements, notes = _cost_measurements("fp32", base, None, "the model as audited", lengths, what), []
-        w = weights(len(rows), params.resamples, ctx.seed)
-        for step, kind in enumerate(params.variants):
-            ctx.progress(step + 1, len(params.variants) + 1, f"text efficiency: {kind}")
-            variant = build_variant(kind, varied, ctx.device)
-            if variant.module is None:
-                notes.append(f"{kind} was not measured: {variant.skipped}.")
-                continue
-            run = runner(variant.module)
-            measurements += _cost_measurements(kind, costs(variant.module), base, variant.how, lengths, what)
-            details = {"variant": kind, "how": variant.how, "rows": len(rows), "resamples": params.resamples,
-                       "favourable_class": ctx.data.class_names[ctx.data.positive_class]}
-            if whole:
-                pred = logits(run, rows.texts, params.batch_size).argmax(dim=1).numpy()
-            else:
-                emb = run.embeddings(rows.texts)
-                pred = ctx.model.predict(emb, params.batch_size)
-                measurements.append(_cosine(kind, emb, base_x, w, details))
-            measurements += decision_drift(kind, rows.y, base_pred, pred, w, details)
-            for attr in rows.groups.columns:
-                measurements += gap_drift(kind, str(attr), rows.groups[attr], rows.y, base_pred, pred, w,
-                                          ctx.data.positive_class, ctx.model.n_classes, details)
-        ctx.progress(len(params.variants) + 1, len(params.variants) + 1, "text efficiency: done")
-        notes += _notes(measurements, base, whole)
-        return SuiteOutput(measurements=tuple(measurements), tables=(_table(measurements),), notes=tuple(notes))
+    def runner(module: torch.nn.Module) -> torch.nn.Module:
+        return WholeClassifier(module, ctx.model.encoder) if whole else \
+            EncoderAndHead(module, ctx.model.module, params.batch_size)
+
+    timed = rows.texts[: params.n_timing]
+    lengths = _token_lengths(ctx, timed)
+
+    def costs(module: torch.nn.Module, run: torch.nn.Module | None = None) -> Costs:
+        from audit.threads import torch_threads
+
+        with torch_threads(threads):
+            return measure_costs(run if run is not None else runner(module), module, timed, params.batch_size,
+                                 params.repeats, params.single_calls)
+
+    ctx.progress(0, len(params.variants) + 1, "text efficiency: fp32")
+    base_x = embed(ctx, rows.texts, params.batch_size, autocast=False)  # exact fp32 embeddings, or tokenisation
+    base_pred = ctx.model.predict(base_x, params.batch_size)
+    base = costs(varied)
+    what = "model" if whole else "sentence encoder"
+    measurements, notes = _cost_measurements("fp32", base, None, "the model as audited", lengths, what), []
+    w = weights(len(rows), params.resamples, ctx.seed)
+    for step, kind in enumerate(params.variants):
+        ctx.progress(step + 1, len(params.variants) + 1, f"text efficiency: {kind}")
+        variant = build_variant(kind, varied, ctx.device)
+        if variant.module is None:
+            notes.append(f"{kind} was not measured: {variant.skipped}.")
+            continue
+        run = runner(variant.module)
+        measurements += _cost_measurements(kind, costs(variant.module, run), base, variant.how, lengths, what)
+        details = {"variant": kind, "how": variant.how, "rows": len(rows), "resamples": params.resamples,
+                   "favourable_class": ctx.data.class_names[ctx.data.positive_class]}
+        if whole:
+            pred = logits(run, rows.texts, params.batch_size).argmax(dim=1).numpy()
+        else:
+            emb = run.embeddings(rows.texts, variant_store(ctx.cache_dir, varied, kind))
+            pred = ctx.model.predict(emb, params.batch_size)
+            measurements.append(_cosine(kind, emb, base_x, w, details))
+        measurements += decision_drift(kind, rows.y, base_pred, pred, w, details)
+        for attr in rows.groups.columns:
+            measurements += gap_drift(kind, str(attr), rows.groups[attr], rows.y, base_pred, pred, w,
+                                      ctx.data.positive_class, ctx.model.n_classes, details)
+    ctx.progress(len(params.variants) + 1, len(params.variants) + 1, "text efficiency: done")
+    notes += _notes(measurements, base, whole)
+    return SuiteOutput(measurements=tuple(measurements), tables=(_table(measurements),), notes=tuple(notes))
 
 
 def _token_lengths(ctx: SuiteContext, texts: tuple[str, ...]) -> dict[str, float]:
@@ -119,7 +139,7 @@ def _token_lengths(ctx: SuiteContext, texts: tuple[str, ...]) -> dict[str, float
 
 def _cost_measurements(kind: str, c, base, how: str, lengths: dict,  # noqa: ANN001 - Costs
                        what: str) -> list[Measurement]:
-    where = {"device": c.device, "how": how, "batch_size": c.batch_size, "torch_threads": torch.get_num_threads()}
+    where = {"device": c.device, "how": how, "batch_size": c.batch_size, "torch_threads": c.threads}
     out = [
         Measurement(f"throughput[{kind}]", c.sequences_per_s, None, True, c.sequences,
                     f"Texts the {kind} model classifies per second on {c.device}, from raw text (tokenising "
@@ -158,6 +178,11 @@ def _cosine(kind: str, emb: torch.Tensor, base: torch.Tensor, w: np.ndarray, det
 def _notes(measurements: list[Measurement], base, whole: bool) -> list[str]:  # noqa: ANN001 - Costs
     notes = [f"Varied: the {'whole classifier' if whole else 'sentence encoder (the head reads its embeddings)'}; "
              "drift CIs are paired bootstrap intervals over the same rows and resamples."]
+    if not whole:
+        notes.append("The drift rows' variant embeddings come from an on-disk cache of that variant's embeddings "
+                     "(keyed by the encoder's weights, the variant, the torch version, quantised engine and CPU "
+                     "instruction set) where an earlier run computed them, else they are encoded; timed calls always "
+                     "run the variant.")
     other = sorted({m.details['device'] for m in measurements if m.name.startswith("throughput")} - {base.device})
     if other:
         notes.append(f"Variants on {', '.join(other)} (int8 kernels are CPU-only) are not compared for speed with fp32 "

@@ -39,6 +39,12 @@ class TextExplainabilitySuite:
         return TextExplainabilityParams()
 
     def run(self, ctx: SuiteContext, params: TextExplainabilityParams) -> SuiteOutput:
+        from audit.threads import one_thread
+
+        with one_thread():  # many small products: on a busy 2-core machine a second thread spins
+            return self._run(ctx, params)
+
+    def _run(self, ctx: SuiteContext, params: TextExplainabilityParams) -> SuiteOutput:
         from audit.errors import SuiteSkipped
         from audit.foundation.serialise import FIELDS, serialise_frame
         from audit.suites.text._common import predict_texts, sample_text_rows

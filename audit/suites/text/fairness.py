@@ -40,6 +40,12 @@ class TextFairnessSuite:
         return TextFairnessParams()
 
     def run(self, ctx: SuiteContext, params: TextFairnessParams) -> SuiteOutput:
+        from audit.threads import one_thread
+
+        with one_thread():  # many small products: on a busy 2-core machine a second thread spins
+            return self._run(ctx, params)
+
+    def _run(self, ctx: SuiteContext, params: TextFairnessParams) -> SuiteOutput:
         from audit.suites.text._common import predict_texts, sample_text_rows
         from audit.suites.text._counterfactual import gender_flips, pair_flips, race_flips, term_pairs
 

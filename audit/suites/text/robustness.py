@@ -52,6 +52,12 @@ class TextRobustnessSuite:
         return TextRobustnessParams()
 
     def run(self, ctx: SuiteContext, params: TextRobustnessParams) -> SuiteOutput:
+        from audit.threads import one_thread
+
+        with one_thread():  # many small products: on a busy 2-core machine a second thread spins
+            return self._run(ctx, params)
+
+    def _run(self, ctx: SuiteContext, params: TextRobustnessParams) -> SuiteOutput:
         from audit.foundation.text_checks import add_typos, drop_words
         from audit.stats import bootstrap_mean_ci
         from audit.suites.text._common import embed, predict_texts, sample_text_rows
