@@ -3,7 +3,7 @@
 Targets on a 2-core CPU, on the cached adult-mlp (10,000 members + 10,000 non-members):
 - LiRA with 16 shadow models (training by the recipe, 8 epochs, plus scoring) under 90 s;
 - the whole suite, full and quick presets: ≤ 3 s and ≤ 1 s on a quiet machine (issue 16), wall and CPU time;
-- vectorised shadow training (one vmap pass) vs the same 16 models trained one after another: the
+- vectorised shadow training (one grouped pass) vs the same 16 models trained one after another: the
   ratio goes into extra_info["speedup"].
 """
 

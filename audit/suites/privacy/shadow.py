@@ -7,8 +7,11 @@ correctness per row), in the JSON form its checkpoint reads back as, so a resume
 uninterrupted run's.
 
 Within a task the models train in one vectorised pass: their parameters are stacked
-(torch.func.stack_module_state) and one `vmap(functional_call)` runs every model on its own minibatch. Adam/SGD
-are element-wise, so one optimiser over the stacked tensors is exactly N independent optimisers.
+(torch.func.stack_module_state) and every model runs on its own minibatch at once, as one grouped model
+(`grouped_forward`: grouped convolutions, batched matmuls) for the zoo architectures, else under
+`vmap(functional_call)`. Adam/SGD are element-wise, so one optimiser over the stacked tensors is exactly N
+independent optimisers (`StackedOptimizer`). Where one step's activations would pass 30 MB the models train in
+several such stacks (STEP_ACTIVATION_BYTES), the same models on the same minibatches.
 `train_sequential` trains the same models one after another (same initialisation, same minibatches) for
 comparison and benchmarks. Shadow j of a task seeded s starts from derive_seed(s, j) and shuffles epoch e with
 derive_seed(s, j, e + 1), so a shadow depends only on its task's seed and rows.
