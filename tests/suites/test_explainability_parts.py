@@ -232,3 +232,23 @@ def test_deep_rules_name_the_layers_shap_has_rules_for():
     from audit.suites.explainability.deeplift import SHAP_RULES
 
     assert set(op_handler) == SHAP_RULES
+
+
+def test_deeplift_takes_the_reference_gradient_where_a_unit_does_not_move():
+    """A hidden unit x0 - x1 that is equal for a row and a background row (both inputs moved alike): shap takes the
+    ReLU's plain gradient there, which still splits between the two inputs."""
+    from audit.suites.explainability import deeplift
+
+    torch.manual_seed(3)
+    first, last = nn.Linear(2, 3), nn.Linear(3, 2)
+    with torch.no_grad():
+        first.weight.copy_(torch.tensor([[1.0, -1.0], [0.5, 0.2], [-0.3, 0.8]]))
+        first.bias.copy_(torch.tensor([0.1, -0.2, 0.3]))
+    head = DecisionOutput(nn.Sequential(first, nn.ReLU(), last), "binary", "logits", 1).eval()
+    background = torch.randn(6, 2, generator=torch.Generator().manual_seed(4))
+    x = torch.cat([background[:3] + 0.7, torch.randn(3, 2, generator=torch.Generator().manual_seed(5))])
+    ours = deeplift.deeplift(head, x, background, np.ones(len(x), dtype=int))
+    own = {id(m): set(m._parameters) for m in head.modules()}
+    theirs = np.asarray(shap.DeepExplainer(head, background).shap_values(x, check_additivity=False))[..., 0]
+    _drop_added_parameters(head, own)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
