@@ -106,3 +106,24 @@ def test_mitigation_before_figures_equal_fairlearn():
     expected = demographic_parity_difference(y[ev], scores[ev] >= 0.5, sensitive_features=groups[ev])
     assert outcome.dp_difference_before == pytest.approx(expected, rel=1e-12)
     assert outcome.dp_difference_after < outcome.dp_difference_before
+
+
+def test_float32_proxy_classifier_matches_a_float64_sklearn_fit(data):
+    """The proxy check fits on float32 inputs; its AUROC equals scikit-learn's float64 pipeline on the same rows."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from audit.suites.fairness.proxies import candidate_features, detect_proxies, stratified_halves
+
+    features = candidate_features(data)
+    columns = [c for spec in features for c in spec.columns]
+    labels = data.test.sensitive["sex"].astype(str).to_numpy()
+    x64 = data.test.x.numpy().astype(np.float64)
+    ours = detect_proxies(x64.astype(np.float32), labels, "sex", features, np.random.default_rng(3), 20, 10_000)
+    fit, held = stratified_halves(labels, np.random.default_rng(3), 10_000)
+    inputs = x64[:, columns]
+    reference = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(inputs[fit], labels[fit])
+    expected = roc_auc_score(labels[held] == reference.classes_[1], reference.predict_proba(inputs[held])[:, 1])
+    assert ours.auroc == pytest.approx(expected, abs=1e-3)

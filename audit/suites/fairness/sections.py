@@ -83,7 +83,9 @@ def proxy_section(data: Dataset, columns: dict[str, np.ndarray], rng: np.random.
     features = candidate_features(data)
     if data.input_kind != "tabular" or not features:
         return SuiteOutput(notes=("Proxy check not run: it needs tabular, non-sensitive model inputs.",))
-    x = data.test.x.numpy().astype(np.float64)
+    # float32, as the model reads its inputs: the proxy classifier fits in about 60% of the float64 time; its held-out
+    # AUROC moves by under a thousandth (lbfgs stops at its tolerance), tested against scikit-learn in float64
+    x = data.test.x.numpy().astype(np.float32)
     results, pooling_notes = [], []
     min_rows = max(params.min_group_size, 2)  # a class must fall on both sides of the fit / held-out split
     for name, labels in columns.items():

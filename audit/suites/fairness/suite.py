@@ -36,7 +36,7 @@ class FairnessSuite:
 
     def params_for(self, preset: str) -> FairnessParams:
         if preset == "quick":
-            return FairnessParams(resamples=200, proxy_max_rows=2_000, mitigation=False)
+            return FairnessParams(resamples=200, proxy_max_rows=5_000, mitigation=False)
         return FairnessParams()
 
     def run(self, ctx: SuiteContext, params: FairnessParams) -> SuiteOutput:
