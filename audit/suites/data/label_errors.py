@@ -98,8 +98,8 @@ def _recipe_folds_together(model: ModelUnderAudit, split: Split, rows: np.ndarra
     """Out-of-fold probabilities with every fold's model trained at once (`train_vectorised`). Stratified folds
     differ in size by a row or so; each fold's model trains on a seeded sample of the smallest fold's size (all
     its rows but at most a few), as the stacked trainer needs equal-sized training sets."""
-    from audit.models.training import deterministic_training
     from audit.suites.privacy.shadow import predict_stack, train_vectorised
+    from audit.threads import torch_threads
 
     assert model.recipe is not None
     size = _fit_rows(splits)
@@ -107,7 +107,9 @@ def _recipe_folds_together(model: ModelUnderAudit, split: Split, rows: np.ndarra
     for f, (fit, _) in enumerate(splits):
         keep[f, fit if fit.size == size else rng.choice(fit, size, replace=False)] = True
     x, y = split.x[torch.as_tensor(rows)].cpu(), split.y[torch.as_tensor(rows)].cpu()
-    with deterministic_training():  # one thread: the same weights whatever the core count
+    # one thread: the same weights whatever the core count (torch.use_deterministic_algorithms, which only matters
+    # on CUDA, would import torch._dynamo: about 1.5 s)
+    with torch_threads(1):
         stack = train_vectorised(model.recipe, x, y, keep, model.recipe.epochs, model.recipe.seed)
         outputs = predict_stack(stack, x)  # (folds, rows, classes)
     proba = np.zeros((rows.size, outputs.shape[-1]))
