@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from audit.allocator import keep_freed_memory
 from audit.console import printable
 from audit.errors import AuditInputError
 from audit.gating import EXIT_INTERNAL, EXIT_USAGE
@@ -314,6 +315,7 @@ def train(
 
 
 def main() -> None:
+    keep_freed_memory()
     app(prog_name="audit")
 
 

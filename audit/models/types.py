@@ -35,6 +35,18 @@ OUTPUT_KINDS = ("logits", "probabilities", "scores", "labels")
 _TORCH_CAPABILITIES = frozenset({"predict", "predict_proba", "score", "queries", "torch"})
 
 
+MAX_BATCH_ROWS = 4096
+MAX_BATCH_VALUES = 2**19  # input values per forward pass: an image's first activations are tens of times its input,
+# and blocks over glibc's 32 MB mmap threshold are mapped and page-faulted afresh on every call (system time).
+# Tabular rows (≤ 128 values) keep 4,096-row batches.
+
+
+def batch_rows(x: torch.Tensor) -> int:
+    """Rows per forward pass: 4,096 tabular rows; fewer for wide (image, token) rows."""
+    values_per_row = max(1, x[0].numel()) if x.shape[0] else 1
+    return max(1, min(MAX_BATCH_ROWS, MAX_BATCH_VALUES // values_per_row))
+
+
 class MissingCapability(SuiteSkipped):
     """A suite asked a model for something it cannot give (e.g. probabilities from a file of predicted classes):
     the suite ends skipped with this reason, never passed."""
@@ -138,7 +150,7 @@ class ModelUnderAudit:
             raise MissingCapability(f"the model gives no {what} (it has: {', '.join(sorted(self.capabilities))})")
 
     @torch.no_grad()
-    def scores(self, x: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
+    def scores(self, x: torch.Tensor, batch_size: int | None = None) -> torch.Tensor:
         """Raw model outputs for `x` (batched, on the model's device), returned on the CPU as float32."""
         self._require("score", "scores or probabilities")
         if self.module is None:
@@ -146,31 +158,33 @@ class ModelUnderAudit:
             return torch.as_tensor(np.asarray(self.backend.outputs(x.numpy()), dtype=np.float32))
         assert self.module is not None
         self.module.eval()
+        batch_size = batch_size or batch_rows(x)
         parts = [
             self.module(x[i : i + batch_size].to(self.device)).float().cpu()
             for i in range(0, x.shape[0], batch_size)
         ]
         return torch.cat(parts) if parts else torch.empty(0, self.n_classes)
 
-    def predict_proba(self, x: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
+    def predict_proba(self, x: torch.Tensor, batch_size: int | None = None) -> np.ndarray:
         """(n, n_classes) class probabilities; MissingCapability for a model that only scores or predicts."""
         self._require("predict_proba", "class probabilities")
         out = self.scores(x, batch_size)
         probs = out if self.outputs == "probabilities" else torch.softmax(out, dim=1)
         return probs.double().numpy()
 
-    def ranking_scores(self, x: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
+    def ranking_scores(self, x: torch.Tensor, batch_size: int | None = None) -> np.ndarray:
         """(n, n_classes) monotone per-class scores: probabilities where the model has them, else its scores."""
         if "predict_proba" in self.capabilities:
             return self.predict_proba(x, batch_size)
         return self.scores(x, batch_size).double().numpy()
 
-    def predict(self, x: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
+    def predict(self, x: torch.Tensor, batch_size: int | None = None) -> np.ndarray:
         """(n,) predicted class indices: the model's own decision (a backend's `predict`, else the top output)."""
         if self.backend is None:
             return self.scores(x, batch_size).argmax(dim=1).numpy()
         if "queries" not in self.capabilities:  # a prediction file answers for its own rows, all at once
             return np.asarray(self.backend.predict(x.numpy()), dtype=np.int64)
+        batch_size = batch_size or batch_rows(x)
         parts = [np.asarray(self.backend.predict(x[i : i + batch_size].numpy()), dtype=np.int64)
                  for i in range(0, x.shape[0], batch_size)]
         return np.concatenate(parts) if parts else np.empty(0, np.int64)
