@@ -214,6 +214,10 @@ def _notes(ctx: SuiteContext, ev: Evidence, abs_rows: np.ndarray, measurements: 
     notes = [f"Attributions explain {target} with shap's {ev.method} explainer on {len(ev.rows)} test rows "
              f"against {p.n_background} background rows. Most influential: "
              + ", ".join(ev.groups[g].name for g in order) + "."]
+    if ev.method == "deep":
+        notes.append("The deep explainer's values come from shap's DeepExplainer rules (DeepLIFT rescale, each row "
+                     "paired with every background row) applied to batches of pairs; they equal shap.DeepExplainer "
+                     "run row by row to float32 rounding.")
     if ev.fallback:
         notes.append(ev.fallback)
     by_name = {m.name: m for m in measurements}
