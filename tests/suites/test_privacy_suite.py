@@ -158,3 +158,15 @@ def test_attribute_gain_matches_sklearn_and_finds_an_encoded_attribute() -> None
     noise = rng.dirichlet([1, 1], n)
     null = infer_attribute("sex", known, noise, groups, resamples=200, seed=0)
     assert abs(null.attacker_auc - null.baseline_auc) < 0.05
+
+
+def test_quick_preset_leaves_out_arts_attack_and_says_so(model, data, output: SuiteOutput) -> None:
+    from audit.suites.privacy.suite import PRESETS
+
+    assert PRESETS["quick"].art_attack_model == "none" and PRESETS["full"].art_attack_model == "gb"
+    without = _run(model, data, dataclasses.replace(SMALL, art_attack_model="none"))
+    names = {m.name for m in without.measurements}
+    assert not any("art_blackbox" in name for name in names)
+    assert any("art_attack_model" in note and "not run" in note for note in without.notes)
+    kept = {m.name: (m.value, m.ci) for m in output.measurements if "art_blackbox" not in m.name}
+    assert {m.name: (m.value, m.ci) for m in without.measurements} == kept  # the other attacks are untouched

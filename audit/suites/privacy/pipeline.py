@@ -154,8 +154,12 @@ def _run_privacy(ctx: SuiteContext, params: PrivacyParams) -> SuiteOutput:
     outputs = ctx.model.scores(ev.x, query_batch(ev.x))
     probs = _probabilities(outputs, ctx.model.outputs)
     outcomes = attacks.threshold_attacks(outputs, ctx.model.outputs, ev)
-    ctx.progress(1, 5, "privacy: ART black-box attack")
-    outcomes.append(attacks.art_attack(probs, ev, ctx.model.n_classes, params.art_attack_model, ctx.rng(2)))
+    if params.art_attack_model == "none":
+        notes.append("ART's black-box membership attack was not run (privacy.art_attack_model = \"none\", the quick "
+                     "preset's setting); the attacks table lists those that ran.")
+    else:
+        ctx.progress(1, 5, "privacy: ART black-box attack")
+        outcomes.append(attacks.art_attack(probs, ev, ctx.model.n_classes, params.art_attack_model, ctx.rng(2)))
     if params.label_only_queries:
         outcomes.append(_label_only(ctx, params, ev))
     ctx.progress(2, 5, "privacy: LiRA")
