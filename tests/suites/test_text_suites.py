@@ -157,7 +157,7 @@ def test_efficiency_drift_reads_the_variant_embeddings_an_earlier_run_kept(ctx, 
 
     monkeypatch.setattr(_variant_costs, "encode_texts", counted)
     first = _by_name(suite.run(here, params))
-    assert max(calls) == 120  # the drift rows, encoded in one call
+    assert max(calls) == 120  # the drift rows, encoded in one call as without a cache
     calls.clear()
     second = _by_name(suite.run(here, params))
     assert calls and max(calls) <= 16

@@ -29,12 +29,18 @@ class EncoderAndHead(nn.Module):
         self.encoder, self.head, self.batch_size = encoder, head, batch_size
 
     def embeddings(self, texts: Sequence[str], store: EmbeddingCache | None = None) -> torch.Tensor:
-        """Embeddings of `texts`, read from `store` (this variant's embeddings kept by an earlier run) where given,
-        the rest encoded (all in one call, as without a store) and kept there."""
-        def encode(todo: Sequence[str]) -> torch.Tensor:
-            return encode_texts(self.encoder, todo, self.batch_size)
+        """Embeddings of `texts`, read from `store` (this variant's embeddings kept by an earlier run) when it holds
+        them all; otherwise all of `texts` are encoded in one call, as without a store (int8's outputs depend on the
+        batch a text is in, so the batches stay those of an uncached run), and kept there."""
+        if store is None or not texts:
+            return encode_texts(self.encoder, texts, self.batch_size)
+        first = {t: i for i, t in reversed(list(enumerate(texts)))}
 
-        return encode(texts) if store is None or not texts else store.get_or_encode(texts, encode)
+        def encode(todo: Sequence[str]) -> torch.Tensor:
+            every = encode_texts(self.encoder, texts, self.batch_size)
+            return every[[first[t] for t in todo]]
+
+        return store.get_or_encode(texts, encode)
 
     @torch.no_grad()
     def forward(self, texts: Sequence[str]) -> torch.Tensor:
@@ -62,11 +68,12 @@ VARIANT_TEXTS_KEPT = 20_000  # embeddings per encoder variant kept on disk for t
 
 def variant_store(root: Path, encoder: nn.Module, kind: str) -> EmbeddingCache:
     """The on-disk embeddings of one variant of `encoder`, keyed by the encoder's weights, the variant and what its
-    kernels depend on (torch version, quantised engine, CPU instruction set), so only an identical variant reads
-    them."""
+    kernels' results depend on (torch version, quantised engine, CPU instruction set, torch threads: int8 outputs
+    change with the thread count), so only an identical variant reads them."""
     digest = hashlib.sha256(json.dumps({"kind": kind, "torch": torch.__version__,
                                         "engine": str(torch.backends.quantized.engine),
-                                        "cpu": torch.backends.cpu.get_cpu_capability()}, sort_keys=True).encode())
+                                        "cpu": torch.backends.cpu.get_cpu_capability(),
+                                        "threads": torch.get_num_threads()}, sort_keys=True).encode())
     for name, t in encoder.state_dict().items():
         digest.update(name.encode())
         digest.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())

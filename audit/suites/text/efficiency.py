@@ -51,8 +51,9 @@ class TextEfficiencySuite:
         return TextEfficiencyParams()
 
     def run(self, ctx: SuiteContext, params: TextEfficiencyParams) -> SuiteOutput:
-        """Timed calls run on torch's thread setting (recorded with each figure); the rest (the drift rows' embeddings,
-        bootstrap) on one thread, where on a busy 2-core machine a second thread spins rather than helps."""
+        """Timed calls and the variants' drift embeddings run on torch's thread setting (recorded with each figure;
+        int8's outputs change with it); the rest on one thread, where on a busy 2-core machine a second thread spins
+        rather than helps."""
         from audit.threads import one_thread
 
         threads = torch.get_num_threads()
@@ -72,6 +73,7 @@ def _run(ctx: SuiteContext, params: TextEfficiencyParams, threads: int) -> Suite
         variant_store,
     )
     from audit.suites.text._variants import build_variant
+    from audit.threads import torch_threads
 
     rows = sample_text_rows(ctx, params.n_rows)
     whole = hasattr(ctx.model.encoder, "texts_to_inputs")  # a Hugging Face classifier: the whole model varies
@@ -86,8 +88,6 @@ def _run(ctx: SuiteContext, params: TextEfficiencyParams, threads: int) -> Suite
     lengths = _token_lengths(ctx, timed)
 
     def costs(module: torch.nn.Module, run: torch.nn.Module | None = None) -> Costs:
-        from audit.threads import torch_threads
-
         with torch_threads(threads):
             return measure_costs(run if run is not None else runner(module), module, timed, params.batch_size,
                                  params.repeats, params.single_calls)
@@ -112,7 +112,8 @@ def _run(ctx: SuiteContext, params: TextEfficiencyParams, threads: int) -> Suite
         if whole:
             pred = logits(run, rows.texts, params.batch_size).argmax(dim=1).numpy()
         else:
-            emb = run.embeddings(rows.texts, variant_store(ctx.cache_dir, varied, kind))
+            with torch_threads(threads):  # int8's outputs depend on the thread count: as many as the timed calls
+                emb = run.embeddings(rows.texts, variant_store(ctx.cache_dir, varied, kind))
             pred = ctx.model.predict(emb, params.batch_size)
             measurements.append(_cosine(kind, emb, base_x, w, details))
         measurements += decision_drift(kind, rows.y, base_pred, pred, w, details)
