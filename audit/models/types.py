@@ -41,10 +41,15 @@ MAX_BATCH_VALUES = 2**19  # input values per forward pass: an image's first acti
 # Tabular rows (≤ 128 values) keep 4,096-row batches.
 
 
+def rows_within(values_per_row: int, max_values: int, min_rows: int = 1, max_rows: int | None = None) -> int:
+    """Rows per call that keep rows x values_per_row within `max_values` (then clamped to [min_rows, max_rows])."""
+    rows = max(min_rows, max_values // max(1, values_per_row))
+    return rows if max_rows is None else min(max_rows, rows)
+
+
 def batch_rows(x: torch.Tensor) -> int:
     """Rows per forward pass: 4,096 tabular rows; fewer for wide (image, token) rows."""
-    values_per_row = max(1, x[0].numel()) if x.shape[0] else 1
-    return max(1, min(MAX_BATCH_ROWS, MAX_BATCH_VALUES // values_per_row))
+    return rows_within(x[0].numel() if x.shape[0] else 1, MAX_BATCH_VALUES, max_rows=MAX_BATCH_ROWS)
 
 
 class MissingCapability(SuiteSkipped):

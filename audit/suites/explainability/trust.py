@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
+from audit.models.types import rows_within
 from audit.stats import bootstrap_indices, percentile_ci
 from audit.suites.explainability.groups import FeatureGroup
 
@@ -55,7 +56,7 @@ def permutation_importance(predict_proba: ProbaFn, x: torch.Tensor, y: np.ndarra
             changed.append(rows.numpy())
             copies.append(shuffled)
         stacked = torch.cat(copies)
-        step = max(1, MAX_BATCH_VALUES // max(width, 1))
+        step = rows_within(width, MAX_BATCH_VALUES)
         scores = [predict_proba(stacked[i:i + step].reshape(-1, *x.shape[1:])) for i in range(0, len(stacked), step)]
         new = np.concatenate(scores) if scores else np.zeros((0, proba.shape[1]), dtype=proba.dtype)
         at = 0

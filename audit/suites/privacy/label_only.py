@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from audit.data.types import Dataset
-from audit.models.types import ModelUnderAudit
+from audit.models.types import ModelUnderAudit, rows_within
 from audit.suites.privacy.attacks import AttackOutcome
 from audit.suites.privacy.sampling import EvaluationSet
 from audit.suites.robustness.threat import build_space
@@ -31,7 +31,7 @@ QUERY_VALUES = 2**18
 
 def query_batch(x: torch.Tensor) -> int:
     """Rows per model call for inputs shaped like x."""
-    return max(64, QUERY_VALUES // max(1, x[0].numel())) if x.shape[0] else 64
+    return rows_within(x[0].numel(), QUERY_VALUES, min_rows=64) if x.shape[0] else 64
 
 
 def noise_robustness_scores(model: ModelUnderAudit, x: torch.Tensor, y: torch.Tensor, noise: torch.Tensor,

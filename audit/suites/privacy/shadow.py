@@ -34,7 +34,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from audit.models.architectures import ARCHITECTURES, build
-from audit.models.types import Recipe
+from audit.models.types import Recipe, rows_within
 from audit.stats import derive_seed
 from audit.suites.privacy.threshold import logit_confidence
 
@@ -348,7 +348,7 @@ def predict_stack(stack: ShadowStack, x: torch.Tensor, batch_size: int | None = 
         return functional_call(stack.base, (p, b), (xb,))
 
     if batch_size is None:
-        batch_size = max(1, PREDICT_VALUES // (stack.n_models * max(1, x[0].numel())))
+        batch_size = rows_within(stack.n_models * max(1, x[0].numel()), PREDICT_VALUES)
     if stack.layers is not None:
         layers = stack.layers
 
