@@ -12,23 +12,14 @@ at the full preset (label errors retrain the CNN per fold on 1,000 images: most 
 
 from __future__ import annotations
 
-import resource
-import tempfile
-from pathlib import Path
-
 import pytest
+from suite_timing import time_suite
 
 from audit.models.zoo import load_zoo_model
-from audit.suite import SuiteContext
 from audit.suites.data import DataSuite
 
 TARGETS_S = {"full": 1.5, "quick": 0.8}  # issue 16 budget for the suite on a quiet 2-core machine
 MNIST_TARGET_S = 5.0
-
-
-def _cpu_s() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 @pytest.fixture(scope="module")
@@ -40,25 +31,13 @@ def adult():
 def test_data_suite_on_adult(benchmark, adult, preset: str) -> None:
     model, data = adult
     assert (len(data.train), len(data.test)) == (32_561, 16_281)
-    suite = DataSuite()
-    ctx = SuiteContext(model=model, data=data, seed=0, preset=preset, cache_dir=Path(tempfile.mkdtemp()))
-    cpu_before = _cpu_s()
-    output = benchmark.pedantic(suite.run, args=(ctx, suite.params_for(preset)), rounds=1, iterations=1)
-    figures = {m.name: m.value for m in output.measurements}
+    figures = time_suite(benchmark, DataSuite(), model, data, preset, TARGETS_S[preset])
     benchmark.extra_info.update({k: figures[k] for k in ("shift_auc", "leakage_exact_share", "generalisation_gap")})
-    benchmark.extra_info.update({"target_s": TARGETS_S[preset], "wall_s": round(benchmark.stats.stats.max, 2),
-                                 "cpu_s": round(_cpu_s() - cpu_before, 2)})
     assert 0.4 < figures["shift_auc"] < 0.6
 
 
 def test_data_suite_on_mnist_cnn(benchmark) -> None:
     model, data = load_zoo_model("mnist-cnn")
-    suite = DataSuite()
-    ctx = SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=Path(tempfile.mkdtemp()))
-    cpu_before = _cpu_s()
-    output = benchmark.pedantic(suite.run, args=(ctx, suite.params_for("full")), rounds=1, iterations=1)
-    figures = {m.name: m.value for m in output.measurements}
+    figures = time_suite(benchmark, DataSuite(), model, data, "full", MNIST_TARGET_S)
     benchmark.extra_info.update({k: figures[k] for k in ("shift_auc", "label_issue_share[train]")})
-    benchmark.extra_info.update({"target_s": MNIST_TARGET_S, "wall_s": round(benchmark.stats.stats.max, 2),
-                                 "cpu_s": round(_cpu_s() - cpu_before, 2)})
     assert 0.0 <= figures["label_issue_share[train]"] < 0.5

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from suite_timing import time_suite
 
 from audit.models.zoo import load_zoo_model
 from audit.suite import SuiteContext
@@ -36,19 +37,7 @@ def test_efficiency_on_adult_mlp(benchmark, adult, preset: str) -> None:
 
 def test_efficiency_on_mnist_cnn(benchmark) -> None:
     """Issue 16 budget on a quiet 2-core machine: 4 s at the full preset (recorded with process CPU time)."""
-    import resource
-
-    def cpu_s() -> float:
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        return usage.ru_utime + usage.ru_stime
-
     model, data = load_zoo_model("mnist-cnn")
-    suite = EfficiencySuite()
-    ctx = SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=Path(tempfile.mkdtemp()))
-    before = cpu_s()
-    output = benchmark.pedantic(suite.run, args=(ctx, suite.params_for("full")), rounds=1, iterations=1)
-    figures = {m.name: m.value for m in output.measurements}
+    figures = time_suite(benchmark, EfficiencySuite(), model, data, "full", 4.0)
     benchmark.extra_info.update({k: v for k, v in figures.items() if k.endswith("[deployable]")})
-    benchmark.extra_info.update({"target_s": 4.0, "wall_s": round(benchmark.stats.stats.max, 2),
-                                 "cpu_s": round(cpu_s() - before, 2)})
     assert figures["throughput_speedup[deployable]"] > 0
