@@ -73,17 +73,18 @@ def remedy_key(name: str, settings: dict[str, Any], tensors: Iterable[torch.Tens
     return digest.hexdigest()
 
 
-def trained_or_stored(cache: Path | None, key: str, skeleton: Callable[[], nn.Module],
+def trained_or_stored(cache: Path | None, key: str, name: str, skeleton: Callable[[], nn.Module],
                       train: Callable[[], TrainedVariant]) -> TrainedVariant:
-    """The remedy stored under `key` (its weights loaded into `skeleton()`), else `train()`, stored for next time."""
+    """The remedy `name` stored under `key` (its weights loaded into `skeleton()`), else `train()`, stored for next
+    time. A stored file that names another key or remedy is not used (a copied or edited cache file)."""
     path = None if cache is None else cache / FOLDER / f"{key[:32]}.safetensors"
     if path is not None and path.is_file():
-        loaded = _load(path, skeleton)
+        loaded = _load(path, skeleton, key, name)
         if loaded is not None:
             return loaded
     variant = train()
     if path is not None:
-        _store(path, variant)
+        _store(path, variant, key)
     return variant
 
 
@@ -93,11 +94,12 @@ def reused_words(variant: TrainedVariant) -> str:
             if variant.details.get("reused_training") else "")
 
 
-def _store(path: Path, v: TrainedVariant) -> None:
+def _store(path: Path, v: TrainedVariant, key: str) -> None:
     from safetensors.torch import save_file
 
-    meta = {"name": v.name, "how": v.how, "training_s": v.training_s, "trainable_parameters": v.trainable_parameters,
-            "parameters": v.parameters, "outputs": v.outputs, "details": dict(v.details)}
+    meta = {"key": key, "name": v.name, "how": v.how, "training_s": v.training_s,
+            "trainable_parameters": v.trainable_parameters, "parameters": v.parameters, "outputs": v.outputs,
+            "details": dict(v.details)}
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
@@ -111,14 +113,17 @@ def _store(path: Path, v: TrainedVariant) -> None:
         return
 
 
-def _load(path: Path, skeleton: Callable[[], nn.Module]) -> TrainedVariant | None:
-    """None when the file is unreadable or does not fit the skeleton (the remedy is then trained and stored again)."""
+def _load(path: Path, skeleton: Callable[[], nn.Module], key: str, name: str) -> TrainedVariant | None:
+    """None when the file is unreadable, records another key or remedy, or does not fit the skeleton (the remedy
+    is then trained and stored again)."""
     from safetensors import SafetensorError, safe_open
     from safetensors.torch import load_file
 
     try:
         with safe_open(str(path), "pt") as f:
             meta = json.loads((f.metadata() or {})["variant"])
+        if meta["key"] != key or meta["name"] != name:
+            return None
         module = skeleton()
         module.load_state_dict(load_file(str(path)), strict=True)
         variant = TrainedVariant(

@@ -236,7 +236,7 @@ def _stored(ctx: SuiteContext, data: Dataset, params: RemediesParams, rows, attr
                     "input_kind": data.input_kind, "teacher_outputs": ctx.model.outputs,
                     "space": repr((rows.space.categorical, rows.space.immutable_columns)) if rows.space else None}
         key = store.remedy_key(name, settings, tensors, [ctx.model.module], _code())
-        variant = store.trained_or_stored(ctx.cache_dir, key,
+        variant = store.trained_or_stored(ctx.cache_dir, key, name,
                                           lambda: build(architecture.architecture, **architecture.arch_kwargs), train)
         if not variant.details.get("reused_training"):
             variant = dataclasses.replace(variant, details={**variant.details, "reused_training": False})
