@@ -53,7 +53,7 @@ def test_each_bootstrap_resample_matches_sklearn_on_the_resampled_rows(decimals:
     order = np.random.default_rng(decimals).permutation(labels.size)  # members and non-members interleaved
     scores, labels = scores[order], labels[order]
     fprs = (0.001, 0.01, 0.1)
-    counts = roc._stratified_counts(labels, 12, seed=decimals)
+    counts = roc.stratified_counts(labels, 12, seed=decimals)
     rows = roc._ranked_metrics(counts, roc._rank_plan(scores, labels), fprs)
     for w, got in zip(counts, rows, strict=True):
         assert got[0] == pytest.approx(roc_auc_score(labels, scores, sample_weight=w), abs=1e-12)

@@ -18,6 +18,6 @@ def test_kept_counts_give_the_same_intervals_as_fresh_ones() -> None:
     for s, expected in zip(scores, kept, strict=True):
         roc.forget_resamples()
         assert roc.bootstrap_roc_cis(s, labels, 200, seed=3) == expected
-    assert roc._stratified_counts(labels, 200, 3) is roc._stratified_counts(labels, 200, 3)
-    assert roc._stratified_counts(labels, 200, 4) is not roc._stratified_counts(labels, 200, 3)
+    assert roc.stratified_counts(labels, 200, 3) is roc.stratified_counts(labels, 200, 3)
+    assert roc.stratified_counts(labels, 200, 4) is not roc.stratified_counts(labels, 200, 3)
     roc.forget_resamples()

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.stats import bootstrap_indices, percentile_ci
-from audit.suites.privacy.roc import RocCurve, bootstrap_roc_cis, roc_metrics
+from audit.stats import percentile_ci
+from audit.suites.privacy.roc import RocCurve, bootstrap_roc_cis, roc_metrics, stratified_counts
 from audit.types import Measurement, Table
 
 
@@ -32,8 +32,9 @@ def best_threshold(curve: RocCurve) -> float:
     return float(curve.thresholds[int(np.argmax(curve.tpr - curve.fpr))])
 
 
-def _rate_ci(flags: np.ndarray, resamples: int, seed: int) -> np.ndarray:
-    return flags[bootstrap_indices(flags.size, resamples, seed)].mean(axis=1)
+def _flag_rates(counts: np.ndarray, side: np.ndarray, flagged: np.ndarray) -> np.ndarray:
+    """Each resample's share of the `side` rows flagged: its drawn flagged rows over the side's size."""
+    return counts[:, np.flatnonzero(side & flagged)].sum(axis=1) / side.sum()
 
 
 def _group_leak(attribute: str, group: str, scores: np.ndarray, labels: np.ndarray, threshold: float,
@@ -46,7 +47,9 @@ def _group_leak(attribute: str, group: str, scores: np.ndarray, labels: np.ndarr
         return GroupLeak(attribute, group, n_m, n_n, nan, (nan, nan), nan, (nan, nan),
                          f"only {n_m} members and {n_n} non-members in this group")
     advantage = float(members.mean() - nonmembers.mean())
-    diffs = _rate_ci(members.astype(float), resamples, seed) - _rate_ci(nonmembers.astype(float), resamples, seed + 1)
+    # The AUC's stratified draws (members by `seed`, non-members by seed + 1), read as counts per row
+    counts = stratified_counts(labels, resamples, seed)
+    diffs = _flag_rates(counts, labels == 1, flagged) - _flag_rates(counts, labels == 0, flagged)
     auc_ci = bootstrap_roc_cis(scores, labels, resamples, seed, ())["auc"]
     reason = None
     if min(n_m, n_n) < min_per_side:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from audit.stats import percentile_ci, resample_counts
+from audit.stats import iter_resample_counts, percentile_ci
 
 LOW_FPRS = (0.001, 0.01)
 # Fewer expected false positives than this at a target FPR and the TPR there is noise, not evidence.
@@ -104,7 +104,7 @@ _KEPT_COUNTS = 2  # the attacks on all evaluation rows, and ART's on its held-ou
 _recent_counts: dict[tuple[bytes, int, int], np.ndarray] = {}
 
 
-def _stratified_counts(labels: np.ndarray, resamples: int, seed: int) -> np.ndarray:
+def stratified_counts(labels: np.ndarray, resamples: int, seed: int) -> np.ndarray:
     """(resamples, n) bootstrap counts, members and non-members resampled separately.
 
     The attacks of one run share their rows, labels and seed, hence these counts: the latest few are kept
@@ -114,12 +114,24 @@ def _stratified_counts(labels: np.ndarray, resamples: int, seed: int) -> np.ndar
         return _recent_counts[key]
     counts = np.zeros((resamples, labels.size), np.int32)
     for offset, group in enumerate((np.flatnonzero(labels == 1), np.flatnonzero(labels == 0))):
-        counts[:, group] = resample_counts(group.size, resamples, seed + offset, np.int32)
+        columns = _as_slice(group)
+        start = 0
+        for chunk in iter_resample_counts(group.size, resamples, seed + offset, dtype=np.int32):
+            counts[start : start + chunk.shape[0], columns] = chunk
+            start += chunk.shape[0]
     counts.flags.writeable = False
     if len(_recent_counts) >= _KEPT_COUNTS:
         del _recent_counts[next(iter(_recent_counts))]
     _recent_counts[key] = counts
     return counts
+
+
+def _as_slice(rows: np.ndarray) -> np.ndarray | slice:
+    """A run of consecutive rows as a slice (members come first in the evaluation set: a block copy, not a
+    scatter over columns)."""
+    if rows.size and rows[-1] - rows[0] + 1 == rows.size:
+        return slice(int(rows[0]), int(rows[-1]) + 1)
+    return rows
 
 
 def forget_resamples() -> None:
@@ -166,8 +178,10 @@ def _rank_plan(scores: np.ndarray, labels: np.ndarray) -> _RankPlan:
 
 
 def _level_cumulative(counts: np.ndarray, order: np.ndarray, starts: np.ndarray | None) -> np.ndarray:
-    """(R, levels + 1) weight of the class's rows down to each level's end, from 0 (int64: exact)."""
-    out = np.zeros((counts.shape[0], order.size + 1), np.int64)
+    """(R, levels + 1) weight of the class's rows down to each level's end, from 0. int32 is exact (a row's
+    total is the class's size) and halves the memory these sums stream through; products of two totals below
+    are taken in int64."""
+    out = np.zeros((counts.shape[0], order.size + 1), np.int32)
     np.cumsum(counts[:, order], axis=1, out=out[:, 1:])
     return out if starts is None else out[:, np.r_[0, starts[1:], order.size]]
 
@@ -200,10 +214,10 @@ def _ranked_metrics(counts: np.ndarray, plan: _RankPlan, fprs: tuple[float, ...]
     p_cum = _level_cumulative(counts, plan.pos_order, plan.pos_starts)
     n_cum = _level_cumulative(counts, plan.neg_order, plan.neg_starts)
     w_neg_rows = np.diff(n_cum, axis=1)
-    w_pos, w_neg = p_cum[:, -1], n_cum[:, -1]
+    w_pos, w_neg = p_cum[:, -1].astype(np.int64), n_cum[:, -1].astype(np.int64)
     above = p_cum[:, plan.pos_gt]
     doubled = 2 * above + (p_cum[:, plan.pos_ge] - above) if plan.ties else 2 * above
-    auc = np.einsum("ij,ij->i", w_neg_rows, doubled) / (2.0 * w_pos * w_neg)
+    auc = np.einsum("ij,ij->i", w_neg_rows, doubled, dtype=np.int64) / (2.0 * w_pos * w_neg)
     gap = above * w_neg[:, None] - n_cum[:, plan.neg_gt] * w_pos[:, None]  # (TPR - FPR) * w_pos * w_neg, exact
     advantage = np.maximum(gap.max(axis=1), 0) / (w_pos * w_neg)
     cols = [auc, 0.5 + advantage / 2, advantage]
@@ -220,7 +234,7 @@ def bootstrap_roc_cis(
     scikit-learn's weighted ROC); they are computed from each class's running totals in score order."""
     scores, labels = np.asarray(scores, float), np.asarray(labels)
     plan = _rank_plan(scores, labels)
-    counts = _stratified_counts(labels, resamples, seed)
+    counts = stratified_counts(labels, resamples, seed)
     samples = np.vstack([_ranked_metrics(counts[i : i + _CHUNK], plan, fprs) for i in range(0, resamples, _CHUNK)])
     names = ["auc", "balanced_accuracy", "advantage"] + [f"tpr@{f:g}" for f in fprs]
     return {name: percentile_ci(samples[:, k]) for k, name in enumerate(names)}
