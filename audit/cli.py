@@ -104,6 +104,8 @@ def run(
                                         "'audit[ray]')", show_default=_default("executor"))] = None,
     ray_address: Annotated[str | None, Opt("--ray-address", help="auto | HOST:PORT of a Ray cluster to join",
                                            show_default="a private local Ray instance")] = None,
+    jobs: Annotated[int | None, Opt("--jobs", help="suites at once on the local executor (1: one after another)",
+                                    show_default="one per usable core")] = None,
 ) -> None:
     """Run suites on a model and write scorecard.json, .md, .html and junit.xml.
 
@@ -118,7 +120,7 @@ def run(
                       image_column=image_column,
                       allow_unsafe_load=allow_unsafe_load, device=device, seed=seed, out=out, gate_on=gate_on,
                       card=str(card) if card is not None else None, baseline=baseline, resume=resume,
-                      executor=executor, ray_address=ray_address)
+                      executor=executor, ray_address=ray_address, jobs=jobs)
     cfg = _guard(lambda: load_config(cli_values, config))
     raise typer.Exit(_guard(lambda: _run(cfg)))
 
@@ -137,6 +139,8 @@ def run_many(
                                         show_default=_default("executor"))] = None,
     ray_address: Annotated[str | None, Opt("--ray-address", help="auto | HOST:PORT of a Ray cluster to join",
                                            show_default="a private local Ray instance")] = None,
+    jobs: Annotated[int | None, Opt("--jobs", help="suites at once on the local executor (1: one after another)",
+                                    show_default="one per usable core")] = None,
 ) -> None:
     """Audit several models as one job; write each run's folder and leaderboard.md/.html (models × pillars).
 
@@ -148,7 +152,7 @@ def run_many(
 
     def action() -> int:
         entries = parse_models(model)
-        flags = dict(suite=suite, seed=seed, executor=executor, ray_address=ray_address)
+        flags = dict(suite=suite, seed=seed, executor=executor, ray_address=ray_address, jobs=jobs)
         configs = [load_config(flags, config, entry_config=entry.config) for entry in entries]  # all before any run
         outcome = run_all(entries, configs, out)
         console = Console(highlight=False)

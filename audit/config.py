@@ -51,9 +51,11 @@ class AuditConfig:
     seed: int = DEFAULT_SEED
     out: str | None = None
     # Where and how the run happens; none of these changes a figure (left out of sha256): --resume DIR continues a
-    # killed run (audit.resume), --executor local | ray, --ray-address auto | HOST:PORT (audit.executors).
+    # killed run (audit.resume), --executor local | ray, --ray-address auto | HOST:PORT, --jobs N suites at once on
+    # the local executor (None: one per usable core) (audit.executors).
     resume: str | None = None
     executor: str = "local"
+    jobs: int | None = None
     ray_address: str | None = None
     gate_on: str = "value"
     default_policy: bool = True
@@ -84,7 +86,7 @@ class AuditConfig:
 
 
 SYSTEM_FIELDS = frozenset({"safety_switches", "used"})
-RUN_SETTINGS = ("out", "card", "resume", "executor", "ray_address")  # settings that never change a figure
+RUN_SETTINGS = ("out", "card", "resume", "executor", "ray_address", "jobs")  # settings that never change a figure
 _FIELDS = {f.name for f in fields(AuditConfig)} - SYSTEM_FIELDS
 _ALIASES = {"train-data": "train_data", "arch-kwargs": "arch_kwargs", "allow-unsafe-load": "allow_unsafe_load",
             "gate-on": "gate_on", "default-policy": "default_policy", "missing-group": "missing_group",
@@ -96,6 +98,7 @@ SAFETY_SWITCHES = ("allow_unsafe_load",)
 _NON_EMPTY = ("suite", "model", "data", "label", "train_data", "arch", "out", "predictions", "prediction_column",
               "score_column", "resume", "ray_address", "text_column", "base_model",
               "image_column")
+MAX_JOBS = 64  # suites at once on the local executor (audit.executors.MAX_JOBS)
 SEED_LIMIT = 2**32  # derived seeds (seed * 1_000_003 + salt) must stay inside torch's 64-bit generator seed
 _MAX_DEPTH = 16  # nesting allowed in table/JSON values; deeper input is refused before anything recurses on it
 COMMAND_LINE = "the command line"
@@ -304,6 +307,8 @@ def _check_value(name: str, value: Any, origin: str) -> None:
         raise AuditInputError(f"{origin}: device must be auto, cpu or cuda, got {_shown(value)}")
     if name == "executor" and value not in ("local", "ray"):
         raise AuditInputError(f"{origin}: executor must be local or ray, got {_shown(value)}")
+    if name == "jobs" and not 1 <= value <= MAX_JOBS:
+        raise AuditInputError(f"{origin}: jobs must be an integer from 1 to {MAX_JOBS}, got {_shown(value)}")
     if name == "gate_on" and value not in ("value", "ci"):
         raise AuditInputError(f"{origin}: gate_on must be \"value\" or \"ci\", got {_shown(value)}")
     if name == "card":

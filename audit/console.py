@@ -76,7 +76,8 @@ class RichProgress:
         self.console = console
         self.progress = Progress(TextColumn("{task.description}", table_column=Column(overflow="fold", ratio=1)),
                                  BarColumn(), TimeElapsedColumn(), console=console, transient=False)
-        self.task: TaskID | None = None
+        self.bars: dict[str, tuple[TaskID, str]] = {}  # suite -> its bar and label
+        self.suite: str | None = None  # the suite started last
 
     def __enter__(self) -> RichProgress:
         self.progress.start()
@@ -87,19 +88,27 @@ class RichProgress:
 
     def suite_started(self, name: str, index: int, total: int) -> None:
         self.suite = name
-        self.name = printable(f"[{index + 1}/{total}] {name}")
-        self.task = self.progress.add_task(escape(self.name), total=1.0)
+        label = printable(f"[{index + 1}/{total}] {name}")
+        self.bars[name] = (self.progress.add_task(escape(label), total=1.0), label)
 
     def suite_progress(self, completed: float, total: float, description: str = "") -> None:
-        if self.task is not None and total:
-            step = printable(step_label(self.suite, description))
-            label = f"{self.name}: {step}" if step else self.name
-            self.progress.update(self.task, completed=min(completed / total, 1.0), description=escape(label))
+        """A step of the suite started last (suites that run one after another)."""
+        if self.suite is not None:
+            self.suite_progress_of(self.suite, completed, total, description)
+
+    def suite_progress_of(self, suite: str, completed: float, total: float, description: str = "") -> None:
+        """A step of the named suite (suites that run side by side in workers)."""
+        if suite in self.bars and total:
+            task, name = self.bars[suite]
+            step = printable(step_label(suite, description))
+            label = f"{name}: {step}" if step else name
+            self.progress.update(task, completed=min(completed / total, 1.0), description=escape(label))
 
     def suite_finished(self, result: SuiteResult) -> None:
-        if self.task is not None:
+        if result.suite in self.bars:
+            task, name = self.bars[result.suite]
             status = result.status.value + (f" ({printable(result.reason)})" if result.reason else "")
-            self.progress.update(self.task, completed=1.0, description=escape(f"{self.name}: {status}"))
+            self.progress.update(task, completed=1.0, description=escape(f"{name}: {status}"))
 
 
 def summary_table(scorecard: Scorecard) -> Table:

@@ -83,12 +83,12 @@ def _check_models(entries: Sequence[ManyEntry]) -> None:
 def _check_configs(entries: Sequence[ManyEntry], configs: Sequence[AuditConfig]) -> None:
     if any(cfg.resume for cfg in configs):
         raise AuditInputError("--resume continues one run; resume each run of a run-many job with audit run")
-    places = {(cfg.executor, cfg.ray_address) for cfg in configs}
+    places = {(cfg.executor, cfg.ray_address, cfg.jobs) for cfg in configs}
     if len(places) > 1:
-        named = ", ".join(e.label for e, c in zip(entries, configs, strict=True) if (c.executor, c.ray_address)
-                          != (configs[0].executor, configs[0].ray_address))
-        raise AuditInputError(f"executor and ray_address apply to the whole job, but {named} set them differently; "
-                              "set them on the command line or in --config, not in MODEL@FILE")
+        named = ", ".join(e.label for e, c in zip(entries, configs, strict=True) if (c.executor, c.ray_address, c.jobs)
+                          != (configs[0].executor, configs[0].ray_address, configs[0].jobs))
+        raise AuditInputError(f"executor, ray_address and jobs apply to the whole job, but {named} set them "
+                              "differently; set them on the command line or in --config, not in MODEL@FILE")
 
 
 def run_many(entries: Sequence[ManyEntry], configs: Sequence[AuditConfig], out_dir: Path,
@@ -96,7 +96,7 @@ def run_many(entries: Sequence[ManyEntry], configs: Sequence[AuditConfig], out_d
     """Each entry audited under its config (configs[i], already merged and validated), one run folder each."""
     _check_models(entries)
     _check_configs(entries, configs)
-    executor = make_executor(configs[0].executor, configs[0].ray_address)
+    executor = make_executor(configs[0].executor, configs[0].ray_address, configs[0].jobs)
     runs = []
     try:
         for index, (entry, cfg) in enumerate(zip(entries, configs, strict=True)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -21,7 +22,7 @@ from audit.data.types import Dataset
 from audit.energy import RunEnergy
 from audit.errors import AuditInputError, SuiteSkipped
 from audit.evidence import RowEvidence, write_evidence
-from audit.executors import Executor, LocalExecutor
+from audit.executors import Executor, LocalExecutor, SuiteWork
 from audit.executors.tasks import IN_PROCESS, TaskRunner
 from audit.home import audit_home
 from audit.models.types import ModelUnderAudit
@@ -136,21 +137,34 @@ def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor |
     # written before the first suite too, so a run killed in it can be resumed (with its finished parts)
     write_json(_scorecard(audit, _in_plan_order(audit.plan, done), started, None, input_error, energy.so_far()),
                audit.out_dir / "scorecard.json")
-    for wave in executor.waves(pending, _plan_reads(audit.plan)):
-        for index, planned in enumerate(wave):
-            progress.suite_started(planned.name, len(done) + index, len(audit.plan.suites))
-        for planned, computed in zip(wave, executor.map(compute_suite, audit, dict(done), wave, progress),
-                                     strict=True):
-            if computed.evidence is not None:  # per-row evidence for paired comparisons, beside scorecard.json
-                write_evidence(audit.out_dir, planned.name, computed.evidence, audit.provenance.data_sha256)
-            input_error |= computed.bad_input
-            done[planned.name] = computed.result
-            progress.suite_finished(computed.result)
-            write_json(_scorecard(audit, _in_plan_order(audit.plan, done), started, None, input_error,
-                                  energy.so_far()), audit.out_dir / "scorecard.json")
+    starts = itertools.count(len(done))
+    work = SuiteWork(compute_suite, audit, lambda: done, _plan_reads(audit.plan), progress,
+                     started=lambda p: progress.suite_started(p.name, next(starts), len(audit.plan.suites)),
+                     runs_alone=lambda p: bool(getattr(p.suite, "runs_alone", False)), crashed=_crashed)
+    for planned, computed in executor.run_suites(work, pending, shares_with_workers(audit.model)):
+        if computed.evidence is not None:  # per-row evidence for paired comparisons, beside scorecard.json
+            write_evidence(audit.out_dir, planned.name, computed.evidence, audit.provenance.data_sha256)
+        input_error |= computed.bad_input
+        done[planned.name] = computed.result
+        progress.suite_finished(computed.result)
+        write_json(_scorecard(audit, _in_plan_order(audit.plan, done), started, None, input_error,
+                              energy.so_far()), audit.out_dir / "scorecard.json")
     final = _scorecard(audit, _in_plan_order(audit.plan, done), started, _now(), input_error, energy.so_far())
     write_json(final, audit.out_dir / "scorecard.json")
     return final
+
+
+def shares_with_workers(model: ModelUnderAudit) -> bool:
+    """Whether forked workers may run suites on this model: a torch module on the CPU. CUDA does not survive fork,
+    and an ONNX or scikit-learn backend may hold a native thread pool that a forked child cannot use."""
+    return model.device == "cpu" and model.backend is None and model.module is not None
+
+
+def _crashed(planned: PlannedSuite, why: str) -> ComputedSuite:
+    result = SuiteResult(planned.name, getattr(planned.suite, "pillar", planned.name), SuiteStatus.ERROR,
+                         reason=f"{why}; the other suites' results are kept. Rerun with --resume on this run's "
+                                "folder (add --jobs 1 to run one suite at a time)", params=params_json_of(planned))
+    return ComputedSuite(result, None, False)
 
 
 def _in_plan_order(plan: RunPlan, done: Mapping[str, SuiteResult]) -> list[SuiteResult]:

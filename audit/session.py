@@ -191,7 +191,7 @@ def execute(cfg: AuditConfig, progress: runner.ProgressSink | None = None,
 
     plan = runner.plan(cfg)
     owned = executor is None  # an executor passed in (audit run-many) is shared by its runs and closed by the caller
-    executor = executor or make_executor(cfg.executor, cfg.ray_address)
+    executor = executor or make_executor(cfg.executor, cfg.ray_address, cfg.jobs)
     chosen_out = cfg.out or cfg.resume  # a resumed run continues in its own folder unless --out says otherwise
     prepare_out_dir(Path(chosen_out) if chosen_out else runner.default_out_dir("audit").parent)
     model, data, left_out = load_model_and_data(cfg)

@@ -163,7 +163,8 @@ class Suite(Protocol):
     requires: ClassVar[frozenset[str]]
     description: ClassVar[str]
     Params: ClassVar[type]
-    # Optional (read with getattr): emits: tuple[str, ...]; provides: tuple[str, ...]; reads: tuple[Output, ...]
+    # Optional (read with getattr): emits: tuple[str, ...]; provides: tuple[str, ...]; reads: tuple[Output, ...];
+    # runs_alone: bool (a suite that times things runs when no other suite is running; audit.executors.forked)
 
     def params_for(self, preset: str) -> Any: ...
 

@@ -5,6 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +26,8 @@ MODEL = "german-mlp"
 
 
 def _cfg(out: Path, **extra: object) -> AuditConfig:
-    return AuditConfig(model=MODEL, suite="quick", out=str(out), **extra)  # type: ignore[arg-type]
+    """One job: the kill below is simulated in this process, where it can count what each run computes."""
+    return AuditConfig(**{"model": MODEL, "suite": "quick", "out": str(out), "jobs": 1, **extra})  # type: ignore[arg-type]
 
 
 # Timing figures (and the tables, charts and checks built on them) differ from run to run by nature.
@@ -34,7 +39,7 @@ def comparable(path: Path) -> dict:
     card = json.loads(path.read_text())
     card["run"].pop("started_at"), card["run"].pop("finished_at"), card["run"].pop("energy")
     card["provenance"].pop("git_commit")  # the working folder's commit: others commit while the test runs
-    for key in ("out", "resume", "executor", "ray_address"):
+    for key in ("out", "resume", "executor", "ray_address", "jobs"):
         card["config"].pop(key)
     for result in card["results"]:
         result.pop("duration_s")
@@ -106,6 +111,48 @@ def test_resumed_run_keeps_the_evidence_of_kept_suites(runs: dict) -> None:
     for suite, evidence in full.items():
         assert evidence.rows_sha256 == resumed[suite].rows_sha256
         assert evidence.frame.equals(resumed[suite].frame), suite
+
+
+def _run_folder_processes(out: Path) -> list[int]:
+    """Processes whose command line names the run folder: the run and its forked workers."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and str(out).encode() in (proc / "cmdline").read_bytes():
+                found.append(int(proc.name))
+        except OSError:  # gone while listed
+            continue
+    return found
+
+
+def _finished_suites(out: Path) -> int:
+    try:
+        return len(json.loads((out / "scorecard.json").read_text())["results"])
+    except (OSError, ValueError, KeyError):  # not written yet, or caught between write and rename
+        return 0
+
+
+def test_sigkill_with_two_jobs_then_resume_equals_uninterrupted(runs: dict, tmp_path: Path) -> None:
+    """A real kill (SIGKILL of `audit run --jobs 2` once three suites finished): its workers die with it, and
+    --resume keeps the finished suites as they were and ends with the uninterrupted run's scorecard."""
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "audit", "run", "--model", MODEL, "--suite", "quick", "--jobs", "2",
+                             "--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while _finished_suites(out) < 3 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    killed = json.loads((out / "scorecard.json").read_text())
+    assert killed["complete"] is False and len(killed["results"]) >= 3
+    time.sleep(1.0)  # the parent-death signal reaches the workers at once; give the kernel a moment
+    assert _run_folder_processes(out) == []
+    resumed = execute(_cfg(out, resume=str(out), jobs=2))
+    kept = {r["suite"]: r["duration_s"] for r in killed["results"]}
+    assert {r.suite: r.duration_s for r in resumed.scorecard.results if r.suite in kept} == kept  # not recomputed
+    assert comparable(out / "scorecard.json") == comparable(runs["base"] / "full" / "scorecard.json")
 
 
 def _cli(*args: str) -> tuple[int, str]:

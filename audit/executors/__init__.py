@@ -1,17 +1,20 @@
-"""Where independent work runs: here, one suite after another (local, the default), or on Ray.
+"""Where independent work runs: on this machine (local, the default: `--jobs` suites side by side in forked
+workers, or one after another with --jobs 1), or on Ray.
 
-An executor groups the planned suites into waves (a suite waits for the suites it declares it reads) and maps
-one function over a wave. Every suite is seeded by the runner before it runs, so where it runs does not change
-its figures: the same seed and inputs give the same scorecard on either executor. Inside a suite, independent
-tasks fan out through the executor's `tasks` (audit.executors.tasks; SuiteContext.fan_out).
+An executor runs the planned suites (a suite waits for the suites it declares it reads) and hands back each result
+as it finishes. Every suite is seeded by the runner before it runs, so where it runs does not change its figures:
+the same seed and inputs give the same scorecard on any executor and any number of jobs. Inside a suite,
+independent tasks fan out through the executor's `tasks` (audit.executors.tasks; SuiteContext.fan_out).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol, TypeVar
 
+from audit.config import MAX_JOBS
 from audit.errors import AuditInputError
+from audit.executors.forked import SuiteWork, fork_available, run_forked, usable_cores
 from audit.executors.tasks import IN_PROCESS, TaskRunner
 
 T = TypeVar("T")
@@ -23,26 +26,30 @@ class Executor(Protocol):
     name: str
     tasks: TaskRunner  # where a suite's own fan-out runs (picklable: it travels with the suite to a Ray worker)
 
-    def waves(self, items: Sequence[T], reads: Mapping[str, frozenset[str]]) -> Iterator[list[T]]: ...
-
-    def map(self, fn: Callable[..., R], shared: Any, previous: Any, items: Sequence[T],
-            progress: Any) -> Iterator[R]: ...
+    def run_suites(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> Iterator[tuple[T, R]]:
+        """Each item with its result, as it finishes; `parallel_ok` is False where the model cannot be shared with
+        forked workers (the executor then runs the items one by one)."""
+        ...
 
 
 class LocalExecutor:
-    """Today's behaviour: one suite at a time in plan order, in this process (progress shown live)."""
+    """This machine: up to `jobs` suites at once in forked workers (audit.executors.forked), or with one job one
+    suite at a time in plan order in this process (progress shown live either way)."""
 
     name = "local"
     tasks: TaskRunner = IN_PROCESS
 
-    def waves(self, items: Sequence[T], reads: Mapping[str, frozenset[str]]) -> Iterator[list[T]]:
-        for item in items:
-            yield [item]
+    def __init__(self, jobs: int = 1) -> None:
+        self.jobs = jobs
 
-    def map(self, fn: Callable[..., R], shared: Any, previous: Any, items: Sequence[T],
-            progress: Any) -> Iterator[R]:
+    def run_suites(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> Iterator[tuple[T, R]]:
+        jobs = min(self.jobs, sum(not work.runs_alone(i) for i in items))
+        if jobs > 1 and parallel_ok and fork_available():
+            yield from run_forked(work, items, jobs)
+            return
         for item in items:
-            yield fn(shared, previous, item, progress)
+            work.started(item)
+            yield item, work.fn(work.shared, dict(work.finished()), item, work.progress)
 
 
 class Named(Protocol):
@@ -67,12 +74,23 @@ def dependency_waves(items: Sequence[N], reads: Mapping[str, frozenset[str]]) ->
         waiting = [i for i in waiting if i not in wave]
 
 
-def make_executor(name: str, ray_address: str | None = None) -> Executor:
-    """`local` or `ray` (the optional extra `audit[ray]`)."""
+def default_jobs() -> int:
+    """--jobs when not set: one suite per usable core."""
+    return usable_cores()
+
+
+def make_executor(name: str, ray_address: str | None = None, jobs: int | None = None) -> Executor:
+    """`local` (with `jobs` suites at once; default one per usable core) or `ray` (the optional extra
+    `audit[ray]`)."""
+    if jobs is not None and not 1 <= jobs <= MAX_JOBS:
+        raise AuditInputError(f"--jobs must be an integer from 1 to {MAX_JOBS}; got {jobs!r}")
     if name == "local":
         if ray_address:
             raise AuditInputError("--ray-address needs --executor ray")
-        return LocalExecutor()
+        return LocalExecutor(jobs or default_jobs())
+    if name == "ray" and jobs is not None:
+        raise AuditInputError("--jobs is for the local executor; on Ray each suite is a task of one CPU and the "
+                              "cluster's CPUs set how many run at once: leave --jobs out")
     if name == "ray":
         from audit.executors.ray_executor import RayExecutor
 
@@ -80,4 +98,5 @@ def make_executor(name: str, ray_address: str | None = None) -> Executor:
     raise AuditInputError(f"--executor must be one of {', '.join(EXECUTORS)}; got {name!r}")
 
 
-__all__ = ["EXECUTORS", "Executor", "LocalExecutor", "dependency_waves", "make_executor"]
+__all__ = ["EXECUTORS", "MAX_JOBS", "Executor", "LocalExecutor", "SuiteWork", "default_jobs", "dependency_waves",
+           "make_executor"]

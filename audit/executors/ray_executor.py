@@ -9,11 +9,12 @@ the worker's disk, so --resume reuses them only where the run folder is shared w
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from audit.errors import AuditInputError
 from audit.executors import dependency_waves
+from audit.executors.forked import SuiteWork
 from audit.executors.tasks import RayTasks
 
 T = TypeVar("T")
@@ -63,11 +64,14 @@ class RayExecutor:
     def _connect(self) -> None:
         self._started_here |= connect(self.address)[1]
 
-    def waves(self, items: Sequence[T], reads: Mapping[str, frozenset[str]]) -> Iterator[list[T]]:
-        return dependency_waves(items, reads)
+    def run_suites(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> Iterator[tuple[T, R]]:
+        """Waves of suites (a suite waits for those it reads), each wave's suites as Ray tasks side by side."""
+        for wave in dependency_waves(items, work.reads):
+            for item in wave:
+                work.started(item)
+            yield from zip(wave, self._map(work.fn, work.shared, dict(work.finished()), wave), strict=True)
 
-    def map(self, fn: Callable[..., R], shared: Any, previous: Any, items: Sequence[T],
-            progress: Any) -> Iterator[R]:
+    def _map(self, fn: Callable[..., R], shared: Any, previous: Any, items: Sequence[T]) -> Iterator[R]:
         self._connect()
         ray = self._ray
         gpus = 1 if str(getattr(getattr(shared, "model", None), "device", "cpu")).startswith("cuda") else 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 
 from audit.errors import AuditInputError
-from audit.executors import LocalExecutor, dependency_waves, make_executor
+from audit.executors import dependency_waves, make_executor
 
 
 @dataclass(frozen=True)
@@ -24,14 +24,6 @@ def test_waves_wait_for_the_suites_they_read() -> None:
 
 def test_a_read_outside_the_run_does_not_block() -> None:
     assert [[i.name for i in w] for w in dependency_waves([Item("a")], {"a": frozenset({"gone"})})] == [["a"]]
-
-
-def test_local_executor_runs_one_at_a_time_in_order() -> None:
-    local = LocalExecutor()
-    items = [Item("b"), Item("a")]
-    assert [[i.name for i in w] for w in local.waves(items, {})] == [["b"], ["a"]]
-    assert list(local.map(lambda shared, prev, item, progress: (shared, item.name), "s", {}, items, None)) == [
-        ("s", "b"), ("s", "a")]
 
 
 @pytest.mark.parametrize(("name", "address", "message"), [

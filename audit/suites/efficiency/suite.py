@@ -73,6 +73,7 @@ class EfficiencySuite:
     pillar: ClassVar[str] = "efficiency"
     # variants are built from a torch module, or by onnxruntime from an ONNX graph (checked in `run`)
     requires: ClassVar[frozenset[str]] = frozenset({"queries"})
+    runs_alone: ClassVar[bool] = True  # latency and throughput are timed with no other suite running
     description: ClassVar[str] = "int8/bf16/pruned/compiled variants: size, latency, throughput, re-audited"
     emits: ClassVar[tuple[str, ...]] = (
         "accuracy[*]", "accuracy_drop[*]", "prediction_agreement[*]", "size_bytes[*]", "peak_memory_bytes[*]",

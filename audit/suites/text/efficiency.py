@@ -38,6 +38,7 @@ class TextEfficiencySuite:
     name: ClassVar[str] = "text-efficiency"
     pillar: ClassVar[str] = "efficiency"
     requires: ClassVar[frozenset[str]] = frozenset({"input:text"})
+    runs_alone: ClassVar[bool] = True  # sequences/s and latency are timed with no other suite running
     description: ClassVar[str] = ("fp32 vs int8 / bf16 / fp16 / LoRA-merged: sequences/s, latency, size, peak memory, "
                                   "accuracy and fairness drift")
     Params = TextEfficiencyParams

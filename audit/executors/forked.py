@@ -1,0 +1,189 @@
+"""Suites side by side in forked worker processes on this machine (`--jobs N`, the local executor's default).
+
+Why processes and not threads: most suites are many small torch products that one thread runs best, and Python
+code between them holds the GIL; two processes on two cores nearly halve a run. Why fork: a forked worker starts
+with the model, data and imports the parent already has (nothing is pickled but each suite's result), so it costs
+milliseconds, not the seconds of importing torch afresh.
+
+Rules that keep figures and the machine sound:
+- a worker's native pools (torch's OpenMP, BLAS) run on `threads` threads and are set before any work: an OpenMP
+  pool the parent used does not survive fork, and a forked child that asks for two OpenMP threads hangs;
+- a suite that measures time (`runs_alone`) runs in this process when no worker is busy, so its timing figures
+  are taken on a quiet machine, as with one job;
+- a suite starts once every suite it reads has finished; it gets those results (only those) as `previous`;
+- results come back as they finish; the runner orders the scorecard by plan, so the order never shows;
+- workers ignore Ctrl-C (the parent handles it) and die with the parent (Linux's parent-death signal), so a
+  killed run leaves no suite running; a worker that dies (out of memory, a crash in native code) turns the suites
+  it ran into errors that say so, and the remaining suites run in fresh workers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import queue
+import signal
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+_POLL_S = 0.1  # how often progress messages from the workers are drawn while suites run
+_PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class SuiteWork(Generic[T, R]):
+    """What an executor needs to run the planned suites: `fn(shared, previous, item, progress) -> result`."""
+
+    fn: Callable[[Any, Mapping[str, Any], T, Any], R]
+    shared: Any
+    finished: Callable[[], Mapping[str, Any]]  # results so far (the runner adds each one an executor yields)
+    reads: Mapping[str, frozenset[str]]  # suite -> planned suites it reads (they must finish first)
+    progress: Any  # runner.ProgressSink
+    started: Callable[[T], None]
+    runs_alone: Callable[[T], bool] = lambda item: False
+    crashed: Callable[[T, str], R] | None = None  # the result of a suite whose worker died
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers and `taskset` narrow)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def fork_available() -> bool:
+    """Fork is safe on Linux; macOS' system libraries are not fork-safe, and Windows has no fork."""
+    return sys.platform.startswith("linux")
+
+
+_STATE: dict[str, Any] = {}  # set before the workers fork, so they inherit it instead of unpickling it
+
+
+def run_forked(work: SuiteWork[T, R], items: Sequence[T], jobs: int) -> Iterator[tuple[T, R]]:
+    """Every item's result, as each finishes, running up to `jobs` items at a time in forked workers."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork")
+    messages = context.Queue()
+    threads = max(1, usable_cores() // jobs)
+    scheduler = _Scheduler(work, list(items), jobs)
+    _STATE.update(work=work, items=list(items), messages=messages)
+    pool = _pool(context, jobs, messages, threads)
+    try:
+        while scheduler.waiting or scheduler.running:
+            pool = yield from scheduler.step(pool, lambda: _pool(context, jobs, messages, threads))
+            _drain(messages, work.progress)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _drain(messages, work.progress)
+        _STATE.clear()
+
+
+class _Scheduler(Generic[T, R]):
+    def __init__(self, work: SuiteWork[T, R], items: list[T], jobs: int) -> None:
+        self.work, self.waiting, self.jobs = work, items, jobs
+        self.running: dict[Future[R], T] = {}
+        self.position = {id(item): index for index, item in enumerate(items)}
+
+    def _ready(self, item: T) -> bool:
+        unfinished = {getattr(i, "name", "") for i in (*self.waiting, *self.running.values())}
+        return not (self.work.reads.get(getattr(item, "name", ""), frozenset()) & unfinished)
+
+    def step(self, pool: ProcessPoolExecutor, new_pool: Callable[[], ProcessPoolExecutor]
+             ) -> Iterator[tuple[T, R]]:
+        """Submit what can start; run a timing suite here when the workers are idle; hand back what finished.
+        Returns the pool to use next (a fresh one when a worker died)."""
+        self._submit(pool)
+        if not self.running:
+            item = next(i for i in self.waiting if self._ready(i))  # the registry refuses cycles
+            self.waiting.remove(item)
+            self.work.started(item)
+            yield item, self.work.fn(self.work.shared, self._previous(item), item, self.work.progress)
+            return pool
+        done, _ = wait(list(self.running), timeout=_POLL_S, return_when=FIRST_COMPLETED)
+        broken = False
+        for future in sorted(done, key=lambda f: self.position[id(self.running[f])]):
+            item = self.running.pop(future)
+            try:
+                yield item, future.result()
+            except BrokenProcessPool as exc:
+                broken = True
+                if self.work.crashed is None:
+                    raise
+                yield item, self.work.crashed(item, f"the worker process running it died ({exc})")
+        if broken:
+            pool.shutdown(wait=True, cancel_futures=True)
+            return new_pool()
+        return pool
+
+    def _submit(self, pool: ProcessPoolExecutor) -> None:
+        for item in list(self.waiting):
+            if len(self.running) >= self.jobs:
+                return
+            if self.work.runs_alone(item) or not self._ready(item):
+                continue
+            self.waiting.remove(item)
+            self.work.started(item)
+            self.running[pool.submit(_run_item, self.position[id(item)], self._previous(item))] = item
+
+    def _previous(self, item: T) -> dict[str, Any]:
+        reads = self.work.reads.get(getattr(item, "name", ""), frozenset())
+        return {name: result for name, result in self.work.finished().items() if name in reads}
+
+
+def _pool(context: Any, jobs: int, messages: Any, threads: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_setup,
+                               initargs=(threads,))
+
+
+def _worker_setup(threads: int) -> None:
+    """In a fresh worker: native pools on `threads` threads, Ctrl-C left to the parent, die with the parent, and
+    plain standard streams (the parent's may be a live progress display whose lock another thread held at fork)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    sys.stdout = open(os.dup(1), "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+    sys.stderr = open(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
+    torch.set_num_threads(threads)
+    _STATE["limits"] = threadpool_limits(limits=threads)  # kept: the limits hold until restored
+
+
+def _run_item(index: int, previous: Mapping[str, Any]) -> Any:
+    work: SuiteWork[Any, Any] = _STATE["work"]
+    item = _STATE["items"][index]
+    return work.fn(work.shared, previous, item, _QueuedProgress(_STATE["messages"], getattr(item, "name", "")))
+
+
+@dataclass(frozen=True)
+class _QueuedProgress:
+    """A worker's progress sink: each step goes to the parent, which shows it on that suite's bar."""
+
+    messages: Any
+    suite: str
+
+    def suite_progress(self, completed: float, total: float, description: str = "") -> None:
+        self.messages.put((self.suite, completed, total, description))
+
+
+def _drain(messages: Any, progress: Any) -> None:
+    show = getattr(progress, "suite_progress_of", None)
+    while True:
+        try:
+            suite, completed, total, description = messages.get_nowait()
+        except (queue.Empty, OSError, ValueError):
+            return
+        if show is not None:
+            show(suite, completed, total, description)
+
+
+__all__ = ["SuiteWork", "fork_available", "run_forked", "usable_cores"]

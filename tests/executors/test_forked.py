@@ -1,0 +1,158 @@
+"""--jobs N: suites side by side in forked workers give the scorecard one job gives, in any finishing order."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from audit.cli import app
+from audit.config import AuditConfig
+from audit.errors import AuditInputError
+from audit.executors import LocalExecutor, make_executor
+from audit.executors.forked import SuiteWork, run_forked
+from audit.session import execute
+
+pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="forked workers run on Linux only")
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+
+
+def _work(fn, reads=None, alone=(), crashed=None, log=None):  # type: ignore[no-untyped-def]
+    finished: dict[str, object] = {}
+    started = log if log is not None else []
+    work = SuiteWork(fn, "shared", lambda: finished, reads or {}, None, started=lambda i: started.append(i.name),
+                     runs_alone=lambda i: i.name in alone, crashed=crashed)
+    return work, finished
+
+
+def _collect(work, finished, items, jobs):  # type: ignore[no-untyped-def]
+    for item, result in run_forked(work, items, jobs):
+        finished[item.name] = result  # as the runner does before the scheduler goes on
+    return finished
+
+
+def _where(shared, previous, item, progress):  # type: ignore[no-untyped-def]
+    return {"pid": os.getpid(), "previous": sorted(previous), "shared": shared}
+
+
+def test_reads_wait_and_timing_suites_run_alone_in_this_process() -> None:
+    items = [Item("a"), Item("b"), Item("timed"), Item("reader")]
+    work, finished = _work(_where, reads={"reader": frozenset({"a", "b"})}, alone={"timed"})
+    results = _collect(work, finished, items, 2)
+    assert set(results) == {"a", "b", "timed", "reader"}
+    assert results["timed"]["pid"] == os.getpid()  # timed with no worker busy
+    assert {results[n]["pid"] for n in ("a", "b", "reader")}.isdisjoint({os.getpid()})
+    assert results["reader"]["previous"] == ["a", "b"]  # what it reads, and only that
+    assert results["a"]["previous"] == [] and results["a"]["shared"] == "shared"
+
+
+def _dies_on_b(shared, previous, item, progress):  # type: ignore[no-untyped-def]
+    if item.name == "b":
+        os._exit(3)
+    return item.name
+
+
+def test_a_dead_worker_becomes_that_suites_error_and_the_rest_still_run() -> None:
+    items = [Item("a"), Item("b"), Item("c"), Item("d")]
+    work, finished = _work(_dies_on_b, crashed=lambda item, why: f"crashed: {why}")
+    results = _collect(work, finished, items, 2)
+    assert results["b"].startswith("crashed: the worker process running it died")
+    assert results["d"] == "d"  # submitted after the crash, to fresh workers
+
+
+def _reports(shared, previous, item, progress):  # type: ignore[no-untyped-def]
+    progress.suite_progress(1, 2, f"{item.name}: half")
+    return item.name
+
+
+class _Bars:
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, float, float, str]] = []
+
+    def suite_progress_of(self, suite: str, completed: float, total: float, description: str = "") -> None:
+        self.steps.append((suite, completed, total, description))
+
+
+def test_worker_progress_reaches_that_suites_bar() -> None:
+    bars = _Bars()
+    finished: dict[str, object] = {}
+    work = SuiteWork(_reports, None, lambda: finished, {}, bars, started=lambda i: None)
+    _collect(work, finished, [Item("x"), Item("y")], 2)
+    assert sorted(bars.steps) == [("x", 1, 2, "x: half"), ("y", 1, 2, "y: half")]
+
+
+def test_one_job_runs_in_order_in_this_process() -> None:
+    log: list[str] = []
+    work, finished = _work(_where, log=log)
+    results = dict(LocalExecutor(1).run_suites(work, [Item("b"), Item("a")], True))
+    assert log == ["b", "a"] and {r["pid"] for r in results.values()} == {os.getpid()}
+
+
+def test_workers_do_not_hang_after_this_process_used_two_openmp_threads() -> None:
+    """A forked child that asks an OpenMP pool the parent used for two threads hangs; workers must not."""
+    script = textwrap.dedent("""
+        import torch
+        from audit.executors.forked import SuiteWork, run_forked
+        torch.set_num_threads(2)
+        a = torch.randn(600, 600)
+        for _ in range(3):
+            a @ a
+        def product(shared, previous, item, progress):
+            b = torch.randn(600, 600)
+            return float((b @ b).sum()) * 0 + torch.get_num_threads()
+        finished = {}
+        work = SuiteWork(product, None, lambda: finished, {}, None, started=lambda i: None)
+        print(sorted(r for _, r in run_forked(work, ["x", "y"], 2)))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[1.0, 1.0]"
+
+
+def _comparable(path: Path) -> dict:
+    card = json.loads(path.read_text())
+    card["run"].pop("started_at"), card["run"].pop("finished_at"), card["run"].pop("energy")
+    card["provenance"].pop("git_commit")  # the working folder's commit: others commit while the test runs
+    card["config"].pop("out"), card["config"].pop("jobs")
+    for result in card["results"]:
+        result.pop("duration_s")
+    return card
+
+
+SMALL_PRIVACY = {"shadow_models": 8, "shadows_per_task": 4, "max_per_side": 300, "bootstrap_resamples": 100,
+                 "attribute_rows": 200, "shift_rows": 300, "label_only_queries": 4}
+
+
+def test_two_jobs_give_the_scorecard_of_one(tmp_path: Path) -> None:
+    settings = dict(model="german-mlp", suite="accuracy,fairness,privacy,explainability",
+                    suites={"privacy": SMALL_PRIVACY})
+    one = execute(AuditConfig(**settings, out=str(tmp_path / "one"), jobs=1))  # type: ignore[arg-type]
+    two = execute(AuditConfig(**settings, out=str(tmp_path / "two"), jobs=2))  # type: ignore[arg-type]
+    assert [r.status.value for r in two.scorecard.results] == ["ok"] * 4
+    assert [r.suite for r in two.scorecard.results] == [r.suite for r in one.scorecard.results]  # plan order
+    assert _comparable(tmp_path / "two" / "scorecard.json") == _comparable(tmp_path / "one" / "scorecard.json")
+    assert sorted(p.name for p in (tmp_path / "two" / "evidence").iterdir()) == sorted(
+        p.name for p in (tmp_path / "one" / "evidence").iterdir())
+
+
+@pytest.mark.parametrize("value", ["0", "65", "two"])
+def test_bad_jobs_is_exit_2(value: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["run", "--suite", "accuracy", "--jobs", value, "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "jobs" in result.output and "Traceback" not in result.output
+
+
+def test_jobs_with_ray_is_refused() -> None:
+    with pytest.raises(AuditInputError, match="--jobs is for the local executor"):
+        make_executor("ray", None, 2)
