@@ -140,7 +140,9 @@ def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor |
     starts = itertools.count(len(done))
     work = SuiteWork(compute_suite, audit, lambda: done, _plan_reads(audit.plan), progress,
                      started=lambda p: progress.suite_started(p.name, next(starts), len(audit.plan.suites)),
-                     runs_alone=lambda p: bool(getattr(p.suite, "runs_alone", False)), crashed=_crashed)
+                     runs_alone=lambda p: bool(getattr(p.suite, "runs_alone", False)), crashed=_crashed,
+                     reads_at_end=lambda p: bool(getattr(p.suite, "reads_at_end", False)),
+                     relative_cost=lambda p: float(getattr(p.suite, "relative_cost", 1.0)))
     for planned, computed in executor.run_suites(work, pending, shares_with_workers(audit.model)):
         if computed.evidence is not None:  # per-row evidence for paired comparisons, beside scorecard.json
             write_evidence(audit.out_dir, planned.name, computed.evidence, audit.provenance.data_sha256)

@@ -10,7 +10,12 @@ Rules that keep figures and the machine sound:
   pool the parent used does not survive fork, and a forked child that asks for two OpenMP threads hangs;
 - a suite that measures time (`runs_alone`) runs in this process when no worker is busy, so its timing figures
   are taken on a quiet machine, as with one job;
-- a suite starts once every suite it reads has finished; it gets those results (only those) as `previous`;
+- a suite starts once every suite it reads has finished, and gets those results (only those) as `previous`;
+  a suite that reads them only at its end (`reads_at_end`) may start before, and waits for them when it reads
+  (audit.executors.forked.AwaitedResults); so that waiting can never hold every worker, at most jobs − 1 such
+  suites wait at once, and never on a suite that runs alone;
+- longer suites (`relative_cost`, plus the suites that read them) start first, so a short one does not delay a
+  long one to the end;
 - results come back as they finish; the runner orders the scorecard by plan, so the order never shows;
 - workers ignore Ctrl-C (the parent handles it) and die with the parent (Linux's parent-death signal), so a
   killed run leaves no suite running; a worker that dies (out of memory, a crash in native code) turns the suites
@@ -48,6 +53,8 @@ class SuiteWork(Generic[T, R]):
     started: Callable[[T], None]
     runs_alone: Callable[[T], bool] = lambda item: False
     crashed: Callable[[T, str], R] | None = None  # the result of a suite whose worker died
+    reads_at_end: Callable[[T], bool] = lambda item: False  # may start before the suites it reads finish
+    relative_cost: Callable[[T], float] = lambda item: 1.0  # a rough estimate: the costliest start first
 
 
 def usable_cores() -> int:
@@ -73,8 +80,9 @@ def run_forked(work: SuiteWork[T, R], items: Sequence[T], jobs: int) -> Iterator
     context = multiprocessing.get_context("fork")
     messages = context.Queue()
     threads = max(1, usable_cores() // jobs)
-    scheduler = _Scheduler(work, list(items), jobs)
-    _STATE.update(work=work, items=list(items), messages=messages)
+    inboxes = {_name(i): context.Queue() for i in items if work.reads_at_end(i) and work.reads.get(_name(i))}
+    scheduler = _Scheduler(work, list(items), jobs, inboxes)
+    _STATE.update(work=work, items=list(items), messages=messages, inboxes=inboxes)
     pool = _pool(context, jobs, messages, threads)
     try:
         while scheduler.waiting or scheduler.running:
@@ -86,15 +94,49 @@ def run_forked(work: SuiteWork[T, R], items: Sequence[T], jobs: int) -> Iterator
         _STATE.clear()
 
 
-class _Scheduler(Generic[T, R]):
-    def __init__(self, work: SuiteWork[T, R], items: list[T], jobs: int) -> None:
-        self.work, self.waiting, self.jobs = work, items, jobs
-        self.running: dict[Future[R], T] = {}
-        self.position = {id(item): index for index, item in enumerate(items)}
+def _name(item: Any) -> str:
+    return str(getattr(item, "name", ""))
 
-    def _ready(self, item: T) -> bool:
-        unfinished = {getattr(i, "name", "") for i in (*self.waiting, *self.running.values())}
-        return not (self.work.reads.get(getattr(item, "name", ""), frozenset()) & unfinished)
+
+def _priorities(work: SuiteWork[T, R], items: Sequence[T]) -> dict[str, float]:
+    """Each suite's cost plus the costliest chain of suites that read it (list scheduling by "bottom level"): a
+    cheap suite that a long one reads starts early, so the long one is not left to the end."""
+    names = [_name(i) for i in items]
+    cost = {_name(i): work.relative_cost(i) for i in items}
+    readers = {n: [r for r in names if n in work.reads.get(r, frozenset())] for n in names}
+    priority: dict[str, float] = {}
+
+    def of(name: str) -> float:
+        if name not in priority:
+            priority[name] = cost[name] + max((of(r) for r in readers[name]), default=0.0)
+        return priority[name]
+
+    for name in names:
+        of(name)
+    return priority
+
+
+class _Scheduler(Generic[T, R]):
+    def __init__(self, work: SuiteWork[T, R], items: list[T], jobs: int, inboxes: Mapping[str, Any]) -> None:
+        self.work, self.jobs, self.inboxes = work, jobs, inboxes
+        self.position = {id(item): index for index, item in enumerate(items)}
+        priority = _priorities(work, items)
+        self.waiting = sorted(items, key=lambda i: (-priority[_name(i)], self.position[id(i)]))
+        self.running: dict[Future[R], T] = {}
+
+    def _unfinished_reads(self, item: T) -> frozenset[str]:
+        unfinished = {_name(i) for i in (*self.waiting, *self.running.values())}
+        return self.work.reads.get(_name(item), frozenset()) & unfinished
+
+    def _may_start(self, item: T) -> bool:
+        unfinished = self._unfinished_reads(item)
+        if not unfinished:
+            return True
+        if _name(item) not in self.inboxes or any(self.work.runs_alone(i) for i in self.waiting
+                                                   if _name(i) in unfinished):
+            return False
+        waiting_readers = sum(bool(self._unfinished_reads(i)) for i in self.running.values())
+        return waiting_readers + 1 < self.jobs  # one worker always stays free for the suites they wait for
 
     def step(self, pool: ProcessPoolExecutor, new_pool: Callable[[], ProcessPoolExecutor]
              ) -> Iterator[tuple[T, R]]:
@@ -102,10 +144,11 @@ class _Scheduler(Generic[T, R]):
         Returns the pool to use next (a fresh one when a worker died)."""
         self._submit(pool)
         if not self.running:
-            item = next(i for i in self.waiting if self._ready(i))  # the registry refuses cycles
+            item = next(i for i in self.waiting if not self._unfinished_reads(i))  # the registry refuses cycles
             self.waiting.remove(item)
             self.work.started(item)
             yield item, self.work.fn(self.work.shared, self._previous(item), item, self.work.progress)
+            self._deliver(item)
             return pool
         done, _ = wait(list(self.running), timeout=_POLL_S, return_when=FIRST_COMPLETED)
         broken = False
@@ -118,6 +161,7 @@ class _Scheduler(Generic[T, R]):
                 if self.work.crashed is None:
                     raise
                 yield item, self.work.crashed(item, f"the worker process running it died ({exc})")
+            self._deliver(item)
         if broken:
             pool.shutdown(wait=True, cancel_futures=True)
             return new_pool()
@@ -127,15 +171,21 @@ class _Scheduler(Generic[T, R]):
         for item in list(self.waiting):
             if len(self.running) >= self.jobs:
                 return
-            if self.work.runs_alone(item) or not self._ready(item):
+            if self.work.runs_alone(item) or not self._may_start(item):
                 continue
             self.waiting.remove(item)
             self.work.started(item)
             self.running[pool.submit(_run_item, self.position[id(item)], self._previous(item))] = item
 
     def _previous(self, item: T) -> dict[str, Any]:
-        reads = self.work.reads.get(getattr(item, "name", ""), frozenset())
+        reads = self.work.reads.get(_name(item), frozenset())
         return {name: result for name, result in self.work.finished().items() if name in reads}
+
+    def _deliver(self, item: T) -> None:
+        """A finished suite's result (as the runner recorded it) to each suite that reads it at its end."""
+        for reader, inbox in self.inboxes.items():
+            if _name(item) in self.work.reads.get(reader, frozenset()):
+                inbox.put((_name(item), self.work.finished()[_name(item)]))
 
 
 def _pool(context: Any, jobs: int, messages: Any, threads: int) -> ProcessPoolExecutor:
@@ -161,7 +211,35 @@ def _worker_setup(threads: int) -> None:
 def _run_item(index: int, previous: Mapping[str, Any]) -> Any:
     work: SuiteWork[Any, Any] = _STATE["work"]
     item = _STATE["items"][index]
-    return work.fn(work.shared, previous, item, _QueuedProgress(_STATE["messages"], getattr(item, "name", "")))
+    name = _name(item)
+    if name in _STATE["inboxes"]:
+        previous = AwaitedResults(dict(previous), work.reads[name] - set(previous), _STATE["inboxes"][name])
+    return work.fn(work.shared, previous, item, _QueuedProgress(_STATE["messages"], name))
+
+
+class AwaitedResults(Mapping[str, Any]):
+    """The results a suite reads at its end: those finished when it started, and each other one once its suite
+    finishes (reading it waits until then; the parent sends it)."""
+
+    def __init__(self, known: dict[str, Any], awaited: frozenset[str], inbox: Any) -> None:
+        self.known, self.awaited, self.inbox = known, awaited, inbox
+
+    def _wait_for(self, names: frozenset[str]) -> None:
+        while not names <= self.known.keys():
+            name, result = self.inbox.get()
+            self.known[name] = result
+
+    def __getitem__(self, name: str) -> Any:
+        self._wait_for(self.awaited & {name})
+        return self.known[name]
+
+    def __iter__(self) -> Iterator[str]:
+        self._wait_for(self.awaited)
+        return iter(self.known)
+
+    def __len__(self) -> int:
+        self._wait_for(self.awaited)
+        return len(self.known)
 
 
 @dataclass(frozen=True)
@@ -186,4 +264,4 @@ def _drain(messages: Any, progress: Any) -> None:
             show(suite, completed, total, description)
 
 
-__all__ = ["SuiteWork", "fork_available", "run_forked", "usable_cores"]
+__all__ = ["AwaitedResults", "SuiteWork", "fork_available", "run_forked", "usable_cores"]

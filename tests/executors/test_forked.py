@@ -57,6 +57,48 @@ def test_reads_wait_and_timing_suites_run_alone_in_this_process() -> None:
     assert results["a"]["previous"] == [] and results["a"]["shared"] == "shared"
 
 
+def _slow_a(shared, previous, item, progress):  # type: ignore[no-untyped-def]
+    import time
+
+    started = time.monotonic()
+    if item.name == "a":
+        time.sleep(1.0)
+    got = {name: previous.get(name) for name in ("a", "b")} if item.name.startswith("late") else {}
+    return {"started": started, "ended": time.monotonic(), "read": got}
+
+
+def test_a_suite_that_reads_at_its_end_starts_early_and_waits_there_for_what_it_reads() -> None:
+    items = [Item("a"), Item("b"), Item("late")]
+    finished: dict[str, object] = {}
+    work = SuiteWork(_slow_a, None, lambda: finished, {"late": frozenset({"a", "b"})}, None, started=lambda i: None,
+                     reads_at_end=lambda i: i.name == "late", relative_cost=lambda i: 5.0 if i.name == "late" else 1.0)
+    results = _collect(work, finished, items, 2)
+    assert results["late"]["started"] < results["a"]["ended"] - 0.5  # began while "a" still ran
+    assert results["late"]["read"]["a"] == results["a"] and results["late"]["read"]["b"] == results["b"]
+
+
+def test_readers_waiting_at_their_end_never_hold_every_worker() -> None:
+    items = [Item("late1"), Item("late2"), Item("a"), Item("b")]
+    reads = {"late1": frozenset({"a"}), "late2": frozenset({"b"})}
+    finished: dict[str, object] = {}
+    work = SuiteWork(_slow_a, None, lambda: finished, reads, None, started=lambda i: None,
+                     reads_at_end=lambda i: i.name.startswith("late"), relative_cost=lambda i: 9.0)
+    results = _collect(work, finished, items, 2)  # with both late readers on the two workers this would hang
+    assert results["late1"]["read"]["a"] == results["a"] and results["late2"]["read"]["b"] == results["b"]
+
+
+def test_a_cheap_suite_that_a_long_one_reads_starts_first() -> None:
+    from audit.executors.forked import _priorities
+
+    items = [Item("long"), Item("cheap-read"), Item("other")]
+    work, _ = _work(_where, reads={"long": frozenset({"cheap-read"})})
+    costs = {"long": 4.0, "cheap-read": 0.5, "other": 2.0}
+    work = SuiteWork(work.fn, None, work.finished, work.reads, None, started=lambda i: None,
+                     relative_cost=lambda i: costs[i.name])
+    priority = _priorities(work, items)
+    assert priority == {"long": 4.0, "cheap-read": 4.5, "other": 2.0}
+
+
 def _dies_on_b(shared, previous, item, progress):  # type: ignore[no-untyped-def]
     if item.name == "b":
         os._exit(3)

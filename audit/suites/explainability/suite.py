@@ -57,6 +57,7 @@ class ExplainabilitySuite:
     name: ClassVar[str] = "explainability"
     pillar: ClassVar[str] = "explainability"
     requires: ClassVar[frozenset[str]] = frozenset({"queries", "predict_proba"})
+    relative_cost: ClassVar[float] = 2.0  # rough share of a run: the longest start first (--jobs)
     description: ClassVar[str] = "SHAP feature attributions, reliance on sensitive attributes, attribution stability"
     Params = ExplainabilityParams
     emits: ClassVar[tuple[str, ...]] = ("rank_stability", "permutation_agreement", "sensitive_reliance",

@@ -64,6 +64,7 @@ class PrivacySuite:
     pillar: ClassVar[str] = "privacy"
     # probabilities enable the loss, ART and LiRA attacks; predicted classes alone, the label-only attack
     requires: ClassVar[frozenset[str]] = frozenset({"training-data", "queries"})
+    relative_cost: ClassVar[float] = 3.0  # rough share of a run: the longest start first (--jobs)
     description: ClassVar[str] = (
         "Membership inference (loss threshold, ART black-box, LiRA, label-only), empirical ε lower bound, "
         "attribute inference"

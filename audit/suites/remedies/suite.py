@@ -29,6 +29,8 @@ class RemediesSuite:
     name: ClassVar[str] = "remedies"
     pillar: ClassVar[str] = "remedies"
     requires: ClassVar[frozenset[str]] = frozenset({"recipe", "training-data"})
+    relative_cost: ClassVar[float] = 4.0  # rough share of a run: the longest start first (--jobs)
+    reads_at_end: ClassVar[bool] = True  # others' figures feed only its last table
     description: ClassVar[str] = ("What fixing costs: adversarial training, DP-SGD, distillation, fairness constraints "
                                   "and frozen/LoRA/full fine-tuning, each re-audited beside the original")
     Params = RemediesParams

@@ -27,6 +27,7 @@ class RobustnessSuite:
     name: ClassVar[str] = "robustness"
     pillar: ClassVar[str] = "robustness"
     requires: ClassVar[frozenset[str]] = frozenset({"queries"})  # scores or gradients make the attacks stronger
+    relative_cost: ClassVar[float] = 3.0  # rough share of a run: the longest start first (--jobs)
     description: ClassVar[str] = "Adversarial attacks (FGSM, PGD, APGD, black-box), natural corruptions, self-checks"
     Params = RobustnessParams
     emits: ClassVar[tuple[str, ...]] = (
