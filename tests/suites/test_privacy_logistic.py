@@ -47,3 +47,23 @@ def test_separable_classes_still_converge_to_the_regularised_optimum() -> None:
                                   target, cv=StratifiedKFold(5, shuffle=True, random_state=0), method="predict_proba")
     np.testing.assert_allclose(ours, reference, atol=1e-6)
     assert np.isfinite(ours).all()
+
+
+@pytest.mark.parametrize("classes", [2, 4])
+def test_hessian_matrix_equals_autograd(classes: int) -> None:
+    """The preconditioner's Hessian (a BLAS symmetric rank-k update for the softmax) is the objective's own."""
+    import torch
+
+    from audit.suites.privacy import logistic
+
+    x, target = _problem(120, 6, classes, seed=classes)
+    x1 = logistic._with_intercept(torch.as_tensor((x - x.mean(0))[:, 1:] / x[:, 1:].std(0), dtype=torch.float64))
+    onehot = torch.nn.functional.one_hot(torch.as_tensor(target), classes).double()
+    k = 1 if classes == 2 else classes
+    weights = torch.as_tensor(np.random.default_rng(0).normal(0, 0.3, (x1.shape[1], k)))
+    penalty = torch.ones_like(weights)
+    penalty[-1] = 0.0
+    curvature = logistic._Curvature(x1, logistic._probabilities(x1, weights), 0.7, penalty)
+    hessian = torch.autograd.functional.hessian(
+        lambda w: logistic._objective(x1, onehot, w.reshape(k, -1).T, 0.7), weights.T.flatten())
+    np.testing.assert_allclose(curvature.matrix(k).numpy(), hessian.numpy(), rtol=1e-10, atol=1e-10)

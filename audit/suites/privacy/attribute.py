@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from audit.stats import macro_auc, percentile_ci, resample_counts, weighted_auc
+from audit.suites.privacy.logistic import out_of_fold_proba
 from audit.types import Measurement, Table
 
 MIN_ROWS_PER_GROUP = 10
@@ -51,8 +52,6 @@ def _out_of_fold_proba(features: np.ndarray, target: np.ndarray, seed: int) -> n
     are first reduced to their leading principal components. Solved by Newton steps on the objective of
     scikit-learn's pipeline (audit.suites.privacy.logistic; tests compare the two).
     """
-    from audit.suites.privacy.logistic import out_of_fold_proba
-
     if features.shape[1] == 0:  # nothing known: the prior, the same for every row
         return np.tile(np.bincount(target) / target.size, (target.size, 1))
     return out_of_fold_proba(features, target, FOLDS, seed, MAX_LINEAR_FEATURES)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.linalg.blas import dsyrk  # loaded with the suite, so its one-thread limit reaches this BLAS too
 
 MAX_NEWTON_STEPS = 100
 GRADIENT_TOLERANCE = 1e-9  # on the objective's gradient, relative to C · rows
@@ -84,11 +85,14 @@ class _Curvature:
         if k == 1:
             hessian = c * (x1 * (probs[:, 1] * probs[:, 0])[:, None]).T @ x1
         else:  # H[(a, i), (b, j)] = c Σ_n x1[n, i] (δ_ab p_na - p_na p_nb) x1[n, j]: block diagonal minus Qᵀ Q
-            scaled = (probs.T[:, :, None] * x1[None]).permute(1, 0, 2).reshape(x1.shape[0], k * d)  # p_na x1[n, i]
-            hessian = -c * scaled.T @ scaled
+            n = x1.shape[0]
+            scaled = (probs.T[:, :, None] * x1[None]).permute(1, 0, 2).reshape(n, k * d)  # Q: p_na x1[n, i]
+            upper = torch.from_numpy(dsyrk(-c, scaled.numpy().T))  # Qᵀ Q's upper triangle: half a product's work
+            hessian = upper + upper.triu(1).T
+            diagonal = c * torch.matmul(scaled.reshape(n, k, d).permute(1, 2, 0), x1)  # (k, d, d)
             for a in range(k):
                 block = slice(a * d, (a + 1) * d)
-                hessian[block, block] += c * scaled[:, block].T @ x1
+                hessian[block, block] += diagonal[a]
         return hessian + torch.diag(self.penalty.T.flatten())
 
 
