@@ -34,7 +34,9 @@ class Executor(Protocol):
 
 class LocalExecutor:
     """This machine: up to `jobs` suites at once in forked workers (audit.executors.forked), or with one job one
-    suite at a time in plan order in this process (progress shown live either way)."""
+    suite at a time in plan order in this process (progress shown live either way). Either way a suite computes
+    on one thread (its work is many small products, where a second thread spins rather than helps; and a float sum
+    split over threads rounds differently) and a timing suite runs alone on all of them."""
 
     name = "local"
     tasks: TaskRunner = IN_PROCESS
@@ -47,9 +49,16 @@ class LocalExecutor:
         if jobs > 1 and parallel_ok and fork_available():
             yield from run_forked(work, items, jobs)
             return
+        from audit.threads import one_thread
+
         for item in items:
             work.started(item)
-            yield item, work.fn(work.shared, dict(work.finished()), item, work.progress)
+            if work.runs_alone(item):
+                yield item, work.fn(work.shared, dict(work.finished()), item, work.progress)
+                continue
+            with one_thread():  # as in a worker, so one job and many give the same floats
+                result = work.fn(work.shared, dict(work.finished()), item, work.progress)
+            yield item, result
 
 
 class Named(Protocol):

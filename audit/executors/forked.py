@@ -6,8 +6,9 @@ with the model, data and imports the parent already has (nothing is pickled but 
 milliseconds, not the seconds of importing torch afresh.
 
 Rules that keep figures and the machine sound:
-- a worker's native pools (torch's OpenMP, BLAS) run on `threads` threads and are set before any work: an OpenMP
-  pool the parent used does not survive fork, and a forked child that asks for two OpenMP threads hangs;
+- a worker's native pools (torch's OpenMP, BLAS) run on one thread, set before any work: an OpenMP pool the
+  parent used does not survive fork (a forked child that asks it for two threads hangs), and one job runs each
+  suite on one thread too, so the floats are the same;
 - a suite that measures time (`runs_alone`) runs in this process when no worker is busy, so its timing figures
   are taken on a quiet machine, as with one job;
 - a suite starts once every suite it reads has finished, and gets those results (only those) as `previous`;
@@ -79,14 +80,13 @@ def run_forked(work: SuiteWork[T, R], items: Sequence[T], jobs: int) -> Iterator
 
     context = multiprocessing.get_context("fork")
     messages = context.Queue()
-    threads = max(1, usable_cores() // jobs)
     inboxes = {_name(i): context.Queue() for i in items if work.reads_at_end(i) and work.reads.get(_name(i))}
     scheduler = _Scheduler(work, list(items), jobs, inboxes)
     _STATE.update(work=work, items=list(items), messages=messages, inboxes=inboxes)
-    pool = _pool(context, jobs, messages, threads)
+    pool = _pool(context, jobs)
     try:
         while scheduler.waiting or scheduler.running:
-            pool = yield from scheduler.step(pool, lambda: _pool(context, jobs, messages, threads))
+            pool = yield from scheduler.step(pool, lambda: _pool(context, jobs))
             _drain(messages, work.progress)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -188,13 +188,12 @@ class _Scheduler(Generic[T, R]):
                 inbox.put((_name(item), self.work.finished()[_name(item)]))
 
 
-def _pool(context: Any, jobs: int, messages: Any, threads: int) -> ProcessPoolExecutor:
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_setup,
-                               initargs=(threads,))
+def _pool(context: Any, jobs: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_worker_setup)
 
 
-def _worker_setup(threads: int) -> None:
-    """In a fresh worker: native pools on `threads` threads, Ctrl-C left to the parent, die with the parent, and
+def _worker_setup() -> None:
+    """In a fresh worker: native pools on one thread, Ctrl-C left to the parent, die with the parent, and
     plain standard streams (the parent's may be a live progress display whose lock another thread held at fork)."""
     import torch
     from threadpoolctl import threadpool_limits
@@ -204,8 +203,8 @@ def _worker_setup(threads: int) -> None:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     sys.stdout = open(os.dup(1), "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
     sys.stderr = open(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
-    torch.set_num_threads(threads)
-    _STATE["limits"] = threadpool_limits(limits=threads)  # kept: the limits hold until restored
+    torch.set_num_threads(1)
+    _STATE["limits"] = threadpool_limits(limits=1)  # kept: the limits hold until restored
 
 
 def _run_item(index: int, previous: Mapping[str, Any]) -> Any:
