@@ -193,6 +193,23 @@ def test_dp_sgd_ghost_clipping_trains_the_weights_of_per_row_gradient_clipping(d
     assert clipping_mode(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten())) == "hooks"  # no layer ghost clipping helps
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "adamw", "sgd"])
+def test_dp_sgd_optimizer_gives_the_weights_of_torch_optim(data, model, optimizer, monkeypatch):
+    """opacus wraps torch.optim's update functions (no Optimizer object, so no torch._dynamo import): the weights
+    equal those of opacus wrapping torch.optim's optimizer at its defaults, bit for bit."""
+    from audit.suites.remedies import dp_sgd
+
+    settings = DpSettings(epsilon=4.0, delta=1e-5, max_grad_norm=0.5, batch_size=16, lr=0.01)
+    recipe = dataclasses.replace(_recipe(model), epochs=2, optimizer=optimizer, weight_decay=0.3)
+    ours = dp_sgd._train(recipe, data.train, settings, 0, {})
+    factory = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "sgd": torch.optim.SGD}[optimizer]
+    monkeypatch.setattr(dp_sgd, "_optimizer", lambda recipe, module, lr: factory(module.parameters(), lr=lr))
+    theirs = dp_sgd._train(recipe, data.train, settings, 0, {})
+    for key, value in ours.state_dict().items():
+        assert torch.equal(value, theirs.state_dict()[key]), key
+    assert not torch.equal(ours.state_dict()["net.0.weight"], model.module.state_dict()["net.0.weight"])
+
+
 @pytest.mark.parametrize(("epsilon", "delta", "rate", "steps"), [
     (8.0, 1e-5, 512 / 32561, 512), (8.0, 1e-5, 64 / 1000, 64), (1.0, 1e-5, 0.01, 1000), (0.5, 1e-6, 0.2, 30),
     (3.0, 1e-5, 1.0, 10), (2.0, 1e-5, 1 / 640, 1280)])
