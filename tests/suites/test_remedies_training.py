@@ -12,15 +12,15 @@ from torch import nn
 
 from audit.models.training import train_model
 from audit.models.types import Recipe
-from audit.suites.remedies.adversarial import adversarial_loss, train_adversarial
+from audit.suites.remedies.adversarial import adversarial_loss, train_adversarial, training_points
 from audit.suites.remedies.distillation import distillation_loss, student_recipe, train_student
 from audit.suites.remedies.dp_sgd import DpSettings, train_dp_sgd
 from audit.suites.remedies.fairness_constrained import group_codes, soft_gap, train_constrained
 from audit.suites.remedies.params import RemediesParams
 from audit.suites.remedies.reaudit import IMMUTABLE, audit_rows, robust_correct
 from audit.suites.remedies.variant import ORIGINAL, RemedySkipped, TrainedVariant, count_parameters
-from audit.suites.robustness.threat import build_space
-from audit.suites.robustness.torch_pgd import PGDConfig
+from audit.suites.robustness.threat import LogitView, build_space
+from audit.suites.robustness.torch_pgd import PGDConfig, pgd_batch
 from audit.testing import synthetic_tabular, tabular_model
 
 pytest.importorskip("opacus")
@@ -69,6 +69,22 @@ def test_adversarial_batches_stay_in_the_threat_space_and_raise_the_loss(data, m
     assert moved[:, :2].max() > 0.1 * space.scale[0, :2].min()
     clean = nn.functional.cross_entropy(model.module(x), y)
     assert adv_loss.item() > clean.item()
+
+
+def test_adversarial_training_points_are_the_engines_pgd_points(data, model):
+    """One restart of the engine's steps with the weights out of autograd: the points and the generator's draws
+    are pgd_batch's, and the weights still train afterwards."""
+    space = build_space(data, IMMUTABLE)
+    view = LogitView(model.module, space.scale, outputs_probabilities=False).eval()
+    u0, y = space.to_u(data.train.x[:200]), data.train.y[:200]
+    cfg = PGDConfig("linf", 0.3, 4, restarts=1)
+    ours_gen, theirs_gen = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
+    for _ in range(2):  # consecutive batches draw the same random starts
+        ours = training_points(view, u0, y, space, cfg, ours_gen)
+        theirs = pgd_batch(view, u0, y, space, cfg, theirs_gen)
+        assert torch.equal(ours, theirs)
+    assert not torch.equal(ours, u0)
+    assert all(p.requires_grad for p in model.module.parameters())
 
 
 def test_adversarial_training_raises_robust_accuracy_on_the_same_rows(data, model):
