@@ -21,3 +21,17 @@ def test_kept_counts_give_the_same_intervals_as_fresh_ones() -> None:
     assert roc.stratified_counts(labels, 200, 3) is roc.stratified_counts(labels, 200, 3)
     assert roc.stratified_counts(labels, 200, 4) is not roc.stratified_counts(labels, 200, 3)
     roc.forget_resamples()
+
+
+def test_stratified_counts_are_each_sides_own_draws() -> None:
+    """Members by `seed`, non-members by seed + 1, whether each side's rows are one block or scattered."""
+    from audit.stats import resample_counts
+
+    rng = np.random.default_rng(2)
+    for labels in (np.repeat([1, 0], [130, 170]), rng.permutation(np.repeat([1, 0], [130, 170]))):
+        roc.forget_resamples()
+        counts = roc.stratified_counts(labels, 250, 9)
+        assert counts.dtype == np.int32 and counts.shape == (250, 300)
+        np.testing.assert_array_equal(counts[:, labels == 1], resample_counts(130, 250, 9, np.int32))
+        np.testing.assert_array_equal(counts[:, labels == 0], resample_counts(170, 250, 10, np.int32))
+    roc.forget_resamples()
