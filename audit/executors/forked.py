@@ -91,6 +91,9 @@ def run_forked(work: SuiteWork[T, R], items: Sequence[T], jobs: int) -> Iterator
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _drain(messages, work.progress)
+        for channel in (messages, *inboxes.values()):  # a result no reader took must not hold up the exit
+            channel.cancel_join_thread()
+            channel.close()
         _STATE.clear()
 
 
@@ -182,9 +185,11 @@ class _Scheduler(Generic[T, R]):
         return {name: result for name, result in self.work.finished().items() if name in reads}
 
     def _deliver(self, item: T) -> None:
-        """A finished suite's result (as the runner recorded it) to each suite that reads it at its end."""
+        """A finished suite's result (as the runner recorded it) to each running suite that reads it at its end
+        (one that starts later gets it with the results finished before it)."""
+        running = {_name(i) for i in self.running.values()}
         for reader, inbox in self.inboxes.items():
-            if _name(item) in self.work.reads.get(reader, frozenset()):
+            if reader in running and _name(item) in self.work.reads.get(reader, frozenset()):
                 inbox.put((_name(item), self.work.finished()[_name(item)]))
 
 

@@ -162,6 +162,36 @@ def test_workers_do_not_hang_after_this_process_used_two_openmp_threads() -> Non
     assert done.stdout.strip() == "[1.0, 1.0]"
 
 
+def test_a_result_that_no_reader_takes_does_not_hold_up_the_exit() -> None:
+    """A suite that reads at its end but finishes without reading (e.g. skipped) leaves a delivered result unread;
+    a pipe holds 64 KiB, and a queue's writer thread waits for its reader at exit unless told not to."""
+    script = textwrap.dedent("""
+        import time
+        from dataclasses import dataclass
+        from audit.executors.forked import SuiteWork, run_forked
+
+        @dataclass(frozen=True)
+        class Item:
+            name: str
+
+        def fn(shared, previous, item, progress):
+            if item.name == "reader":
+                time.sleep(1.0)  # running when "big" finishes, so its result is sent here
+                return "never read"
+            time.sleep(0.3)
+            return "x" * 4_000_000
+        finished = {}
+        work = SuiteWork(fn, None, lambda: finished, {"reader": frozenset({"big"})}, None, started=lambda i: None,
+                         reads_at_end=lambda i: i.name == "reader", relative_cost=lambda i: 1.0)
+        for item, result in run_forked(work, [Item("big"), Item("reader")], 2):
+            finished[item.name] = result
+        print(sorted(finished))
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "['big', 'reader']"
+
+
 def _comparable(path: Path) -> dict:
     card = json.loads(path.read_text())
     card["run"].pop("started_at"), card["run"].pop("finished_at"), card["run"].pop("energy")
