@@ -89,3 +89,28 @@ def test_dp_sgd_on_a_cnn_ghost_clipping_trains_the_weights_of_per_row_gradient_c
     assert runs["ghost"][1] == {**runs["hooks"][1], "ghost": 1.0}
     for a, b in zip(runs["ghost"][0].values(), runs["hooks"][0].values(), strict=True):
         assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_one_start_attacks_in_small_batches_draw_the_same_starts_as_the_engines_batches(setup, monkeypatch):
+    """Small attack batches for images (one random start, drawn row after row): the same robust rows as the engine's
+    one batch; attacks with more restarts keep the engine's batches."""
+    import dataclasses
+
+    from audit.suites.remedies import reaudit
+    from audit.suites.remedies.variant import ORIGINAL, TrainedVariant
+    from audit.suites.robustness.torch_pgd import PGDConfig
+
+    data, model, _ = setup
+    params = dataclasses.replace(SMALL, attack_rows=150, epsilon=0.2, attack_steps=5)
+    rows = audit_rows(data, params, 0, "cpu")
+    variant = TrainedVariant(ORIGINAL, model.module, "", float("nan"), 0, 0)
+    cfg = PGDConfig("linf", params.epsilon, params.attack_steps, restarts=1)
+    monkeypatch.setattr(reaudit, "ATTACK_VALUES", 40 * 784)  # batches of 40 of the 150 rows
+    assert reaudit.attack_batch_rows(data.test.x, cfg) == 40
+    assert reaudit.attack_batch_rows(data.test.x, dataclasses.replace(cfg, restarts=2)) == reaudit.ENGINE_BATCH
+    small = reaudit.robust_correct(variant, rows, cfg, 0)
+    monkeypatch.setattr(reaudit, "ATTACK_VALUES", 10**9)
+    assert reaudit.attack_batch_rows(data.test.x, cfg) == reaudit.ENGINE_BATCH
+    engine = reaudit.robust_correct(variant, rows, cfg, 0)
+    assert 0 < engine.sum() < len(engine)
+    assert (small == engine).all()
