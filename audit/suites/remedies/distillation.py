@@ -14,6 +14,7 @@ from torch import nn
 from audit.data.types import Split
 from audit.models.training import train_model
 from audit.models.types import Recipe
+from audit.suites.remedies.reaudit import forward_rows
 from audit.suites.remedies.variant import RemedySkipped, TrainedVariant, count_parameters, logits_of, timed
 
 
@@ -51,8 +52,9 @@ def train_student(recipe: Recipe, split: Split, teacher: nn.Module, teacher_outp
     with torch.no_grad():
         teacher.eval()
         device = next(iter(teacher.parameters()), torch.empty(0)).device
-        targets = torch.cat([logits_of(teacher, split.x[i : i + 4096].to(device), teacher_outputs).float().cpu()
-                             for i in range(0, len(split), 4096)])
+        step = forward_rows(split.x)
+        targets = torch.cat([logits_of(teacher, split.x[i : i + step].to(device), teacher_outputs).float().cpu()
+                             for i in range(0, len(split), step)])
     module, seconds = timed(lambda: train_model(student, split, batch_loss=distillation_loss(targets, temperature,
                                                                                               alpha)))
     how = (f"Knowledge distillation (Hinton et al. 2015) into {student.architecture} "
