@@ -116,6 +116,7 @@ class Audit:
     out_dir: Path
     cache_dir: Path
     tasks: TaskRunner = IN_PROCESS  # where suites fan out their own tasks: the executor's (set by `run`)
+    placement: str = ""  # how the suites ran (executor.describe; set by `run`), recorded in the scorecard
 
 
 def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor | None = None,
@@ -128,22 +129,24 @@ def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor |
 
     progress = progress or NullProgress()
     executor = executor or LocalExecutor()
-    audit = dataclasses.replace(audit, tasks=executor.tasks)
-    started = _now()
-    energy = RunEnergy.start(audit.model.device)
     done: dict[str, SuiteResult] = dict(kept or {})
-    input_error = False
     pending = [p for p in audit.plan.suites if p.name not in done]
-    # written before the first suite too, so a run killed in it can be resumed (with its finished parts)
-    write_json(_scorecard(audit, _in_plan_order(audit.plan, done), started, None, input_error, energy.so_far()),
-               audit.out_dir / "scorecard.json")
     starts = itertools.count(len(done))
     work = SuiteWork(compute_suite, audit, lambda: done, _plan_reads(audit.plan), progress,
                      started=lambda p: progress.suite_started(p.name, next(starts), len(audit.plan.suites)),
                      runs_alone=lambda p: bool(getattr(p.suite, "runs_alone", False)), crashed=_crashed,
                      reads_at_end=lambda p: bool(getattr(p.suite, "reads_at_end", False)),
                      relative_cost=lambda p: float(getattr(p.suite, "relative_cost", 1.0)))
-    for planned, computed in executor.run_suites(work, pending, shares_with_workers(audit.model)):
+    shared = shares_with_workers(audit.model)
+    audit = dataclasses.replace(audit, tasks=executor.tasks, placement=executor.describe(work, pending, shared))
+    work = dataclasses.replace(work, shared=audit)
+    started = _now()
+    energy = RunEnergy.start(audit.model.device)
+    input_error = False
+    # written before the first suite too, so a run killed in it can be resumed (with its finished parts)
+    write_json(_scorecard(audit, _in_plan_order(audit.plan, done), started, None, input_error, energy.so_far()),
+               audit.out_dir / "scorecard.json")
+    for planned, computed in executor.run_suites(work, pending, shared):
         if computed.evidence is not None:  # per-row evidence for paired comparisons, beside scorecard.json
             write_evidence(audit.out_dir, planned.name, computed.evidence, audit.provenance.data_sha256)
         input_error |= computed.bad_input
@@ -256,7 +259,7 @@ def _scorecard(audit: Audit, results: Sequence[SuiteResult], started: str, finis
     info = RunInfo(
         model=audit.model.name, dataset=audit.data.name, preset=audit.plan.preset,
         suites=tuple(p.name for p in audit.plan.suites), seed=audit.config.seed, device=audit.model.device,
-        started_at=started, finished_at=finished, energy=dict(energy or {}),
+        started_at=started, finished_at=finished, energy=dict(energy or {}), placement=audit.placement,
     )
     return Scorecard(
         schema_version=SCHEMA_VERSION, run=info, provenance=audit.provenance, config=audit.config.to_dict(),

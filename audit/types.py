@@ -178,6 +178,9 @@ class RunInfo:
     # Energy this process used for the audit, read from a meter (audit.energy): {"measured": true, "joules",
     # "seconds", "meter"} or {"measured": false, "reason"}; {} in scorecards from before.
     energy: Mapping[str, JSONValue] = field(default_factory=dict)
+    # How the suites ran, e.g. "2 suites at once ..." (their durations then overlap and do not add up to the
+    # run's wall time); "" in scorecards from before.
+    placement: str = ""
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,10 @@ class Executor(Protocol):
         forked workers (the executor then runs the items one by one)."""
         ...
 
+    def describe(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> str:
+        """How `run_suites` will run these items, in words for the scorecard."""
+        ...
+
 
 class LocalExecutor:
     """This machine: up to `jobs` suites at once in forked workers (audit.executors.forked), or with one job one
@@ -44,9 +48,21 @@ class LocalExecutor:
     def __init__(self, jobs: int = 1) -> None:
         self.jobs = jobs
 
-    def run_suites(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> Iterator[tuple[T, R]]:
+    def _workers(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> int:
         jobs = min(self.jobs, sum(not work.runs_alone(i) for i in items))
-        if jobs > 1 and parallel_ok and fork_available():
+        return jobs if jobs > 1 and parallel_ok and fork_available() else 1
+
+    def describe(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> str:
+        workers = self._workers(work, items, parallel_ok)
+        if workers > 1:
+            return (f"up to {workers} at once in forked workers on this machine (--jobs {self.jobs}), one thread "
+                    "each; timing suites alone on all cores")
+        why = "" if self.jobs == 1 or parallel_ok else " (only a PyTorch model on the CPU is shared with workers)"
+        return f"one at a time on this machine, one thread each{why}; timing suites on all cores"
+
+    def run_suites(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> Iterator[tuple[T, R]]:
+        jobs = self._workers(work, items, parallel_ok)
+        if jobs > 1:
             yield from run_forked(work, items, jobs)
             return
         from audit.threads import one_thread

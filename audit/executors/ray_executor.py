@@ -64,6 +64,10 @@ class RayExecutor:
     def _connect(self) -> None:
         self._started_here |= connect(self.address)[1]
 
+    def describe(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> str:
+        where = f"the Ray cluster at {self.address}" if self.address else "a private Ray instance on this machine"
+        return f"on {where}: each a task of one CPU, in waves of suites whose reads have finished"
+
     def run_suites(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> Iterator[tuple[T, R]]:
         """Waves of suites (a suite waits for those it reads), each wave's suites as Ray tasks side by side."""
         for wave in dependency_waves(items, work.reads):

@@ -98,8 +98,9 @@ def _run_line(sc: Scorecard) -> list[str]:
     run = sc.run
     suites = ", ".join(md_escape(s) for s in run.suites) or "none"
     finished = md_escape(run.finished_at) if run.finished_at else "not finished"
+    placement = f" · suites ran {md_escape(run.placement)}" if run.placement else ""
     return [f"Preset **{md_escape(preset_label(sc))}** · seed {md_escape(run.seed)} · device {md_escape(run.device)} · "
-            f"suites: {suites} · started {md_escape(run.started_at)} · finished {finished}", ""]
+            f"suites: {suites} · started {md_escape(run.started_at)} · finished {finished}{placement}", ""]
 
 
 def _lead(sc: Scorecard, summary: ExecutiveSummary) -> list[str]:

@@ -194,7 +194,7 @@ def test_a_result_that_no_reader_takes_does_not_hold_up_the_exit() -> None:
 
 def _comparable(path: Path) -> dict:
     card = json.loads(path.read_text())
-    card["run"].pop("started_at"), card["run"].pop("finished_at"), card["run"].pop("energy")
+    card["run"].pop("started_at"), card["run"].pop("finished_at"), card["run"].pop("energy"), card["run"].pop("placement")
     card["provenance"].pop("git_commit")  # the working folder's commit: others commit while the test runs
     card["config"].pop("out"), card["config"].pop("jobs")
     for result in card["results"]:
@@ -212,6 +212,8 @@ def test_two_jobs_give_the_scorecard_of_one(tmp_path: Path) -> None:
     one = execute(AuditConfig(**settings, out=str(tmp_path / "one"), jobs=1))  # type: ignore[arg-type]
     two = execute(AuditConfig(**settings, out=str(tmp_path / "two"), jobs=2))  # type: ignore[arg-type]
     assert [r.status.value for r in two.scorecard.results] == ["ok"] * 4
+    assert two.scorecard.run.placement.startswith("up to 2 at once in forked workers")  # durations overlap: said so
+    assert one.scorecard.run.placement.startswith("one at a time on this machine")
     assert [r.suite for r in two.scorecard.results] == [r.suite for r in one.scorecard.results]  # plan order
     assert _comparable(tmp_path / "two" / "scorecard.json") == _comparable(tmp_path / "one" / "scorecard.json")
     assert sorted(p.name for p in (tmp_path / "two" / "evidence").iterdir()) == sorted(

@@ -23,7 +23,7 @@ def local_ray():  # type: ignore[no-untyped-def]
 
 def _comparable(path: Path) -> dict:
     card = json.loads(path.read_text())
-    card["run"].pop("started_at"), card["run"].pop("finished_at"), card["run"].pop("energy")
+    card["run"].pop("started_at"), card["run"].pop("finished_at"), card["run"].pop("energy"), card["run"].pop("placement")
     card["provenance"].pop("git_commit")  # the working folder's commit: others commit while the test runs
     for key in ("out", "executor"):
         card["config"].pop(key)
