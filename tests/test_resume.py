@@ -37,7 +37,8 @@ TIMING = re.compile(r"latency|throughput|peak_memory|training_seconds|speedup|ro
 def comparable(path: Path) -> dict:
     """scorecard.json without what legitimately differs between two runs: times, timing figures, output folders."""
     card = json.loads(path.read_text())
-    card["run"].pop("started_at"), card["run"].pop("finished_at"), card["run"].pop("energy"), card["run"].pop("placement")
+    for key in ("started_at", "finished_at", "energy", "placement"):  # times, and how the run was placed
+        card["run"].pop(key)
     card["provenance"].pop("git_commit")  # the working folder's commit: others commit while the test runs
     for key in ("out", "resume", "executor", "ray_address", "jobs"):
         card["config"].pop(key)

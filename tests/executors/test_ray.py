@@ -23,7 +23,8 @@ def local_ray():  # type: ignore[no-untyped-def]
 
 def _comparable(path: Path) -> dict:
     card = json.loads(path.read_text())
-    card["run"].pop("started_at"), card["run"].pop("finished_at"), card["run"].pop("energy"), card["run"].pop("placement")
+    for key in ("started_at", "finished_at", "energy", "placement"):  # times, and how the run was placed
+        card["run"].pop(key)
     card["provenance"].pop("git_commit")  # the working folder's commit: others commit while the test runs
     for key in ("out", "executor"):
         card["config"].pop(key)
