@@ -66,14 +66,18 @@ class RayExecutor:
 
     def describe(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> str:
         where = f"the Ray cluster at {self.address}" if self.address else "a private Ray instance on this machine"
-        return f"on {where}: each a task of one CPU, in waves of suites whose reads have finished"
+        return (f"on {where}: each a task of one CPU, in waves of suites whose reads have finished; timing "
+                "suites alone")
 
     def run_suites(self, work: SuiteWork[T, R], items: Sequence[T], parallel_ok: bool) -> Iterator[tuple[T, R]]:
-        """Waves of suites (a suite waits for those it reads), each wave's suites as Ray tasks side by side."""
+        """Waves of suites (a suite waits for those it reads), each wave's suites as Ray tasks side by side; a
+        suite that times things runs as a wave of its own, so no other suite shares the cluster while it times."""
         for wave in dependency_waves(items, work.reads):
-            for item in wave:
-                work.started(item)
-            yield from zip(wave, self._map(work.fn, work.shared, dict(work.finished()), wave), strict=True)
+            together = [i for i in wave if not work.runs_alone(i)]
+            for group in ([together] if together else []) + [[i] for i in wave if work.runs_alone(i)]:
+                for item in group:
+                    work.started(item)
+                yield from zip(group, self._map(work.fn, work.shared, dict(work.finished()), group), strict=True)
 
     def _map(self, fn: Callable[..., R], shared: Any, previous: Any, items: Sequence[T]) -> Iterator[R]:
         self._connect()

@@ -71,3 +71,27 @@ def test_shadow_tasks_on_ray_equal_the_same_tasks_in_process(local_ray) -> None:
     for index in (0, 1):
         np.testing.assert_array_equal(on_ray[index]["phi"], here[index]["phi"])
         np.testing.assert_array_equal(on_ray[index]["correct"], here[index]["correct"])
+
+
+def test_a_timing_suite_runs_as_a_wave_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import dataclass
+
+    from audit.executors.forked import SuiteWork
+    from audit.executors.ray_executor import RayExecutor
+
+    @dataclass(frozen=True)
+    class Item:
+        name: str
+
+    executor, groups = RayExecutor(), []
+
+    def fake_map(fn, shared, previous, group):  # type: ignore[no-untyped-def]
+        groups.append([i.name for i in group])
+        return [i.name for i in group]
+
+    monkeypatch.setattr(executor, "_map", fake_map)
+    work = SuiteWork(None, None, dict, {"reader": frozenset({"a"})}, None, started=lambda i: None,  # type: ignore[arg-type]
+                     runs_alone=lambda i: i.name == "timed")
+    items = [Item("a"), Item("timed"), Item("b"), Item("reader")]
+    assert [r for _, r in executor.run_suites(work, items, True)] == ["a", "b", "timed", "reader"]
+    assert groups == [["a", "b"], ["timed"], ["reader"]]
