@@ -252,3 +252,75 @@ def test_deeplift_takes_the_reference_gradient_where_a_unit_does_not_move():
     theirs = np.asarray(shap.DeepExplainer(head, background).shap_values(x, check_additivity=False))[..., 0]
     _drop_added_parameters(head, own)
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize(("dims", "kernel", "stride", "padding"),
+                         [(1, 2, 2, 0), (2, 2, 2, 0), (2, 3, 2, 1), (3, 2, 1, 0)])
+def test_unpool_writes_what_max_unpool_writes(dims, kernel, stride, padding):
+    """The scatter that replaces F.max_unpool*d: the same bits, signed zeros and overlapping windows included."""
+    from audit.suites.explainability.deeplift import _unpool
+
+    gen = torch.Generator().manual_seed(dims + kernel)
+    x = torch.randn((3, 4, *([7] * dims)), generator=gen)
+    pool = getattr(torch.nn.functional, f"max_pool{dims}d")
+    pooled, index = pool(x, kernel, stride, padding, return_indices=True)
+    values = torch.randn(pooled.shape, generator=gen)
+    values[values.abs() < 0.3] = -0.0
+    expected = getattr(torch.nn.functional, f"max_unpool{dims}d")(values, index, kernel, stride, padding,
+                                                                   list(x.shape))
+    ours = _unpool(values, index, tuple(x.shape))
+    assert torch.equal(ours.view(torch.int32), expected.view(torch.int32))
+
+
+def _awkward(dtype: torch.dtype, threshold: float) -> torch.Tensor:
+    """Values at and around `threshold`, signed zeros, subnormals, infinities and NaN."""
+    tiny = torch.finfo(dtype).tiny
+    edge = torch.tensor(threshold, dtype=dtype)
+    special = torch.tensor([0.0, -0.0, tiny / 4, -tiny / 4, float("inf"), -float("inf"), float("nan")], dtype=dtype)
+    near = torch.stack([edge, -edge, torch.nextafter(edge, torch.zeros_like(edge)),
+                        torch.nextafter(edge, torch.ones_like(edge))])
+    noise = torch.randn(500, generator=torch.Generator().manual_seed(1), dtype=dtype) * threshold * 3
+    return torch.cat([special, near, -near, noise])
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_bit_masks_equal_torch_where_and_masked_fill(dtype):
+    """The integer-op masks of the DeepLIFT rules select exactly what the comparisons with bool masks select."""
+    from audit.suites.explainability.deeplift import _select_where_small, _zero_where_small
+
+    for threshold in (1e-7, 1e-6):
+        d = _awkward(dtype, threshold)
+        values = _awkward(dtype, 1.0)[torch.randperm(len(d), generator=torch.Generator().manual_seed(2))]
+        expected = values.clone().masked_fill_(d.abs() < threshold, 0.0)
+        assert torch.equal(_zero_where_small(values.clone(), d, threshold).view(-1).view(torch.uint8),
+                           expected.view(torch.uint8))
+        k, refs = 3, len(d) // 3  # pairs (row, reference): one reference gradient per reference
+        pairs = d[: k * refs]
+        ref_grad = torch.randn(refs, generator=torch.Generator().manual_seed(3), dtype=dtype)
+        ref_grad[::4] = -0.0
+        ratio = values[: k * refs]
+        expected = torch.where((pairs.abs() < threshold).view(k, refs), ref_grad[None], ratio.view(k, refs))
+        ours = _select_where_small(pairs, threshold, ref_grad, ratio.clone(), k)
+        assert torch.equal(ours.view(torch.uint8), expected.reshape(-1).view(torch.uint8))
+
+
+def test_chain_deeplift_is_the_same_whatever_the_pair_batches(monkeypatch):
+    """Rows against parts of the background, one row or several against all of it: the same values to float32
+    rounding (the products of a few pairs may round differently from many pairs'; mnist-cnn's 50-pair and
+    200-pair batches agree bit for bit)."""
+    from audit.suites.explainability import deeplift
+
+    head = DecisionOutput(_Cnn(), "multiclass", "logits", 0).eval()
+    x, background = _images(9, 4), _images(13, 5)
+    with torch.no_grad():
+        classes = head(x).argmax(dim=1).numpy()
+    results = {}
+    for pairs in (1, 4, 7, 13, 30, 256):  # widest layer: 4 x 8 x 8 = 256 values per pair
+        monkeypatch.setattr(deeplift, "PAIR_VALUES", pairs * 256)
+        results[deeplift.pair_batch(len(background), 256)] = deeplift.deeplift(head, x, background, classes)
+    assert set(results) == {(1, 1), (1, 4), (1, 7), (1, 13), (2, 13), (19, 13)}
+    reference = results.pop((19, 13))
+    assert np.abs(reference).max() > 0.01
+    for values in results.values():
+        np.testing.assert_allclose(values, reference, rtol=1e-5, atol=1e-7)
+    assert np.array_equal(results[(1, 13)], reference)  # whole rows, one or many: the same products
