@@ -94,7 +94,7 @@ def _apgd_run(cfg: APGDConfig) -> RunFn:
     marks = checkpoints(cfg.steps)
 
     def run(model: nn.Module, u0: torch.Tensor, y: torch.Tensor, space: ThreatSpace, start: torch.Tensor,
-            eps: Budget, stop: bool) -> Run:
+            eps: Budget, stop: bool, rows: torch.Tensor | None = None) -> Run:  # the step comes from eps: no rows
         mask, n, shape = space.mask.to(u0.device), u0.shape[0], (-1, *([1] * (u0.dim() - 1)))
         fooled = torch.zeros(n, dtype=torch.bool, device=u0.device)
         found = start.detach().clone()  # first misclassified iterate per row

@@ -12,6 +12,7 @@ from audit.errors import SuiteSkipped
 from audit.evidence import RowEvidence, row_keys
 from audit.suite import SuiteContext, SuiteOutput
 from audit.suites.robustness import eps_sweep, report, validity, whitebox
+from audit.suites.robustness.chunks import RowChunks, chunk_rows
 from audit.suites.robustness.evidence import outcome_columns
 from audit.suites.robustness.findings import Findings
 from audit.suites.robustness.gradient_free import LabelView, gradient_free_findings
@@ -88,8 +89,8 @@ def _setup(ctx: SuiteContext, p: RobustnessParams) -> tuple[AttackSetup, bool]:
     check_inputs(model, data, split.x)
     space = build_space(data, p.immutable_features)
     scale = space.scale.to(model.device)
-    view = (LogitView(model.module, scale, model.outputs == "probabilities") if model.can("score")
-            else LabelView(model, scale)).eval()
+    view = (RowChunks(LogitView(model.module, scale, model.outputs == "probabilities"), chunk_rows(split.x))
+            if model.can("score") else LabelView(model, scale)).eval()
     setup = AttackSetup(view, space, space.to_u(split.x), split.y, model.n_classes, model.device, p, ctx.seed,
                         data.input_kind == "image")
     return setup, "gradients" in model.capabilities

@@ -8,13 +8,14 @@ from functools import cached_property
 
 import numpy as np
 import torch
+from torch import nn
 
 from audit.stats import DEFAULT_ALPHA, SequentialLooks, derive_seed
 from audit.suites.robustness.apgd import APGDConfig, apgd_with_stats
 from audit.suites.robustness.attacks import ArtSettings, run_art
 from audit.suites.robustness.blackbox import random_search, square_attack
 from audit.suites.robustness.params import RobustnessParams
-from audit.suites.robustness.threat import LogitView, ThreatSpace
+from audit.suites.robustness.threat import ThreatSpace
 from audit.suites.robustness.torch_pgd import AttackStats, PGDConfig, pgd_with_stats
 from audit.types import JSONValue
 
@@ -45,7 +46,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class AttackSetup:
-    view: LogitView
+    view: nn.Module  # attack units -> logits (a LogitView, its passes in chunks: `chunks.RowChunks`), or a LabelView
     space: ThreatSpace
     u: torch.Tensor  # audit rows in attack units (CPU)
     y: torch.Tensor

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from torch import nn
@@ -75,7 +76,12 @@ class Run:
         return int(self.steps.sum())
 
 
-RunFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, ThreatSpace, torch.Tensor, Budget, bool], Run]
+class RunFn(Protocol):
+    """One restart's steps on some rows of a batch. `rows`: their positions in the batch, where budgets made for the
+    whole batch (PGD's per-row step) are read; None: all of the batch's rows, in order."""
+
+    def __call__(self, model: nn.Module, u0: torch.Tensor, y: torch.Tensor, space: ThreatSpace, start: torch.Tensor,
+                 eps: Budget, stop: bool, rows: torch.Tensor | None = None) -> Run: ...
 
 
 def per_row(value: float, radius: torch.Tensor | None, like: torch.Tensor) -> Budget:
@@ -106,12 +112,12 @@ def ascent_direction(grad: torch.Tensor, norm: str) -> torch.Tensor:
 
 def _pgd_run(cfg: PGDConfig, step_size: Budget) -> RunFn:
     def run(model: nn.Module, u0: torch.Tensor, y: torch.Tensor, space: ThreatSpace, start: torch.Tensor,
-            eps: Budget, stop: bool) -> Run:
+            eps: Budget, stop: bool, rows: torch.Tensor | None = None) -> Run:
         mask, out = space.mask.to(u0.device), start.detach().clone()
         fooled = torch.zeros(u0.shape[0], dtype=torch.bool, device=u0.device)
         idx, u = torch.arange(u0.shape[0], device=u0.device), out.clone()
         steps = torch.zeros(u0.shape[0], dtype=torch.long, device=u0.device)
-        step = step_size
+        step = step_size if rows is None else rows_of(step_size, rows)
         moving = not (isinstance(eps, (int, float)) and eps == 0)  # ε = 0: every step projects back onto u0
         for t in range(cfg.steps + (1 if stop else 0)):  # the rows still running are kept compact
             ua = u.detach().requires_grad_(moving)
@@ -156,7 +162,7 @@ def attack_batch(model: nn.Module, u0: torch.Tensor, y: torch.Tensor, space: Thr
             break
         begin = random_start(u0, space, norm, gen, eps) if restarts > 0 else u0  # noise for all rows: same draws
         idx = todo.nonzero().squeeze(1)
-        r = run(model, u0[idx], y[idx], space, begin[idx], rows_of(eps, idx), stop)
+        r = run(model, u0[idx], y[idx], space, begin[idx], rows_of(eps, idx), stop, idx)
         now_fooled = r.fooled
         if now_fooled is None:
             with torch.no_grad():
