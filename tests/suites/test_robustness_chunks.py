@@ -16,7 +16,7 @@ from audit.data.types import Dataset, Split
 from audit.suites.robustness import RobustnessSuite, chunks
 from audit.suites.robustness.apgd import APGDConfig, apgd_with_stats
 from audit.suites.robustness.blackbox import square_attack
-from audit.suites.robustness.chunks import RowChunks, row_chunks
+from audit.suites.robustness.chunks import RowChunks, chunk_rows, row_chunks
 from audit.suites.robustness.deepfool import deepfool
 from audit.suites.robustness.threat import image_space
 from audit.suites.robustness.torch_pgd import PGDConfig, fgsm_sweep, pgd_with_stats
@@ -50,6 +50,9 @@ def test_row_chunks_are_even_cover_every_row_once_and_keep_to_the_limit() -> Non
             assert [i for p in pieces for i in range(p.start, p.stop)] == list(range(n))
             assert max(sizes) <= limit and max(sizes) - min(sizes) <= 1  # no small remainder
     assert row_chunks(0, 10) == []
+    images = torch.zeros(2, 1, 28, 28)
+    assert chunk_rows(images) == 167 and chunk_rows(torch.zeros(2, 100)) == 1310
+    assert chunk_rows(images, "cuda:0") is None  # an accelerator takes whole calls
     assert [p.stop - p.start for p in row_chunks(169, 167)] == [84, 85]
 
 

@@ -19,8 +19,11 @@ from audit.models.types import rows_within
 CHUNK_VALUES = 2**17  # input values per pass (mnist-cnn: 167 rows)
 
 
-def chunk_rows(u: torch.Tensor) -> int:
-    """Rows per pass for inputs shaped like `u`'s rows."""
+def chunk_rows(u: torch.Tensor, device: str = "cpu") -> int | None:
+    """Rows per pass for inputs shaped like `u`'s rows; None (whole calls) off the CPU, where the cache is not the
+    limit and larger passes keep an accelerator busy."""
+    if not device.startswith("cpu"):
+        return None
     return rows_within(u[0].numel() if u.shape[0] else 1, CHUNK_VALUES)
 
 
@@ -34,13 +37,14 @@ def row_chunks(n: int, max_rows: int) -> list[slice]:
 
 
 class RowChunks(nn.Module):
-    """`inner` called on at most `rows` rows at a time; outputs (and gradients through them) row for row the same."""
+    """`inner` called on at most `rows` rows at a time (None: every call whole); outputs (and gradients through them)
+    row for row the same."""
 
-    def __init__(self, inner: nn.Module, rows: int):
+    def __init__(self, inner: nn.Module, rows: int | None):
         super().__init__()
         self.inner, self.rows = inner, rows
 
     def forward(self, u: torch.Tensor) -> torch.Tensor:
-        if u.shape[0] <= self.rows:
+        if self.rows is None or u.shape[0] <= self.rows:
             return self.inner(u)
         return torch.cat([self.inner(u[sl]) for sl in row_chunks(u.shape[0], self.rows)])

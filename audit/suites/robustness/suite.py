@@ -89,8 +89,9 @@ def _setup(ctx: SuiteContext, p: RobustnessParams) -> tuple[AttackSetup, bool]:
     check_inputs(model, data, split.x)
     space = build_space(data, p.immutable_features)
     scale = space.scale.to(model.device)
-    view = (RowChunks(LogitView(model.module, scale, model.outputs == "probabilities"), chunk_rows(split.x))
-            if model.can("score") else LabelView(model, scale)).eval()
+    logits = model.can("score")
+    view = (RowChunks(LogitView(model.module, scale, model.outputs == "probabilities"),
+                      chunk_rows(split.x, model.device)) if logits else LabelView(model, scale)).eval()
     setup = AttackSetup(view, space, space.to_u(split.x), split.y, model.n_classes, model.device, p, ctx.seed,
                         data.input_kind == "image")
     return setup, "gradients" in model.capabilities
