@@ -20,7 +20,9 @@ def log_likelihood(proba: np.ndarray, y: np.ndarray) -> float:
     return float(_row_log_likelihood(proba, y).mean())
 
 
-MAX_BATCH_VALUES = 1 << 18  # input values per predict_proba call (larger batches only churn memory)
+# Input values per predict_proba call: a CNN's activations stay in cache (mnist-cnn: 167 rows, ~4% less CPU than
+# 334 over the full preset's 49 patches x 5 repeats; the same drops).
+MAX_BATCH_VALUES = 1 << 17
 
 
 def _row_log_likelihood(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
