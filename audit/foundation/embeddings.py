@@ -11,8 +11,8 @@ import hashlib
 import os
 import re
 import weakref
-from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,7 +64,8 @@ def text_digests(texts: Sequence[str]) -> np.ndarray:
 
 
 class EmbeddingCache:
-    """Embeddings stored by (encoder id, text hash) under `root`; writes are atomic (rename).
+    """Embeddings stored by (encoder id, text hash) under `root`; writes are atomic (rename) and merge with what
+    other processes wrote meanwhile (under a lock).
 
     With `max_entries`, the oldest entries are dropped beyond that many (a cache of perturbed texts, which grows with
     every seed and setting; the data sets' own embeddings live in a separate file without a limit). The stored
@@ -77,25 +78,35 @@ class EmbeddingCache:
         self._state: tuple[np.ndarray, torch.Tensor] | None = None
 
     def _load(self) -> tuple[np.ndarray, torch.Tensor] | None:
-        if self._state is not None or not self.path.is_file():
-            return self._state
+        if self._state is None:
+            self._state = self._read()
+        return self._state
+
+    def _read(self) -> tuple[np.ndarray, torch.Tensor] | None:
+        if not self.path.is_file():
+            return None
         from safetensors.torch import load_file
 
         stored = load_file(str(self.path))
-        self._state = (stored["digests"].numpy(), stored["embeddings"])
-        return self._state
+        return stored["digests"].numpy(), stored["embeddings"]
 
     def _save(self, digests: np.ndarray, embeddings: torch.Tensor) -> None:
+        """Write what this object holds together with what others wrote since it read the file (suites side by
+        side share the file: without the merge, the last writer would drop the others' new entries)."""
         from safetensors.torch import save_file
 
-        if self.max_entries is not None and len(digests) > self.max_entries:
-            digests, embeddings = digests[-self.max_entries :], embeddings[-self.max_entries :]
-        self._state = (digests, embeddings)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        save_file({"digests": torch.from_numpy(np.ascontiguousarray(digests)), "embeddings": embeddings.contiguous()},
-                  str(tmp))
-        tmp.replace(self.path)
+        with _exclusive(self.path.with_name(self.path.name + ".lock")):
+            on_disk = self._read()
+            if on_disk is not None:
+                digests, embeddings = _union(on_disk, (digests, embeddings))
+            if self.max_entries is not None and len(digests) > self.max_entries:
+                digests, embeddings = digests[-self.max_entries :], embeddings[-self.max_entries :]
+            self._state = (digests, embeddings)
+            tmp = self.path.with_suffix(f".tmp{os.getpid()}")
+            save_file({"digests": torch.from_numpy(np.ascontiguousarray(digests)),
+                       "embeddings": embeddings.contiguous()}, str(tmp))
+            tmp.replace(self.path)
 
     def get_or_encode(self, texts: Sequence[str], encode: Callable[[list[str]], torch.Tensor]) -> torch.Tensor:
         """Embeddings for `texts`, encoding (with `encode`) only those not cached yet."""
@@ -121,6 +132,30 @@ class EmbeddingCache:
         result = merged[1][[known[k] for k in keys]].clone()
         self._save(*merged)
         return result
+
+
+def _union(first: tuple[np.ndarray, torch.Tensor], then: tuple[np.ndarray, torch.Tensor]
+           ) -> tuple[np.ndarray, torch.Tensor]:
+    """`first`'s entries, then those of `then` whose text is not in `first` (oldest first, as pruning expects)."""
+    seen = {d.tobytes() for d in first[0]}
+    new = [i for i, d in enumerate(then[0]) if d.tobytes() not in seen]
+    return np.concatenate([first[0], then[0][new]]), torch.cat([first[1], then[1][new]])
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """An exclusive lock on `lock_path` across processes (POSIX flock; elsewhere no lock: no forked workers there)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 PERTURBED_CACHE_ENTRIES = 150_000  # texts kept on disk per encoder beyond the data sets' own (~0.23 GB for MiniLM)

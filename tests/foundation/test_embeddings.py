@@ -28,6 +28,25 @@ def test_cache_encodes_only_new_texts_and_preserves_order(tmp_path):
     assert cache.path.suffix == ".safetensors"
 
 
+def test_two_writers_of_one_cache_keep_each_others_entries(tmp_path):
+    """Suites side by side (forked workers) each read the file, encode their own texts and write: the second
+    writer must keep what the first added after it read, else the next run encodes those texts again."""
+    def encode(texts):
+        return torch.tensor([[float(len(t)), float(t.count("a"))] for t in texts])
+
+    EmbeddingCache(tmp_path, "enc").get_or_encode(["seed"], encode)
+    first, second = EmbeddingCache(tmp_path, "enc"), EmbeddingCache(tmp_path, "enc")
+    first.get_or_encode(["seed"], encode), second.get_or_encode(["seed"], encode)  # both have read the file
+    first.get_or_encode(["from first"], encode)
+    second.get_or_encode(["from second", "seed"], encode)
+
+    def refused(texts):
+        raise AssertionError(f"encoded again: {texts}")
+
+    later = EmbeddingCache(tmp_path, "enc").get_or_encode(["from first", "from second", "seed"], refused)
+    assert later.tolist() == [[10.0, 0.0], [11.0, 0.0], [4.0, 0.0]]
+
+
 def test_batched_encoding_matches_one_call(tiny_folder):
     encoder = load_encoder(tiny_folder).module
     texts = [f"A {n}-year-old White man, married." for n in range(20, 45)]
