@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -195,3 +196,14 @@ def test_used_inputs_of_reference_data_name_its_sensitive_attributes() -> None:
     assert AuditConfig().sensitive == () and used["sensitive"] == ["sex", "race"]
     assert used["features"] == list(data.feature_names) and "reference data set" in used["label"]
     assert "safety_switches" not in used and AuditConfig().sha256() == AuditConfig(used=used).sha256()
+
+
+@pytest.mark.parametrize(("code", "returncode", "stderr"),
+                         [(3, 3, ""), (None, 0, ""), ("stopped: why", 1, "stopped: why")])
+def test_the_process_ends_at_once_with_its_code_and_its_output_flushed(code: object, returncode: int,
+                                                                       stderr: str) -> None:
+    """main() skips the interpreter's teardown; what was printed must still arrive, unbuffered or not."""
+    script = f"import sys\nfrom audit.cli import _exit_now\nprint('all of it', end='')\n_exit_now({code!r})\n"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False,
+                          env={**os.environ, "PYTHONUNBUFFERED": ""})
+    assert (done.returncode, done.stdout, done.stderr.strip()) == (returncode, "all of it", stderr)
