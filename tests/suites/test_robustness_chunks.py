@@ -20,7 +20,7 @@ from audit.suites.robustness.chunks import RowChunks, chunk_rows, row_chunks
 from audit.suites.robustness.deepfool import deepfool
 from audit.suites.robustness.threat import image_space
 from audit.suites.robustness.torch_pgd import PGDConfig, fgsm_sweep, pgd_with_stats
-from audit.testing import wrap_module
+from audit.testing import train_classifier, wrap_module
 from audit.types import to_json_dict
 
 
@@ -34,12 +34,7 @@ def images():
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
                         nn.Linear(4 * 4 * 4, 16), nn.ReLU(), nn.Linear(16, 4))
-    opt = torch.optim.Adam(net.parameters(), lr=0.02)
-    for _ in range(150):
-        opt.zero_grad()
-        nn.functional.cross_entropy(net(x[:300]), y[:300]).backward()
-        opt.step()
-    return net.eval(), image_space((1, 8, 8)), x[300:], y[300:]
+    return train_classifier(net, x[:300], y[:300], epochs=150, lr=0.02), image_space((1, 8, 8)), x[300:], y[300:]
 
 
 def test_row_chunks_are_even_cover_every_row_once_and_keep_to_the_limit() -> None:
