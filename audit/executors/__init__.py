@@ -99,11 +99,6 @@ def dependency_waves(items: Sequence[N], reads: Mapping[str, frozenset[str]]) ->
         waiting = [i for i in waiting if i not in wave]
 
 
-def default_jobs() -> int:
-    """--jobs when not set: one suite per usable core."""
-    return usable_cores()
-
-
 def make_executor(name: str, ray_address: str | None = None, jobs: int | None = None) -> Executor:
     """`local` (with `jobs` suites at once; default one per usable core) or `ray` (the optional extra
     `audit[ray]`)."""
@@ -112,7 +107,7 @@ def make_executor(name: str, ray_address: str | None = None, jobs: int | None = 
     if name == "local":
         if ray_address:
             raise AuditInputError("--ray-address needs --executor ray")
-        return LocalExecutor(jobs or default_jobs())
+        return LocalExecutor(jobs or usable_cores())  # default: one suite per usable core
     if name == "ray" and jobs is not None:
         raise AuditInputError("--jobs is for the local executor; on Ray each suite is a task of one CPU and the "
                               "cluster's CPUs set how many run at once: leave --jobs out")
@@ -123,5 +118,4 @@ def make_executor(name: str, ray_address: str | None = None, jobs: int | None = 
     raise AuditInputError(f"--executor must be one of {', '.join(EXECUTORS)}; got {name!r}")
 
 
-__all__ = ["EXECUTORS", "MAX_JOBS", "Executor", "LocalExecutor", "SuiteWork", "default_jobs", "dependency_waves",
-           "make_executor"]
+__all__ = ["EXECUTORS", "MAX_JOBS", "Executor", "LocalExecutor", "SuiteWork", "dependency_waves", "make_executor"]

@@ -39,6 +39,8 @@ MAX_BATCH_ROWS = 4096
 MAX_BATCH_VALUES = 2**19  # input values per forward pass: an image's first activations are tens of times its input,
 # and blocks over glibc's 32 MB mmap threshold are mapped and page-faulted afresh on every call (system time).
 # Tabular rows (≤ 128 values) keep 4,096-row batches.
+CACHE_PASS_VALUES = 2**17  # input values per CPU pass where a CNN's activations stay in cache (mnist-cnn: 167 images;
+# its forward and input-gradient passes ~25-30% less CPU than in 500-row batches, the same outputs row by row)
 
 
 def rows_within(values_per_row: int, max_values: int, min_rows: int = 1, max_rows: int | None = None) -> int:
@@ -47,9 +49,14 @@ def rows_within(values_per_row: int, max_values: int, min_rows: int = 1, max_row
     return rows if max_rows is None else min(max_rows, rows)
 
 
+def row_values(x: torch.Tensor) -> int:
+    """Input values in one row of `x` (1 for no rows)."""
+    return x[0].numel() if x.shape[0] else 1
+
+
 def batch_rows(x: torch.Tensor) -> int:
     """Rows per forward pass: 4,096 tabular rows; fewer for wide (image, token) rows."""
-    return rows_within(x[0].numel() if x.shape[0] else 1, MAX_BATCH_VALUES, max_rows=MAX_BATCH_ROWS)
+    return rows_within(row_values(x), MAX_BATCH_VALUES, max_rows=MAX_BATCH_ROWS)
 
 
 class MissingCapability(SuiteSkipped):

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from scipy.stats import rankdata
 
-from audit.models.types import rows_within
+from audit.models.types import CACHE_PASS_VALUES, rows_within
 from audit.stats import bootstrap_indices, percentile_ci
 from audit.suites.explainability.groups import FeatureGroup
 
@@ -22,7 +22,7 @@ def log_likelihood(proba: np.ndarray, y: np.ndarray) -> float:
 
 # Input values per predict_proba call: a CNN's activations stay in cache (mnist-cnn: 167 rows, ~4% less CPU than
 # 334 over the full preset's 49 patches x 5 repeats; the same drops).
-MAX_BATCH_VALUES = 1 << 17
+PREDICT_VALUES = CACHE_PASS_VALUES
 
 
 def _row_log_likelihood(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -37,7 +37,7 @@ def permutation_importance(predict_proba: ProbaFn, x: torch.Tensor, y: np.ndarra
 
     A row whose shuffled columns equal its own (say, a blank image corner swapped for another blank one) is the
     same input, so it keeps its unshuffled log-likelihood instead of being predicted again; the rows that did
-    change, over all repeats of a group, are predicted together (in batches of at most MAX_BATCH_VALUES values).
+    change, over all repeats of a group, are predicted together (in batches of at most PREDICT_VALUES values).
     """
     n = len(x)
     flat = x.reshape(n, -1)
@@ -58,7 +58,7 @@ def permutation_importance(predict_proba: ProbaFn, x: torch.Tensor, y: np.ndarra
             changed.append(rows.numpy())
             copies.append(shuffled)
         stacked = torch.cat(copies)
-        step = rows_within(width, MAX_BATCH_VALUES)
+        step = rows_within(width, PREDICT_VALUES)
         scores = [predict_proba(stacked[i:i + step].reshape(-1, *x.shape[1:])) for i in range(0, len(stacked), step)]
         new = np.concatenate(scores) if scores else np.zeros((0, proba.shape[1]), dtype=proba.dtype)
         at = 0

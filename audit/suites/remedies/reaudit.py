@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 
 from audit.data.types import Dataset
-from audit.models.types import rows_within
+from audit.models.types import CACHE_PASS_VALUES, row_values, rows_within
 from audit.stats import derive_seed
 from audit.suites.efficiency.reaudit import predict
 from audit.suites.efficiency.timing import TimingPlan, batch_of, time_forward
@@ -32,7 +32,7 @@ IMMUTABLE = ("sex", "race", "age")  # the robustness suite's default immutable f
 _SALT_ATTACK_ROWS, _SALT_MEMBERS, _SALT_PGD = 61, 62, 63
 ENGINE_BATCH = 1024  # torch_pgd's rows per attack batch
 # Input values per model call: a CNN's passes run faster on small batches (its activations stay in cache).
-ATTACK_VALUES = 2**17  # attack batches with one random start (mnist-cnn: 167 rows; Adult: 1,024)
+ATTACK_VALUES = CACHE_PASS_VALUES  # attack batches with one random start (mnist-cnn: 167 rows; Adult: 1,024)
 FORWARD_ROWS = 4096  # rows per forward-only call at most (Adult: 1,236 rows, mnist-cnn: 167)
 
 
@@ -122,13 +122,13 @@ def attack_batch_rows(u0: torch.Tensor, cfg: PGDConfig) -> int:
     attacks keep the engine's batches (the same draws, so the same figures)."""
     if cfg.restarts > 1:
         return ENGINE_BATCH
-    return rows_within(u0[0].numel() if len(u0) else 1, ATTACK_VALUES, max_rows=ENGINE_BATCH)
+    return rows_within(row_values(u0), ATTACK_VALUES, max_rows=ENGINE_BATCH)
 
 
 def forward_rows(x: torch.Tensor) -> int:
     """Rows per forward-only call (no gradients): the same outputs row by row, whatever the batching (checked on
     both zoo models); mnist-cnn's teacher outputs for 4,000 rows took 0.8 s in 4,096-row calls, 0.3 s in these."""
-    return rows_within(x[0].numel() if len(x) else 1, ATTACK_VALUES, max_rows=FORWARD_ROWS)
+    return rows_within(row_values(x), ATTACK_VALUES, max_rows=FORWARD_ROWS)
 
 
 def _scores(variant: TrainedVariant, ev: EvaluationSet, device: str) -> np.ndarray:

@@ -14,9 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from audit.models.types import rows_within
+from audit.models.types import CACHE_PASS_VALUES, row_values, rows_within
 
-CHUNK_VALUES = 2**17  # input values per pass (mnist-cnn: 167 rows)
+CHUNK_VALUES = CACHE_PASS_VALUES  # input values per pass (mnist-cnn: 167 rows)
 
 
 def chunk_rows(u: torch.Tensor, device: str = "cpu") -> int | None:
@@ -24,7 +24,7 @@ def chunk_rows(u: torch.Tensor, device: str = "cpu") -> int | None:
     limit and larger passes keep an accelerator busy."""
     if not device.startswith("cpu"):
         return None
-    return rows_within(u[0].numel() if u.shape[0] else 1, CHUNK_VALUES)
+    return rows_within(row_values(u), CHUNK_VALUES)
 
 
 def row_chunks(n: int, max_rows: int) -> list[slice]:
