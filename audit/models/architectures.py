@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from audit.errors import AuditInputError
+from audit.models.pooling import MaxPool2d
 
 
 class TabularMLP(nn.Module):
@@ -38,8 +39,8 @@ class MnistCNN(nn.Module):
         super().__init__()
         c1, c2 = channels
         self.features = nn.Sequential(
-            nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(), MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), MaxPool2d(2),
         )
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(c2 * 7 * 7, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))
 
