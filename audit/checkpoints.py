@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,14 @@ def suite_identity(provenance: Provenance, seed: int, params: Mapping[str, JSONV
     """What determines a suite's figures: a finished result is reused only when all of this is equal."""
     return {"model_sha256": provenance.model_sha256, "data_sha256": provenance.data_sha256, "seed": seed,
             "audit_version": provenance.audit_version, "torch": provenance.torch, "params": to_json_dict(params)}
+
+
+def discard_parts(run_dir: Path) -> None:
+    """A run without --resume computes every part: parts an earlier run left in the same folder would otherwise be
+    read back without the scorecard saying so. A link in their place is left alone (never followed)."""
+    folder = Path(run_dir) / CHECKPOINT_DIR
+    if folder.is_dir() and not folder.is_symlink():
+        shutil.rmtree(folder)
 
 
 @dataclass(frozen=True)

@@ -212,10 +212,13 @@ def execute(cfg: AuditConfig, progress: runner.ProgressSink | None = None,
 
 
 def _resumed(cfg: AuditConfig, audit: runner.Audit) -> dict[str, Any]:
-    """--resume DIR: the killed run's finished suites (refused, exit 2, when anything that sets a figure differs)."""
+    """--resume DIR: the killed run's finished suites (refused, exit 2, when anything that sets a figure differs);
+    without it, nothing an earlier run left in the folder is reused."""
+    from audit.checkpoints import discard_parts
     from audit.resume import carry_files, kept_results
 
     if not cfg.resume:
+        discard_parts(audit.out_dir)
         return {}
     params = {p.name: runner.params_json_of(p) for p in audit.plan.suites}
     kept = kept_results(Path(cfg.resume), audit.provenance, cfg.seed, params)

@@ -178,6 +178,17 @@ def test_resume_of_a_folder_without_scorecard_is_refused(tmp_path: Path) -> None
     assert code == 2 and "holds no scorecard.json" in output
 
 
+def test_a_run_without_resume_reuses_no_part_an_earlier_run_left(tmp_path: Path) -> None:
+    """Parts are keyed by everything that sets a figure, but a plain run into an old folder must not say it
+    computed what it read back: it starts without them."""
+    out = tmp_path / "again"
+    planted = out / "checkpoints" / "robustness" / "planted.json"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text("{}")
+    code, _ = _cli("--suite", "accuracy", "--out", str(out))
+    assert code in (0, 1) and not (out / "checkpoints" / "robustness").exists()
+
+
 def _provenance(model_sha: str = "m") -> Provenance:
     return Provenance("1", "3.11", "linux", {}, "2", None, "cpu", model_sha, "zoo:x", "d", "x", "c", None)
 
