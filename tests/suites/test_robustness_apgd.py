@@ -24,20 +24,24 @@ def tabular():
     return view, space, space.to_u(data.test.x), data.test.y
 
 
-@pytest.fixture(scope="module")
-def images():
-    """A 4-class MLP on 6×6 'images' in [0, 1], trained to fit a smooth random labelling."""
+def _image_classifier(side: int, n_train: int, n_test: int):
+    """A 4-class MLP on side×side 'images' in [0, 1], trained to fit a smooth random labelling."""
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(600, 1, 6, 6, generator=gen)
-    y = (x.flatten(1) @ torch.randn(36, 4, generator=gen)).argmax(1)
+    x = torch.rand(n_train + n_test, 1, side, side, generator=gen)
+    y = (x.flatten(1) @ torch.randn(side * side, 4, generator=gen)).argmax(1)
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(36, 32), nn.ReLU(), nn.Linear(32, 4))
+    net = nn.Sequential(nn.Flatten(), nn.Linear(side * side, 32), nn.ReLU(), nn.Linear(32, 4))
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     for _ in range(300):
         opt.zero_grad()
-        nn.functional.cross_entropy(net(x[:400]), y[:400]).backward()
+        nn.functional.cross_entropy(net(x[:n_train]), y[:n_train]).backward()
         opt.step()
-    return net.eval(), image_space((1, 6, 6)), x[400:], y[400:]
+    return net.eval(), image_space((1, side, side)), x[n_train:], y[n_train:]
+
+
+@pytest.fixture(scope="module")
+def images():
+    return _image_classifier(6, 400, 200)
 
 
 def test_checkpoints_follow_the_paper() -> None:
@@ -132,18 +136,8 @@ def test_square_attack_agrees_with_art_square_on_images(images) -> None:
 
 @pytest.fixture(scope="module")
 def images10():
-    """A 4-class MLP on 10×10 'images', where the paper's Square attack and ART's are about five points apart."""
-    gen = torch.Generator().manual_seed(0)
-    x = torch.rand(700, 1, 10, 10, generator=gen)
-    y = (x.flatten(1) @ torch.randn(100, 4, generator=gen)).argmax(1)
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Flatten(), nn.Linear(100, 32), nn.ReLU(), nn.Linear(32, 4))
-    opt = torch.optim.Adam(net.parameters(), lr=0.01)
-    for _ in range(300):
-        opt.zero_grad()
-        nn.functional.cross_entropy(net(x[:500]), y[:500]).backward()
-        opt.step()
-    return net.eval(), image_space((1, 10, 10)), x[500:], y[500:]
+    """10×10 images, where the paper's Square attack and ART's land about five points apart."""
+    return _image_classifier(10, 500, 200)
 
 
 def test_square_attack_agrees_with_the_authors_reference_code(images10) -> None:
