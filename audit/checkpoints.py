@@ -32,9 +32,11 @@ def suite_identity(provenance: Provenance, seed: int, params: Mapping[str, JSONV
 
 def discard_parts(run_dir: Path) -> None:
     """A run without --resume computes every part: parts an earlier run left in the same folder would otherwise be
-    read back without the scorecard saying so. A link in their place is left alone (never followed)."""
+    read back without the scorecard saying so. A link in their place is removed, never followed."""
     folder = Path(run_dir) / CHECKPOINT_DIR
-    if folder.is_dir() and not folder.is_symlink():
+    if folder.is_symlink():
+        folder.unlink()
+    elif folder.is_dir():
         shutil.rmtree(folder)
 
 

@@ -187,6 +187,13 @@ def test_a_run_without_resume_reuses_no_part_an_earlier_run_left(tmp_path: Path)
     planted.write_text("{}")
     code, _ = _cli("--suite", "accuracy", "--out", str(out))
     assert code in (0, 1) and not (out / "checkpoints" / "robustness").exists()
+    elsewhere = tmp_path / "elsewhere"  # a link in their place: removed, and what it points to is left alone
+    planted = elsewhere / "robustness" / "planted.json"
+    planted.parent.mkdir(parents=True, exist_ok=True)
+    planted.write_text("{}")
+    (out / "checkpoints").symlink_to(elsewhere)
+    code, _ = _cli("--suite", "accuracy", "--out", str(out))
+    assert code in (0, 1) and planted.exists() and not (out / "checkpoints").is_symlink()
 
 
 def _provenance(model_sha: str = "m") -> Provenance:
