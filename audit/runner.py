@@ -136,7 +136,7 @@ def run(audit: Audit, progress: ProgressSink | None = None, executor: Executor |
                      started=lambda p: progress.suite_started(p.name, next(starts), len(audit.plan.suites)),
                      runs_alone=lambda p: bool(getattr(p.suite, "runs_alone", False)), crashed=_crashed,
                      reads_at_end=lambda p: bool(getattr(p.suite, "reads_at_end", False)),
-                     relative_cost=lambda p: float(getattr(p.suite, "relative_cost", 1.0)))
+                     relative_cost=lambda p: relative_cost(p, audit.data.input_kind))
     shared = shares_with_workers(audit.model)
     audit = dataclasses.replace(audit, tasks=executor.tasks, placement=executor.describe(work, pending, shared))
     work = dataclasses.replace(work, shared=audit)
@@ -174,6 +174,13 @@ def _crashed(planned: PlannedSuite, why: str) -> ComputedSuite:
 
 def _in_plan_order(plan: RunPlan, done: Mapping[str, SuiteResult]) -> list[SuiteResult]:
     return [done[p.name] for p in plan.suites if p.name in done]
+
+
+def relative_cost(planned: PlannedSuite, input_kind: str) -> float:
+    """The suite's rough share of a run (a scheduling hint, never a figure): its `relative_cost`, a number or a
+    mapping from input kind ("image", "tabular", "text") to number with "*" for any other kind; 1 when unset."""
+    cost = getattr(planned.suite, "relative_cost", 1.0)
+    return float(cost.get(input_kind, cost["*"]) if isinstance(cost, Mapping) else cost)
 
 
 def _plan_reads(plan: RunPlan) -> dict[str, frozenset[str]]:

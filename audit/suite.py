@@ -165,8 +165,9 @@ class Suite(Protocol):
     Params: ClassVar[type]
     # Optional (read with getattr): emits: tuple[str, ...]; provides: tuple[str, ...]; reads: tuple[Output, ...];
     # runs_alone: bool (a suite that times things runs when no other suite is running); reads_at_end: bool (it
-    # reads others' outputs only after its own work, so it may start before they finish); relative_cost: float (a
-    # rough share of a run: the longest suites start first) -- all three for suites side by side (--jobs)
+    # reads others' outputs only after its own work, so it may start before they finish); relative_cost: float, or
+    # a mapping from input kind to float with "*" for the rest (a rough share of a run: the longest suites start
+    # first) -- all three for suites side by side (--jobs)
 
     def params_for(self, preset: str) -> Any: ...
 

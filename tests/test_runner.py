@@ -229,3 +229,19 @@ def test_accuracy_run_imports_no_heavy_library(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]", out.stdout
+
+
+@pytest.mark.parametrize("input_kind,first,then", [("image", "explainability", "remedies"),
+                                                   ("tabular", "remedies", "explainability")])
+def test_suites_side_by_side_start_in_the_order_of_their_cost_on_this_kind_of_input(input_kind, first, then) -> None:
+    """On the zoo CNN remedies trains on 1,000 images and is among the shorter suites, while explainability's patch
+    permutations are long; on tables remedies is the longest. A worker that frees up takes the longer one."""
+    from audit.executors import SuiteWork
+    from audit.executors.forked import _priorities
+
+    plan = runner.plan(AuditConfig(model="mnist-cnn" if input_kind == "image" else "adult-mlp", suite="full"))
+    work = SuiteWork(None, None, dict, runner._plan_reads(plan), None, started=lambda p: None,
+                     relative_cost=lambda p: runner.relative_cost(p, input_kind))
+    priority = _priorities(work, plan.suites)
+    assert priority[first] > priority[then]
+    assert priority["robustness"] == max(priority.values())  # the longest chain on either kind starts first
