@@ -32,9 +32,10 @@ def suite_identity(provenance: Provenance, seed: int, params: Mapping[str, JSONV
 
 def discard_parts(run_dir: Path) -> None:
     """A run without --resume computes every part: parts an earlier run left in the same folder would otherwise be
-    read back without the scorecard saying so. A link in their place is removed, never followed."""
+    read back without the scorecard saying so. A link or a file in their place is removed (a link never followed),
+    since the suites store their parts there."""
     folder = Path(run_dir) / CHECKPOINT_DIR
-    if folder.is_symlink():
+    if folder.is_symlink() or folder.is_file():
         folder.unlink()
     elif folder.is_dir():
         shutil.rmtree(folder)

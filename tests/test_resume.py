@@ -194,6 +194,9 @@ def test_a_run_without_resume_reuses_no_part_an_earlier_run_left(tmp_path: Path)
     (out / "checkpoints").symlink_to(elsewhere)
     code, _ = _cli("--suite", "accuracy", "--out", str(out))
     assert code in (0, 1) and planted.exists() and not (out / "checkpoints").is_symlink()
+    (out / "checkpoints").write_text("a file where the parts go")  # once made every suite with parts fail
+    code, output = _cli("--suite", "robustness", "--out", str(out))
+    assert code in (0, 1) and "NotADirectoryError" not in output and (out / "checkpoints" / "robustness").is_dir()
 
 
 def _provenance(model_sha: str = "m") -> Provenance:
