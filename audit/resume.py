@@ -29,6 +29,10 @@ def kept_results(resume_dir: Path, provenance: Provenance, seed: int,
     if not path.is_file():
         raise AuditInputError(f"--resume {str(resume_dir)!r} holds no {SCORECARD}; pass the folder of the run to "
                               "continue (the --out of the killed run)")
+    parts = Path(resume_dir) / CHECKPOINT_DIR
+    if parts.exists() and not parts.is_dir():
+        raise AuditInputError(f"cannot resume {str(resume_dir)!r}: its {CHECKPOINT_DIR!r} is not a folder (a run keeps "
+                              "its finished parts in one); move it away, or start a new run without --resume")
     earlier = load_scorecard(path)
     _refuse_run_differences(resume_dir, earlier.provenance, earlier.run.seed, provenance, seed)
     kept = {}

@@ -173,6 +173,13 @@ def test_resume_with_other_suite_settings_is_refused_naming_them(runs: dict, tmp
     assert code == 2 and "accuracy.bootstrap_resamples = 200 then, 50 now" in output
 
 
+def test_resume_of_a_folder_whose_checkpoints_is_a_file_is_refused_naming_it(runs: dict, tmp_path: Path) -> None:
+    (tmp_path / "scorecard.json").write_bytes((runs["base"] / "full" / "scorecard.json").read_bytes())
+    (tmp_path / "checkpoints").write_text("not a folder")
+    code, output = _cli("--resume", str(tmp_path))
+    assert code == 2 and "'checkpoints' is not a folder" in output and "Traceback" not in output
+
+
 def test_resume_of_a_folder_without_scorecard_is_refused(tmp_path: Path) -> None:
     code, output = _cli("--resume", str(tmp_path))
     assert code == 2 and "holds no scorecard.json" in output
