@@ -2,11 +2,12 @@
 `nn.MaxPool2d(2)`, bit for bit, in a quarter to a half of the time.
 
 On one CPU thread ATen's max-pool kernel for NCHW tensors is scalar code whose branches follow the data; on
-mnist-cnn it took most of a forward pass (167 perturbed images: 11 of 15 ms, then 4 ms). Its channels-last kernel runs the same comparisons in the
-same window order (the first maximum wins, NaN propagates) over vectors of channels, so the image is turned
-channels last for the pooling alone and back again: the convolutions see the layout they always saw, so their
-rounding does not change. The backward pass scatters with ATen's NCHW kernel (the channels-last one is slower
-there) from the indices the forward pass found; the indices mean the same position in either layout.
+mnist-cnn it took most of a forward pass (167 perturbed images: 11 of 15 ms, then 4 ms). Its channels-last
+kernel runs the same comparisons in the same window order (the first maximum wins, NaN propagates) over vectors
+of channels, so the image is turned channels last for the pooling alone and back again: the convolutions see the
+layout they always saw, so their rounding does not change. The backward pass scatters with ATen's NCHW kernel
+(the channels-last one is slower there) from the indices the forward pass found; the indices mean the same
+position in either layout.
 """
 
 from __future__ import annotations
