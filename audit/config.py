@@ -132,7 +132,8 @@ def _add_source(merged: dict[str, Any], origins: dict[str, str], source: tuple[d
 
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        what = ("is a folder, not a file" if path.is_dir() else
+                "is not a regular file (a device or pipe is never read)" if path.exists() else "does not exist")
         raise AuditInputError(f"config file {path} {what}; pass an existing TOML file to --config")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))

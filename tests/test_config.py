@@ -54,6 +54,8 @@ def test_unknown_key_suggests(tmp_path: Path) -> None:
 def test_missing_and_invalid_config_file(tmp_path: Path) -> None:
     with pytest.raises(AuditInputError, match="does not exist"):
         load_config({}, tmp_path / "nope.toml", tmp_path)
+    with pytest.raises(AuditInputError, match="/dev/null is not a regular file"):  # it exists; reading one could hang
+        load_config({}, Path("/dev/null"), tmp_path)
     bad = tmp_path / "bad.toml"
     bad.write_text("seed = = 1")
     with pytest.raises(AuditInputError, match="not valid TOML"):
