@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from audit.errors import AuditInputError
+from audit.errors import AuditInputError, not_a_file
 from audit.types import Scorecard, Verdict
 
 
@@ -90,7 +90,8 @@ def read_card_file(path: Path, origin: str) -> dict[str, Any]:
     """A card TOML file: the fields at top level, or under [card] or [tool.audit.card]."""
     path = Path(path)
     if not path.is_file():
-        raise AuditInputError(f"{origin}: card file {path} does not exist; pass a TOML file with the model-card fields")
+        raise AuditInputError(f"{origin}: card file {path} {not_a_file(path)}; pass a TOML file with the model-card "
+                              "fields")
     if path.stat().st_size > _CARD_FILE_MAX_BYTES:
         raise AuditInputError(f"{origin}: card file {path} is larger than 1 MiB; a model card is a page of text")
     try:

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from audit.errors import AuditInputError
+from audit.errors import AuditInputError, not_a_file
 from audit.policy import Policy, build_policy, parse_thresholds
 
 DEFAULT_MODEL = "adult-mlp"
@@ -132,9 +132,7 @@ def _add_source(merged: dict[str, Any], origins: dict[str, str], source: tuple[d
 
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
-        what = ("is a folder, not a file" if path.is_dir() else
-                "is not a regular file (a device or pipe is never read)" if path.exists() else "does not exist")
-        raise AuditInputError(f"config file {path} {what}; pass an existing TOML file to --config")
+        raise AuditInputError(f"config file {path} {not_a_file(path)}; pass an existing TOML file to --config")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

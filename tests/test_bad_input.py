@@ -156,3 +156,24 @@ def test_out_in_a_read_only_folder(workdir: Path, model_file: Path, model_never_
 def test_default_out_folder_not_writable(workdir: Path, model_file: Path, model_never_loads: None) -> None:
     (workdir / "reports").write_text("a file where the reports folder goes")
     assert_input_error(user_run(model_file), "'reports' is an existing file")
+
+
+@pytest.mark.parametrize("flag", ["--model", "--data", "--predictions", "--config"])
+@pytest.mark.parametrize("special", ["/dev/null", "fifo"])
+def test_a_device_or_pipe_in_place_of_a_file_is_named_as_such_and_never_read(workdir: Path, model_file: Path,
+                                                                               flag: str, special: str) -> None:
+    """Reading a pipe blocks until someone writes to it, a device may never end: both are refused unread, and the
+    message says what the path is instead of claiming it does not exist."""
+    path = special
+    if special == "fifo":
+        os.mkfifo(workdir / "fifo")
+        path = str(workdir / "fifo")
+    if flag == "--predictions":
+        result = invoke("--suite", "accuracy", "--predictions", path, "--label", "y")
+    elif flag == "--model":
+        result = user_run(Path(path))
+    elif flag == "--data":
+        result = user_run(model_file, path)
+    else:
+        result = user_run(model_file, "good.csv", "--config", path)
+    assert_input_error(result, "is not a regular file")

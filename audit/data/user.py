@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from audit.data.types import Dataset, FeatureSpec, Split
-from audit.errors import AuditInputError
+from audit.errors import AuditInputError, not_a_file
 from audit.hashing import files_sha256
 
 MISSING_GROUP = "missing"
@@ -27,7 +27,7 @@ MISSING_GROUP = "missing"
 def read_table(path: Path) -> pd.DataFrame:
     """Read a CSV or Parquet file; anything else, or a file that is not a readable table, is a usage error."""
     if not path.is_file():
-        raise AuditInputError(f"Data file {str(path)!r} does not exist. Check the path given to --data.")
+        raise AuditInputError(f"Data file {str(path)!r} {not_a_file(path)}. Check the path given to --data.")
     suffixes = "".join(path.suffixes[-2:]).lower()
     if suffixes.endswith((".csv", ".csv.gz")):
         frame = _read_csv(path)

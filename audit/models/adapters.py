@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from audit.data.types import Dataset
-from audit.errors import AuditInputError
+from audit.errors import AuditInputError, not_a_file
 from audit.hashing import file_sha256
 from audit.models.types import ModelSource, ModelUnderAudit
 
@@ -29,7 +29,7 @@ def open_model_file(path: Path, *, arch: str | None = None, arch_kwargs: dict | 
     from audit.models import sklearn_model
 
     if not path.is_file():
-        raise AuditInputError(f"Model file {str(path)!r} does not exist. Check the path given to --model.")
+        raise AuditInputError(f"Model file {str(path)!r} {not_a_file(path)}. Check the path given to --model.")
     suffix = path.suffix.lower()
     if suffix in (*sklearn_model.SKOPS_SUFFIXES, *sklearn_model.PICKLE_SUFFIXES):
         estimator = sklearn_model.read_estimator(path, allow_unsafe_load)

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from audit.data.types import Dataset
-from audit.errors import AuditInputError
+from audit.errors import AuditInputError, not_a_file
 from audit.hashing import file_sha256
 from audit.models.architectures import ARCHITECTURES, build
 from audit.models.device import resolve_device
@@ -229,7 +229,7 @@ def load_user_model(
     """Load and validate the user's model against `data` (a small batch is run before any suite)."""
     path = Path(path)
     if not path.is_file():
-        raise AuditInputError(f"Model file {str(path)!r} does not exist. Check the path given to --model.")
+        raise AuditInputError(f"Model file {str(path)!r} {not_a_file(path)}. Check the path given to --model.")
     device = resolve_device(device)
     module, kind = _load_module(path, arch, arch_kwargs, allow_unsafe_load)
     checked = check_model(module.to(device), data, device)

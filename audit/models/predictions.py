@@ -18,7 +18,7 @@ import torch
 
 from audit.data.types import Dataset, FeatureSpec, Split
 from audit.data.user import check_feature_columns, label_classes, read_table, sensitive_groups
-from audit.errors import AuditInputError
+from audit.errors import AuditInputError, not_a_file
 from audit.hashing import file_sha256, files_sha256
 from audit.models.types import MissingCapability, ModelSource, ModelUnderAudit
 
@@ -66,7 +66,8 @@ def load_predictions(path: str | Path, columns: PredictionColumns,
     """The file as a model that answers for its own rows, and its rows as the audited data."""
     path = Path(path)
     if not path.is_file():
-        raise AuditInputError(f"Prediction file {str(path)!r} does not exist. Check the path given to --predictions.")
+        raise AuditInputError(f"Prediction file {str(path)!r} {not_a_file(path)}. Check the path given to "
+                              "--predictions.")
     frame = read_table(path)
     _check_columns(frame, columns, path)
     classes = label_classes([(path, frame)], columns.label)
