@@ -200,16 +200,15 @@ def _pool(context: Any, jobs: int) -> ProcessPoolExecutor:
 def _worker_setup() -> None:
     """In a fresh worker: native pools on one thread, Ctrl-C left to the parent, die with the parent, and
     plain standard streams (the parent's may be a live progress display whose lock another thread held at fork)."""
-    import torch
-    from threadpoolctl import threadpool_limits
+    from audit.threads import one_thread
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     sys.stdout = open(os.dup(1), "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
     sys.stderr = open(os.dup(2), "w", buffering=1, encoding="utf-8", errors="replace")  # noqa: SIM115
-    torch.set_num_threads(1)
-    _STATE["limits"] = threadpool_limits(limits=1)  # kept: the limits hold until restored
+    _STATE["one_thread"] = one_thread()  # entered for good: the worker has nothing to restore
+    _STATE["one_thread"].__enter__()
 
 
 def _run_item(index: int, previous: Mapping[str, Any]) -> Any:
