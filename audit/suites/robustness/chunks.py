@@ -4,9 +4,10 @@ An attack batch (512 rows, or 512 rows × ε in the sweep) draws its random star
 at once; only the model's passes on it are cut into chunks. mnist-cnn's activations for 167 images stay within the
 cache where a 512-row pass's do not (PGD on 1,000 images ~25% less CPU), and a row's logits and input gradient do not
 depend on the rows beside it, so every draw, point and figure is the same. A call on at most `rows` rows is passed
-on as it is, a larger one in nearly equal pieces (`row_chunks`), so no piece has the 1-3 rows on which matrix
-products take another kernel path (rounded differently) unless the call itself has. Tabular rows (~100 values) fit
-a whole attack batch into one pass.
+on as it is, a larger one in nearly equal pieces (`row_chunks`) of at least half the limit (84 mnist-cnn rows), so
+no piece has the few rows on which matrix products take another kernel path (rounded differently) unless the call
+itself has: 1-3 rows on some CPUs, fewer than 16 for a 784-wide product with MKL on an AVX-512 CPU. Tabular rows
+(~100 values) fit a whole attack batch into one pass.
 """
 
 from __future__ import annotations
