@@ -1,4 +1,4 @@
-"""Fan-out inside a suite: independent tasks (shadow models, bootstrap chunks) run here in order, or as Ray tasks.
+"""Fan-out inside a suite: independent tasks (shadow models, attack shards) run here in order, or as Ray tasks.
 
 A task is a module-level function `task(shared, item, seed) -> result` (picklable, so a Ray worker can import it).
 Each item brings its own seed (audit.stats.derive_seed of the run seed, a salt and the item's index) and runs with

@@ -36,15 +36,21 @@ def _comparable(path: Path) -> dict:
 # 8 shadow models, 4 per task: two shadow tasks fanned out inside the privacy suite (nested Ray tasks on Ray)
 SMALL_PRIVACY = {"shadow_models": 8, "shadows_per_task": 4, "max_per_side": 300, "bootstrap_resamples": 100,
                  "attribute_rows": 200, "shift_rows": 300, "label_only_queries": 4}
+# 150 audit rows in shards of at most 40: the ε sweep's looks fan out as Ray tasks inside the robustness suite
+SMALL_ROBUSTNESS = {"n_rows": 150, "row_looks": [75], "shard_rows": 40, "pgd_steps": 5, "apgd_steps": 5,
+                    "run_l2": False, "n_blackbox": 30, "blackbox_queries": 40, "n_deepfool": 20, "deepfool_steps": 10}
 
 
 def test_ray_scorecard_equals_local(local_ray, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    settings = dict(model="german-mlp", suite="accuracy,fairness,privacy", suites={"privacy": SMALL_PRIVACY})
+    settings = dict(model="german-mlp", suite="accuracy,fairness,privacy,robustness",
+                    suites={"privacy": SMALL_PRIVACY, "robustness": SMALL_ROBUSTNESS})
     execute(AuditConfig(**settings, out=str(tmp_path / "local")))  # type: ignore[arg-type]
     on_ray = execute(AuditConfig(**settings, out=str(tmp_path / "ray"), executor="ray"))  # type: ignore[arg-type]
-    assert [r.status.value for r in on_ray.scorecard.results] == ["ok", "ok", "ok"]
+    assert [r.status.value for r in on_ray.scorecard.results] == ["ok", "ok", "ok", "ok"]
     lira = next(m for r in on_ray.scorecard.results for m in r.measurements if m.name == "membership_auc[lira_online]")
     assert lira.details["shadow_models"] == 8
+    pgd = next(m for r in on_ray.scorecard.results for m in r.measurements if m.name.startswith("robust_accuracy[pgd"))
+    assert pgd.details["shard_rows"] == 40
     assert _comparable(tmp_path / "ray" / "scorecard.json") == _comparable(tmp_path / "local" / "scorecard.json")
     assert sorted(p.name for p in (tmp_path / "ray" / "evidence").iterdir()) == sorted(
         p.name for p in (tmp_path / "local" / "evidence").iterdir())
@@ -71,6 +77,29 @@ def test_shadow_tasks_on_ray_equal_the_same_tasks_in_process(local_ray) -> None:
     for index in (0, 1):
         np.testing.assert_array_equal(on_ray[index]["phi"], here[index]["phi"])
         np.testing.assert_array_equal(on_ray[index]["correct"], here[index]["correct"])
+
+
+def test_attack_shards_on_ray_equal_the_same_shards_in_process(local_ray, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    from audit.executors.tasks import IN_PROCESS, RayTasks, item_seeds
+    from audit.suite import SuiteContext
+    from audit.suites.robustness import RobustnessParams
+    from audit.suites.robustness.eps_sweep import LookWork, Shard, attack_shard
+    from audit.suites.robustness.suite import _setup
+    from audit.testing import synthetic_tabular, tabular_model
+
+    data = synthetic_tabular(300, seed=2)
+    params = RobustnessParams(n_rows=120, pgd_steps=5, apgd_steps=5)
+    ctx = SuiteContext(tabular_model(data, epochs=5), data, seed=0, preset="full", cache_dir=tmp_path)
+    setup, _ = _setup(ctx, params)
+    work = LookWork(setup, "linf", (0.25, 0.5, 1.0))
+    shards = [Shard(setup.order[i : i + 40], np.zeros(40, dtype=bool)) for i in (0, 40)]
+    seeds = item_seeds(0, 4300, 2)
+    on_ray = dict(RayTasks().run(attack_shard, work, shards, seeds, 0.0))
+    here = dict(IN_PROCESS.run(attack_shard, work, shards, seeds, 0.0))
+    assert on_ray == here
+    assert on_ray[0]["rows"] == setup.order[:40].tolist()
 
 
 def test_a_timing_suite_runs_as_a_wave_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:

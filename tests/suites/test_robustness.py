@@ -60,7 +60,9 @@ def test_probability_outputs_fail_the_logit_check(data, model):
 
 def test_gradient_masking_model_is_flagged(data, model):
     masked = wrap_module(Rounded(model.module), data)
-    checks = _checks(_run(masked, data))
+    # the black-box attack breaks ~5-7% of rows the white-box ones miss: 200 rows tell that from the 2-point
+    # tolerance whatever the seed (on 60 it was 0-10% from seed to seed)
+    checks = _checks(_run(masked, data, dataclasses.replace(FAST, n_blackbox=200)))
     assert checks["gradients_nonzero"] is False
     assert checks["large_eps_reaches_chance"] is False
     assert checks["blackbox_no_stronger_than_whitebox"] is False

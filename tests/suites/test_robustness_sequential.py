@@ -12,6 +12,7 @@ import torch
 from robustness_helpers import context
 
 from audit.checkpoints import PartCheckpoints
+from audit.executors.tasks import seeded_call
 from audit.stats import clopper_pearson
 from audit.suites.robustness import RobustnessParams, RobustnessSuite, eps_sweep
 from audit.suites.robustness.threat import LogitView, build_space
@@ -19,8 +20,9 @@ from audit.suites.robustness.torch_pgd import fgsm_config, fgsm_sweep, pgd
 from audit.testing import synthetic_tabular, tabular_model
 from audit.types import to_json_dict
 
-SEQUENTIAL = RobustnessParams(n_rows=300, row_looks=(60, 120), ci_half_width=0.1, pgd_steps=8, apgd_steps=8,
-                              run_l2=False, n_blackbox=40, blackbox_queries=60, n_deepfool=20, deepfool_steps=10)
+SEQUENTIAL = RobustnessParams(n_rows=300, row_looks=(60, 120), ci_half_width=0.1, shard_rows=50, pgd_steps=8,
+                              apgd_steps=8, run_l2=False, n_blackbox=40, blackbox_queries=60, n_deepfool=20,
+                              deepfool_steps=10)
 
 
 @pytest.fixture(scope="module")
@@ -69,18 +71,41 @@ def test_each_eps_reports_its_rows_look_and_a_valid_interval(uninterrupted):
     assert all(v.passed for v in uninterrupted.validity), [v for v in uninterrupted.validity if not v.passed]
 
 
-def test_a_resumed_sweep_reads_finished_looks_back_and_equals_an_uninterrupted_run(model, data, uninterrupted,
-                                                                                 tmp_path, monkeypatch):
+def test_a_resumed_sweep_reads_finished_shards_back_and_equals_an_uninterrupted_run(model, data, uninterrupted,
+                                                                                  tmp_path, monkeypatch):
     first = _run(model, data, tmp_path)
     parts = sorted(p.name for p in tmp_path.iterdir())
-    assert parts == ["linf-look1.json", "linf-look2.json", "linf-look3.json"]
-    (tmp_path / "linf-look3.json").unlink()  # killed while the last look ran
+    # looks of 60, 60 and 120 new rows in shards of at most 50: 2 + 2 + 3 parts
+    assert parts == [f"linf-look{look}-{i}.json" for look, n in ((1, 2), (2, 2), (3, 3)) for i in range(n)]
+    (tmp_path / "linf-look3-1.json").unlink()  # killed while the last look's second shard ran
     attacked = []
     real = eps_sweep.attack_look
-    monkeypatch.setattr(eps_sweep, "attack_look", lambda *a, **k: attacked.append(len(a[3])) or real(*a, **k))
+    monkeypatch.setattr(eps_sweep, "attack_look", lambda *a, **k: attacked.append(a[3].tolist()) or real(*a, **k))
     resumed = _run(model, data, tmp_path)
-    assert attacked == [240 - 120]  # only the unfinished look (rows 121-240) was attacked again
+    look3 = json.loads((tmp_path / "linf-look3-1.json").read_text())["value"]
+    assert attacked == [look3["rows"]] and len(look3["rows"]) == 40  # only that shard was attacked again
     assert _json(resumed) == _json(first) == _json(uninterrupted)
+
+
+class ReversedTasks:
+    """Runs a fan-out's items last to first, as Ray may finish them."""
+
+    def run(self, task, shared, items, seeds, gpus):  # type: ignore[no-untyped-def]
+        for index in reversed(range(len(items))):
+            yield index, seeded_call(task, shared, items[index], seeds[index])
+
+
+def test_shards_finishing_in_another_order_give_the_same_figures(model, data, uninterrupted):
+    ctx = dataclasses.replace(context(model, data), tasks=ReversedTasks())
+    assert _json(RobustnessSuite().run(ctx, SEQUENTIAL)) == _json(uninterrupted)
+
+
+def test_the_shard_size_is_a_setting_of_the_audit(model, data, uninterrupted):
+    """Another shard size draws other random starts: still a valid sweep, recorded with each figure."""
+    other = RobustnessSuite().run(context(model, data), dataclasses.replace(SEQUENTIAL, shard_rows=1000))
+    pgd = [m for m in other.measurements if m.name.startswith("robust_accuracy[pgd,linf")]
+    assert {m.details["shard_rows"] for m in pgd} == {1000}
+    assert all(v.passed for v in other.validity)
 
 
 def test_fgsm_from_one_gradient_equals_fgsm_run_per_eps(model, data):

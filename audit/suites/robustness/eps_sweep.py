@@ -3,12 +3,16 @@
 Rows join in a seeded shuffled order (`AttackSetup.order`). At each look of `AttackSetup.looks` (sequential
 sampling, audit.stats.SequentialLooks) the next block of rows is attacked at every ε still open, all of them
 in one batch where row i at ε e is one row with its own budget: FGSM from one gradient per row for every ε,
-then PGD and APGD (CE, and DLR with 3+ classes) with early stopping per row. A row an attack fooled at a
+then PGD and APGD (CE, and DLR with 3+ classes) with early stopping per row. A look's block is attacked in
+shards of at most `shard_rows` rows (`attack_shard`), each a task of its own through SuiteContext.fan_out_parts:
+in order in this process, or side by side as Ray tasks under --executor ray. A shard's random starts come from
+its own seed (the run seed, the look and the shard's index), never from its neighbours', so the figures are the
+same on either executor. A row an attack fooled at a
 smaller ε counts as fooled by that attack at every larger ε of the batch, since its point lies in every larger
 ball (what a warm start of an ε-by-ε sweep carries over). An ε closes at the first look where the interval of
 its worst-case robust accuracy is as tight as the preset asks; its figures are reported on the rows seen so
-far, with that look's share of the error rate. Each look is one checkpointed part (`SuiteContext.part`): a
-resumed run reads finished looks back, and a run sees the same JSON value whether computed or read back.
+far, with that look's share of the error rate. Each shard is one checkpointed part: a resumed run reads finished
+shards back, and a run sees the same JSON value whether computed or read back.
 """
 
 from __future__ import annotations
@@ -21,14 +25,19 @@ from typing import Any
 import numpy as np
 import torch
 
+from audit.executors.tasks import item_seeds
+from audit.stats import derive_seed
 from audit.suite import Progress
 from audit.suites.robustness.apgd import APGDConfig, apgd_with_stats
+from audit.suites.robustness.chunks import row_chunks
 from audit.suites.robustness.sweep import AttackSetup, Outcome
 from audit.suites.robustness.torch_pgd import PGDConfig, fgsm_sweep, pgd_with_stats
 from audit.types import JSONValue
 
-Part = Callable[[str, Callable[[], Any]], Any]  # SuiteContext.part
+FanOutParts = Callable[..., list[Any]]  # SuiteContext.fan_out_parts
 STOPPING = "a row stops at its first misclassified iterate"
+SWEEP_SALT = 4300  # look k of a norm fans out with salt SWEEP_SALT + 2k (+1 for L2): its shards' seeds
+SHARD_GPUS = 1.0  # an attack shard keeps a GPU busy on its own
 
 
 def attack_plan(setup: AttackSetup, norm: str) -> list[tuple[str, PGDConfig | APGDConfig, int]]:
@@ -51,10 +60,33 @@ def _decode(text: str, shape: tuple[int, ...]) -> torch.Tensor:
     return torch.from_numpy(np.frombuffer(base64.b64decode(text), dtype="<f4").reshape(-1, *shape).copy())
 
 
-def attack_look(setup: AttackSetup, norm: str, eps: Sequence[float], block: np.ndarray, look: int,
+@dataclass(frozen=True)
+class LookWork:
+    """What every shard of one look shares (put into Ray's object store once)."""
+
+    setup: AttackSetup
+    norm: str
+    eps: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Audit rows attacked together, and which of them keep their PGD points whatever the outcome."""
+
+    rows: np.ndarray
+    keep: np.ndarray
+
+
+def attack_shard(work: LookWork, shard: Shard, seed: int) -> dict[str, JSONValue]:
+    """One task of a look (audit.executors.tasks): every attack at every open ε on the shard's rows."""
+    return attack_look(work.setup, work.norm, work.eps, shard.rows, seed, shard.keep)
+
+
+def attack_look(setup: AttackSetup, norm: str, eps: Sequence[float], block: np.ndarray, seed: int,
                 keep: np.ndarray) -> dict[str, JSONValue]:
-    """Every attack at every ε on the audit rows `block`; survival as each attack's own run found it (carrying
-    across ε happens on assembly). PGD's L∞ points are kept for the rows it fooled and the rows in `keep`."""
+    """Every attack at every ε on the audit rows `block`, each attack's random starts drawn from `seed` and its salt;
+    survival as each attack's own run found it (carrying across ε happens on assembly). PGD's L∞ points are kept
+    for the rows it fooled and the rows in `keep`."""
     u, y, p = setup.u[block], setup.y[block], setup.params
     b, n_eps, y_np = len(block), len(eps), setup.y[block].numpy()
     clean = setup.clean_correct[block]
@@ -67,8 +99,9 @@ def attack_look(setup: AttackSetup, norm: str, eps: Sequence[float], block: np.n
     points: list[JSONValue] = []
     for name, cfg, salt in attack_plan(setup, norm):
         run = pgd_with_stats if isinstance(cfg, PGDConfig) else apgd_with_stats
-        adv, stats = run(setup.view, stacked, labels, setup.space, cfg, setup.generator(salt, look), p.batch_size,
-                         radius=budget, stop_when_fooled=True)
+        generator = torch.Generator().manual_seed(derive_seed(seed, salt))
+        adv, stats = run(setup.view, stacked, labels, setup.space, cfg, generator, p.batch_size, radius=budget,
+                         stop_when_fooled=True)
         survived = clean[:, None] & (setup.predict(adv).reshape(b, n_eps) == y_np[:, None])
         steps = stats.steps_per_row.reshape(b, n_eps) if stats.steps_per_row is not None else torch.zeros(b, n_eps)
         attacks[name] = {"survived": survived.T.tolist(), "steps": steps.T.tolist(),
@@ -150,28 +183,34 @@ class NormSweep:
         return still
 
 
-def sweep_norm(setup: AttackSetup, norm: str, eps: tuple[float, ...], part: Part,
+def sweep_norm(setup: AttackSetup, norm: str, eps: tuple[float, ...], fan_out: FanOutParts,
                progress: Callable[[str], None]) -> NormSweep:
     """Attack look by look until every ε of the norm is closed."""
     plan = [name for name, _, _ in attack_plan(setup, norm)]
     state = NormSweep(setup, norm, tuple(sorted(eps)), ["fgsm", *plan])
     open_eps, start = list(state.eps), 0
-    keep_rows = setup.order[: setup.params.n_image_examples]
     for look, n in enumerate(setup.looks.looks):
         if not open_eps:
             break
-        block = setup.order[start:n]
-        keep = np.isin(block, keep_rows)
-        todo = tuple(open_eps)
-        value = part(f"{norm}-look{look + 1}", lambda todo=todo, block=block, keep=keep, look=look:
-                     attack_look(setup, norm, todo, block, look, keep))
-        if value["eps"] != list(todo) or value["rows"] != block.tolist():  # a part from another sweep: redo
-            value = attack_look(setup, norm, todo, block, look, keep)
-        state.absorb(value)
+        for value in _look_values(setup, norm, tuple(open_eps), setup.order[start:n], look, fan_out):
+            state.absorb(value)
         open_eps = state.close_tight(look, open_eps)
         start = n
         progress(f"robustness: {norm}, {n} rows, {len(open_eps)} ε still open")
     return state
+
+
+def _look_values(setup: AttackSetup, norm: str, todo: tuple[float, ...], block: np.ndarray, look: int,
+                 fan_out: FanOutParts) -> list[dict[str, Any]]:
+    """Each shard's part of one look, in row order: computed as tasks, or read back from a killed run."""
+    keep = np.isin(block, setup.order[: setup.params.n_image_examples])
+    shards = [Shard(block[piece], keep[piece]) for piece in row_chunks(len(block), setup.params.shard_rows)]
+    work, salt = LookWork(setup, norm, todo), SWEEP_SALT + 2 * look + (norm == "l2")
+    values = fan_out(f"{norm}-look{look + 1}", attack_shard, shards, salt=salt, shared=work, gpus=SHARD_GPUS)
+    seeds = item_seeds(setup.seed, salt, len(shards))
+    return [value if value["eps"] == list(todo) and value["rows"] == shard.rows.tolist()
+            else attack_shard(work, shard, seed)  # a part from another sweep: redo
+            for value, shard, seed in zip(values, shards, seeds, strict=True)]
 
 
 def _details(state: NormSweep, name: str, e: float, cfg: PGDConfig | APGDConfig | None) -> dict[str, JSONValue]:
@@ -183,7 +222,8 @@ def _details(state: NormSweep, name: str, e: float, cfg: PGDConfig | APGDConfig 
     if cfg is None:
         return {**out, "steps": 1, "restarts": 0, "gradient": "one per row, shared by every ε of the sweep"}
     out.update({"steps": cfg.steps, "restarts": cfg.restarts, "stopping": STOPPING, "restarts_run": fig.restarts_run,
-                "rows_carried_from_smaller_eps": fig.carried, "batched": "rows × every open ε in one batch"})
+                "rows_carried_from_smaller_eps": fig.carried, "batched": "rows × every open ε in one batch",
+                "shard_rows": state.setup.params.shard_rows})
     if isinstance(cfg, PGDConfig):
         out["step_size"] = 2.5 * e / max(cfg.steps, 1)
     else:
@@ -218,13 +258,13 @@ def outcomes(state: NormSweep) -> list[Outcome]:
     return out
 
 
-def run_sweep(setup: AttackSetup, eps_by_norm: dict[str, tuple[float, ...]], part: Part,
+def run_sweep(setup: AttackSetup, eps_by_norm: dict[str, tuple[float, ...]], fan_out: FanOutParts,
               progress: Progress) -> tuple[list[Outcome], dict[float, torch.Tensor]]:
     """Every norm's sweep; the outcomes, and PGD's L∞ points by ε (kept rows; the clean input elsewhere)."""
     found: list[Outcome] = []
     adversarial: dict[float, torch.Tensor] = {}
     for i, (norm, eps) in enumerate(eps_by_norm.items()):
-        state = sweep_norm(setup, norm, eps, part, lambda text, i=i: progress(i, len(eps_by_norm) + 1, text))
+        state = sweep_norm(setup, norm, eps, fan_out, lambda text, i=i: progress(i, len(eps_by_norm) + 1, text))
         found += outcomes(state)
         adversarial.update(state.points)
     return found, adversarial

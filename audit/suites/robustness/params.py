@@ -17,6 +17,9 @@ class RobustnessParams:
     # interval's half-width is at most ci_half_width. () attacks all n_rows at every ε (one look, plain 95%).
     row_looks: tuple[int, ...] = bounded((250, 500), min=1)
     ci_half_width: float = bounded(0.04, min=0.0, max=0.5)
+    # Each look's new rows are attacked in shards of at most this many rows, each a task of its own (side by side on
+    # Ray) seeded by its index: a setting of the audit, not of the executor, so every executor gives the same figures.
+    shard_rows: int = bounded(250, min=1)
     # images: pixel units; tabular: fractions of each feature's std
     eps_linf: tuple[float, ...] = bounded((), min=0.0)
     eps_l2: tuple[float, ...] = bounded((), min=0.0)

@@ -113,7 +113,7 @@ def _middle(eps: tuple[float, ...]) -> float:
 def _white_box(ctx: SuiteContext, setup: AttackSetup, eps_by_norm: dict[str, tuple[float, ...]], mid_eps: float,
                unit: str, f: Findings) -> Outcome:
     """Returns the worst-case outcome at the middle L∞ ε (for the by-group figures)."""
-    outcomes, adversarial = eps_sweep.run_sweep(setup, eps_by_norm, ctx.part, ctx.progress)
+    outcomes, adversarial = eps_sweep.run_sweep(setup, eps_by_norm, ctx.fan_out_parts, ctx.progress)
     f.row_outcomes.update(outcome_columns(setup, outcomes, unit))
     f.measurements += whitebox.sweep_measurements(setup, outcomes, unit)
     large = setup.params.large_eps or (1.0 if setup.is_image else 20.0)
@@ -142,7 +142,9 @@ def _sampling_note(setup: AttackSetup) -> str:
             f"robust accuracy is looked at after {', '.join(str(k) for k in looks.looks)} rows; an ε stops taking "
             f"rows at the first look where its exact interval is within ±{looks.half_width:g}. The error rate is "
             f"split across the looks ({', '.join(f'{a:g}' for a in looks.alphas)}, Bonferroni), so each reported "
-            "interval is a valid 95% interval however early it stopped; each figure records its rows and look.")
+            "interval is a valid 95% interval however early it stopped; each figure records its rows and look. "
+            f"Each look's new rows are attacked in shards of at most {setup.params.shard_rows} rows, each with its "
+            "own seed, so the figures do not depend on where the shards ran.")
 
 
 def _constraint_note(setup: AttackSetup) -> str:
