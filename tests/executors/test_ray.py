@@ -102,6 +102,38 @@ def test_attack_shards_on_ray_equal_the_same_shards_in_process(local_ray, tmp_pa
     assert on_ray[0]["rows"] == setup.order[:40].tolist()
 
 
+def test_remedies_trained_as_ray_tasks_equal_remedies_trained_in_process(local_ray, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Each remedy trains in a Ray task of its own (`remedies.jobs.train_remedy`); the re-audited figures equal an
+    in-process run's (separate cache folders, so neither run reuses the other's remedies)."""
+    import dataclasses
+
+    pytest.importorskip("opacus")
+    from audit.executors.tasks import IN_PROCESS, RayTasks
+    from audit.suite import SuiteContext
+    from audit.suites.remedies import RemediesParams, RemediesSuite
+    from audit.testing import synthetic_tabular, tabular_model
+    from audit.types import to_json_dict
+
+    data = synthetic_tabular(n=400, seed=4)
+    model = tabular_model(data, seed=4, epochs=20)
+    model = dataclasses.replace(model, recipe=dataclasses.replace(model.recipe, batch_size=64, epochs=3))
+    params = RemediesParams(remedies=("adversarial_training", "dp_sgd", "distillation", "fairness_constrained"),
+                            attack_steps=3, attack_rows=100, membership_rows=100, bootstrap_resamples=100,
+                            train_attack_steps=2, dp_batch_size=32)
+
+    def figures(tasks: object, cache: str) -> str:
+        ctx = SuiteContext(model=model, data=data, seed=0, preset="full", cache_dir=tmp_path / cache,
+                           tasks=tasks)  # type: ignore[arg-type]
+        out = RemediesSuite().run(ctx, params)
+        kept = [m for m in out.measurements if not any(t in m.name for t in ("throughput", "training_seconds"))]
+        return json.dumps(to_json_dict(dataclasses.replace(out, measurements=tuple(kept), evidence=None,
+                                                           tables=(), charts=())), sort_keys=True)
+
+    on_ray, here = figures(RayTasks(), "ray"), figures(IN_PROCESS, "here")
+    assert on_ray == here
+    assert "dp_sgd.accuracy" in on_ray and "fairness_constrained.accuracy" in on_ray
+
+
 def test_a_timing_suite_runs_as_a_wave_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import dataclass
 

@@ -33,11 +33,11 @@ _FORMAT = 1
 def code_digest() -> str:
     """The code a remedy's weights come from (a change to it makes stored remedies stale)."""
     from audit.models import training
-    from audit.suites.remedies import adversarial, distillation, dp_sgd, fairness_constrained, store
+    from audit.suites.remedies import adversarial, distillation, dp_sgd, fairness_constrained, jobs, store
     from audit.suites.robustness import threat, torch_pgd
 
-    parts = [inspect.getsource(m) for m in (training, adversarial, distillation, dp_sgd, fairness_constrained, store,
-                                            threat, torch_pgd)]
+    parts = [inspect.getsource(m) for m in (training, adversarial, distillation, dp_sgd, fairness_constrained, jobs,
+                                            store, threat, torch_pgd)]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 

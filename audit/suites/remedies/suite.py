@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import ClassVar
 
@@ -18,7 +18,7 @@ from audit.stats import derive_seed
 from audit.suite import Output, SuiteContext, SuiteOutput
 from audit.suites.remedies import comparison, findings, linked, tradeoff
 from audit.suites.remedies.params import CONSTRAINTS, TABULAR_REMEDIES, RemediesParams, preset_params
-from audit.suites.remedies.variant import ORIGINAL, RemedySkipped, TrainedVariant, count_parameters
+from audit.suites.remedies.variant import ORIGINAL, TrainedVariant, count_parameters
 from audit.threads import one_thread
 from audit.types import Measurement, ValidityCheck
 
@@ -161,104 +161,18 @@ def _original(ctx: SuiteContext) -> TrainedVariant:
 
 def _train_all(ctx: SuiteContext, data: Dataset, params: RemediesParams, wanted: list[str], rows,  # noqa: ANN001
                attribute: str) -> tuple[list[TrainedVariant], list[str]]:
-    variants, skipped = [_original(ctx)], []
-    trainers = _trainers(ctx, data, params, rows, attribute)
-    for i, name in enumerate(wanted):
-        ctx.progress(i, 2 * len(wanted) + 1, f"remedies: training {name}")
-        try:
-            variants.append(trainers[name]())
-        except RemedySkipped as why:
-            skipped.append(f"{name} was not trained: {why}")
-    return variants, skipped
+    """The original, then each wanted remedy trained as a task of its own (`jobs.train_remedy`), in `wanted`'s
+    order; and why any remedy was not trained."""
+    from audit.suites.remedies.jobs import RemedyJob, train_remedy
 
-
-def _trainers(ctx: SuiteContext, data: Dataset, params: RemediesParams, rows, attribute: str,  # noqa: ANN001
-              ) -> dict[str, Callable[[], TrainedVariant]]:
-    from audit.suites.remedies.adversarial import train_adversarial
-    from audit.suites.remedies.distillation import train_student
-    from audit.suites.remedies.dp_sgd import DpSettings, train_dp_sgd
-    from audit.suites.remedies.fairness_constrained import train_constrained
-
-    recipe = remedy_recipe(ctx, params)
-    assert data.train is not None
-    start = ctx.model.module if data.input_kind == "image" else None  # images fine-tune the audited weights
-    # images: from-scratch remedies (DP-SGD, the student) train longer than the fine-tune
-    scratch = dataclasses.replace(recipe, epochs=params.image_scratch_epochs) if start is not None else recipe
-    seed = derive_seed(ctx.seed, _SALT_TRAIN)
-    dp = DpSettings(params.dp_epsilon, params.dp_delta, params.dp_max_grad_norm, params.dp_batch_size, params.dp_lr)
-
-    def fairness() -> TrainedVariant:
-        if not attribute or data.task != "binary":
-            raise RemedySkipped("the fairness constraint needs a binary task with a sensitive attribute")
-        return train_constrained(recipe, data.train, attribute, params.fairness_constraint, params.fairness_weight,
-                                 data.positive_class)
-
-    trainers = {
-        "adversarial_training": lambda: train_adversarial(recipe, data, rows.space, params.epsilon,
-                                                          params.train_attack_steps, seed, init=start),
-        "dp_sgd": lambda: train_dp_sgd(scratch, data.train, dp, recipe.seed),
-        # images: the student learns from every training row (a superset of the members scored)
-        "distillation": lambda: train_student(scratch, ctx.data.train, ctx.model.module, ctx.model.outputs,
-                                              params.distill_temperature, params.distill_alpha),
-        "fairness_constrained": fairness,
-    }
-    architectures = {"adversarial_training": recipe, "dp_sgd": scratch, "fairness_constrained": recipe,
-                     "distillation": _student_or_none(scratch)}
-    return {name: _stored(ctx, data, params, rows, attribute, name, architectures[name], train)
-            for name, train in trainers.items()}
-
-
-def _student_or_none(recipe: Recipe) -> Recipe | None:
-    from audit.suites.remedies.distillation import student_recipe
-
-    try:
-        return student_recipe(recipe)
-    except RemedySkipped:
-        return None
-
-
-def _stored(ctx: SuiteContext, data: Dataset, params: RemediesParams, rows, attribute: str,  # noqa: ANN001
-            name: str, architecture: Recipe | None, train: Callable[[], TrainedVariant],
-            ) -> Callable[[], TrainedVariant]:
-    """`train`, run once: a later run with the same key (see `store`) loads the remedy it trained."""
-    from audit.models.architectures import build
-    from audit.models.recipes import recipe_to_json
-    from audit.suites.remedies import store
-    from audit.suites.remedies.fairness_constrained import group_codes
-
-    def run() -> TrainedVariant:
-        if architecture is None or data.train is None or ctx.data.train is None:
-            return train()  # the trainer says why it cannot apply
-        tensors = [data.train.x, data.train.y, ctx.data.train.x, ctx.data.train.y]
-        if name == "fairness_constrained" and attribute and attribute in data.train.sensitive.columns:
-            tensors.append(group_codes(data.train.sensitive, attribute)[0])
-        if name == "adversarial_training" and rows.space is not None:
-            space = rows.space
-            tensors += [space.scale, space.mask, space.u_lo, space.u_hi]
-        settings = {"params": dataclasses.asdict(params), "architecture": recipe_to_json(architecture),
-                    "recipe": recipe_to_json(ctx.model.recipe) if ctx.model.recipe else None, "seed": ctx.seed,
-                    "attribute": attribute, "positive": data.positive_class, "task": data.task,
-                    "input_kind": data.input_kind, "teacher_outputs": ctx.model.outputs,
-                    "space": repr((rows.space.categorical, rows.space.immutable_columns)) if rows.space else None}
-        key = store.remedy_key(name, settings, tensors, [ctx.model.module], _code())
-        variant = store.trained_or_stored(ctx.cache_dir, key, name,
-                                          lambda: build(architecture.architecture, **architecture.arch_kwargs), train)
-        if not variant.details.get("reused_training"):
-            variant = dataclasses.replace(variant, details={**variant.details, "reused_training": False})
-        return dataclasses.replace(variant, details={**variant.details, "training_key": key[:32]})
-
-    return run
-
-
-_CODE: list[str] = []
-
-
-def _code() -> str:
-    from audit.suites.remedies import store
-
-    if not _CODE:
-        _CODE.append(store.code_digest())
-    return _CODE[0]
+    assert ctx.data.train is not None and ctx.model.module is not None and ctx.model.recipe is not None
+    job = RemedyJob(data, ctx.data.train, ctx.model.module, ctx.model.outputs, ctx.model.recipe,
+                    remedy_recipe(ctx, params), params, rows.space, attribute, ctx.seed,
+                    derive_seed(ctx.seed, _SALT_TRAIN), ctx.cache_dir)
+    ctx.progress(0, 2 * len(wanted) + 1, f"remedies: training {', '.join(wanted)}")
+    outcomes = ctx.fan_out(train_remedy, wanted, salt=_SALT_TRAIN, shared=job)
+    variants = [_original(ctx)] + [o.variant for o in outcomes if o.variant is not None]
+    return variants, [o.skipped for o in outcomes if o.variant is None]
 
 
 def remedy_recipe(ctx: SuiteContext, params: RemediesParams) -> Recipe:
