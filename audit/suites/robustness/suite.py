@@ -93,7 +93,7 @@ def _setup(ctx: SuiteContext, p: RobustnessParams) -> tuple[AttackSetup, bool]:
     view = (RowChunks(LogitView(model.module, scale, model.outputs == "probabilities"),
                       chunk_rows(split.x, model.device)) if logits else LabelView(model, scale)).eval()
     setup = AttackSetup(view, space, space.to_u(split.x), split.y, model.n_classes, model.device, p, ctx.seed,
-                        data.input_kind == "image")
+                        data.input_kind == "image", ctx.tasks)
     return setup, "gradients" in model.capabilities
 
 

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
+from audit.executors.tasks import IN_PROCESS, TaskRunner, item_seeds, run_in_order
 from audit.stats import DEFAULT_ALPHA, SequentialLooks, derive_seed
 from audit.suites.robustness.apgd import APGDConfig, apgd_with_stats
 from audit.suites.robustness.attacks import ArtSettings, run_art
 from audit.suites.robustness.blackbox import random_search, square_attack
+from audit.suites.robustness.chunks import row_chunks
 from audit.suites.robustness.params import RobustnessParams
 from audit.suites.robustness.threat import ThreatSpace
 from audit.suites.robustness.torch_pgd import AttackStats, PGDConfig, pgd_with_stats
 from audit.types import JSONValue
+
+R = TypeVar("R")
+# Salts of the row-sharded attacks' fan-outs (a shard's seed: derive_seed(run seed, salt, shard index))
+ENGINE_SALT, BLACKBOX_SALT = 4200, 4100
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,16 @@ class AttackSetup:
     params: RobustnessParams
     seed: int
     is_image: bool
+    tasks: TaskRunner = IN_PROCESS  # where row shards run (the suite's executor: in order here, or Ray tasks)
+
+    def in_shards(self, task: Callable[[Any, np.ndarray, int], R], shared: Any, rows: np.ndarray,  # noqa: ANN401
+                  salt: int) -> list[R]:
+        """`task(shared, shard, seed)` on `rows` cut into nearly equal shards of at most `shard_rows` (audit rows,
+        in order), each a task of its own; results in shard order. A shard's seed depends on its index alone, so
+        where and in what order shards run changes no figure."""
+        shards = [rows[piece] for piece in row_chunks(len(rows), self.params.shard_rows)]
+        gpus = 1.0 if self.device.startswith("cuda") else 0.0
+        return run_in_order(self.tasks, task, shared, shards, item_seeds(self.seed, salt, len(shards)), gpus)
 
     def predict(self, u: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
@@ -100,17 +117,44 @@ def _details(cfg: PGDConfig | APGDConfig, stats: AttackStats, carried: int) -> d
     return out
 
 
+@dataclass(frozen=True)
+class EngineWork:
+    """What every shard of one engine attack shares."""
+
+    setup: AttackSetup
+    cfg: PGDConfig | APGDConfig
+    salt: int
+    space: ThreatSpace
+    start: torch.Tensor | None  # warm starts, one per audit row (None: cold)
+
+
+def engine_shard(work: EngineWork, rows: np.ndarray, seed: int) -> tuple[torch.Tensor, AttackStats]:
+    """One shard of an engine attack: its audit rows attacked with early stopping from the shard's own seed."""
+    setup, cfg = work.setup, work.cfg
+    attack = pgd_with_stats if isinstance(cfg, PGDConfig) else apgd_with_stats
+    start = None if work.start is None else work.start[torch.from_numpy(rows)]
+    gen = torch.Generator().manual_seed(derive_seed(seed, work.salt))
+    return attack(setup.view, setup.u[rows], setup.y[rows], work.space, cfg, gen, setup.params.batch_size,
+                  stop_when_fooled=True, start=start)
+
+
 def torch_attack(setup: AttackSetup, name: str, cfg: PGDConfig | APGDConfig, salt: int,
                  space: ThreatSpace | None = None, start: torch.Tensor | None = None, rows: np.ndarray | None = None,
                  ) -> tuple[Outcome, torch.Tensor]:
-    """One engine attack with early stopping on the audit rows `rows` (all when None); `start` (points feasible
-    at this ε, one per attacked row) warm-starts them."""
-    space, gen, size = space or setup.space, setup.generator(salt), setup.params.batch_size
-    u, y = (setup.u, setup.y) if rows is None else (setup.u[rows], setup.y[rows])
-    attack = pgd_with_stats if isinstance(cfg, PGDConfig) else apgd_with_stats
-    u_adv, stats = attack(setup.view, u, y, space, cfg, gen, size, stop_when_fooled=True, start=start)
-    carried = 0 if start is None else int(u.shape[0] - stats.rows_attacked)
-    outcome = Outcome(name, cfg.norm, cfg.eps, _survived(setup, u_adv, rows), rows, _details(cfg, stats, carried))
+    """One engine attack with early stopping on the audit rows `rows` (all when None), in row shards; `start`
+    (points feasible at this ε, one per attacked row) warm-starts them."""
+    chosen = np.arange(setup.u.shape[0]) if rows is None else rows
+    full_start = None
+    if start is not None:  # the shards index warm starts by audit row
+        full_start = setup.u.clone()
+        full_start[torch.from_numpy(chosen)] = start
+    work = EngineWork(setup, cfg, salt, space or setup.space, full_start)
+    found = setup.in_shards(engine_shard, work, chosen, ENGINE_SALT + salt)
+    u_adv = torch.cat([points for points, _ in found]) if found else setup.u[chosen]
+    stats = sum((shard_stats for _, shard_stats in found), AttackStats())
+    carried = 0 if start is None else int(chosen.size - stats.rows_attacked)
+    details = {**_details(cfg, stats, carried), "shard_rows": setup.params.shard_rows}
+    outcome = Outcome(name, cfg.norm, cfg.eps, _survived(setup, u_adv, rows), rows, details)
     return outcome, u_adv
 
 
@@ -131,17 +175,34 @@ def art_attack(setup: AttackSetup, attack: str, norm: str, eps: float, steps: in
     return Outcome(attack, norm, eps, _survived(setup, u_adv, rows), rows, details)
 
 
+@dataclass(frozen=True)
+class BlackboxWork:
+    setup: AttackSetup
+    eps: float
+
+
+def blackbox_shard(work: BlackboxWork, rows: np.ndarray, seed: int) -> np.ndarray:
+    """One shard of the query-only attack: survival of its audit rows."""
+    setup, queries = work.setup, work.setup.params.blackbox_queries
+    u, y, gen = setup.u[rows].to(setup.device), setup.y[rows].to(setup.device), torch.Generator().manual_seed(
+        derive_seed(seed, 7))
+    if setup.is_image:
+        u_adv = square_attack(setup.view, u, y, setup.space, work.eps, queries, gen, batch_size=setup.params.batch_size)
+    else:
+        u_adv = random_search(setup.view, u, y, setup.space, work.eps, queries, gen)
+    return _survived(setup, u_adv.cpu(), rows)
+
+
 def blackbox_attack(setup: AttackSetup, eps: float, rows: np.ndarray) -> Outcome:
-    """Query-only L∞ attack: the Square attack on images, masked random search on tabular data."""
+    """Query-only L∞ attack, in row shards: the Square attack on images, masked random search on tabular data."""
+    found = setup.in_shards(blackbox_shard, BlackboxWork(setup, eps), rows, BLACKBOX_SALT)
+    survived = np.concatenate(found) if found else np.zeros(0, dtype=bool)
     queries = setup.params.blackbox_queries
     if setup.is_image:
-        u_adv = square_attack(setup.view, setup.u[rows].to(setup.device), setup.y[rows].to(setup.device),
-                              setup.space, eps, queries, setup.generator(7), batch_size=setup.params.batch_size).cpu()
         details = {"queries": queries, "implementation": "torch Square attack, the paper's algorithm (p_init 0.8; "
                    "stronger than ART's SquareAttack at equal queries, see docs/suites/robustness.md)",
-                   "stopping": "a row stops at its first success"}
-        return Outcome("square", "linf", eps, _survived(setup, u_adv, rows), rows, details)
-    u_adv = random_search(setup.view, setup.u[rows].to(setup.device), setup.y[rows].to(setup.device),
-                          setup.space, eps, queries, setup.generator(7)).cpu()
-    details = {"queries": queries, "implementation": "torch random search (Square-style, masked)"}
-    return Outcome("random-search", "linf", eps, _survived(setup, u_adv, rows), rows, details)
+                   "stopping": "a row stops at its first success", "shard_rows": setup.params.shard_rows}
+        return Outcome("square", "linf", eps, survived, rows, details)
+    details = {"queries": queries, "implementation": "torch random search (Square-style, masked)",
+               "shard_rows": setup.params.shard_rows}
+    return Outcome("random-search", "linf", eps, survived, rows, details)
