@@ -29,15 +29,13 @@ from audit.executors.tasks import item_seeds
 from audit.stats import derive_seed
 from audit.suite import Progress
 from audit.suites.robustness.apgd import APGDConfig, apgd_with_stats
-from audit.suites.robustness.chunks import row_chunks
-from audit.suites.robustness.sweep import AttackSetup, Outcome
+from audit.suites.robustness.sweep import SHARD_GPUS, AttackSetup, Outcome
 from audit.suites.robustness.torch_pgd import PGDConfig, fgsm_sweep, pgd_with_stats
 from audit.types import JSONValue
 
 FanOutParts = Callable[..., list[Any]]  # SuiteContext.fan_out_parts
 STOPPING = "a row stops at its first misclassified iterate"
 SWEEP_SALT = 4300  # look k of a norm fans out with salt SWEEP_SALT + 2k (+1 for L2): its shards' seeds
-SHARD_GPUS = 1.0  # an attack shard keeps a GPU busy on its own
 
 
 def attack_plan(setup: AttackSetup, norm: str) -> list[tuple[str, PGDConfig | APGDConfig, int]]:
@@ -204,7 +202,7 @@ def _look_values(setup: AttackSetup, norm: str, todo: tuple[float, ...], block: 
                  fan_out: FanOutParts) -> list[dict[str, Any]]:
     """Each shard's part of one look, in row order: computed as tasks, or read back from a killed run."""
     keep = np.isin(block, setup.order[: setup.params.n_image_examples])
-    shards = [Shard(block[piece], keep[piece]) for piece in row_chunks(len(block), setup.params.shard_rows)]
+    shards = [Shard(block[piece], keep[piece]) for piece in setup.shard_pieces(len(block))]
     work, salt = LookWork(setup, norm, todo), SWEEP_SALT + 2 * look + (norm == "l2")
     values = fan_out(f"{norm}-look{look + 1}", attack_shard, shards, salt=salt, shared=work, gpus=SHARD_GPUS)
     seeds = item_seeds(setup.seed, salt, len(shards))

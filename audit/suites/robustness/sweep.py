@@ -25,6 +25,7 @@ from audit.types import JSONValue
 R = TypeVar("R")
 # Salts of the row-sharded attacks' fan-outs (a shard's seed: derive_seed(run seed, salt, shard index))
 ENGINE_SALT, BLACKBOX_SALT = 4200, 4100
+SHARD_GPUS = 1.0  # on CUDA an attack shard keeps a GPU busy on its own
 
 
 @dataclass(frozen=True)
@@ -69,9 +70,13 @@ class AttackSetup:
         """`task(shared, shard, seed)` on `rows` cut into nearly equal shards of at most `shard_rows` (audit rows,
         in order), each a task of its own; results in shard order. A shard's seed depends on its index alone, so
         where and in what order shards run changes no figure."""
-        shards = [rows[piece] for piece in row_chunks(len(rows), self.params.shard_rows)]
-        gpus = 1.0 if self.device.startswith("cuda") else 0.0
+        shards = [rows[piece] for piece in self.shard_pieces(len(rows))]
+        gpus = SHARD_GPUS if self.device.startswith("cuda") else 0.0
         return run_in_order(self.tasks, task, shared, shards, item_seeds(self.seed, salt, len(shards)), gpus)
+
+    def shard_pieces(self, n: int) -> list[slice]:
+        """`n` rows in the shards every row-sharded attack uses: nearly equal, at most `shard_rows` each."""
+        return row_chunks(n, self.params.shard_rows)
 
     def predict(self, u: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
@@ -184,8 +189,8 @@ class BlackboxWork:
 def blackbox_shard(work: BlackboxWork, rows: np.ndarray, seed: int) -> np.ndarray:
     """One shard of the query-only attack: survival of its audit rows."""
     setup, queries = work.setup, work.setup.params.blackbox_queries
-    u, y, gen = setup.u[rows].to(setup.device), setup.y[rows].to(setup.device), torch.Generator().manual_seed(
-        derive_seed(seed, 7))
+    u, y = setup.u[rows].to(setup.device), setup.y[rows].to(setup.device)
+    gen = torch.Generator().manual_seed(derive_seed(seed, 7))
     if setup.is_image:
         u_adv = square_attack(setup.view, u, y, setup.space, work.eps, queries, gen, batch_size=setup.params.batch_size)
     else:
