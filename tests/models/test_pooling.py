@@ -33,11 +33,11 @@ def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     nan = a.isnan()
     if not torch.equal(nan, b.isnan()):
         return False
-    as_int = torch.int16 if a.element_size() == 2 else torch.int32
+    as_int = {2: torch.int16, 4: torch.int32, 8: torch.int64}[a.element_size()]
     return torch.equal(a.masked_fill(nan, 0).view(as_int), b.masked_fill(nan, 0).view(as_int))
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("shape", SHAPES)
 def test_values_and_gradients_match_torch_bit_for_bit(shape, dtype):
     x = _hostile(shape, dtype, seed=len(shape) + shape[-1])
@@ -64,6 +64,9 @@ def test_strided_input_and_second_derivative_match_torch():
         results.append((pool(x).detach(), first.detach(), second))
     for ours, reference in zip(*results, strict=True):
         assert torch.equal(ours, reference)
+    with torch.no_grad():  # the pairwise maxima read strided views of a strided input
+        assert _same_bits(max_pool_2x2(_hostile((3, 4, 7, 10), torch.float32, 3).transpose(2, 3)),
+                          F.max_pool2d(_hostile((3, 4, 7, 10), torch.float32, 3).transpose(2, 3), 2))
 
 
 def test_other_pooling_settings_and_inputs_use_torch_itself():
