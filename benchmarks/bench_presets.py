@@ -6,7 +6,9 @@ models (so nothing stored by an earlier audit, e.g. trained remedies, is reused:
 second run on the same home is recorded beside it as `warm`. `extra_info` records the wall time, the CPU time of
 the child (resource.getrusage(RUSAGE_CHILDREN), user + system: the honest figure on a shared, loaded machine), each
 suite's own duration from scorecard.json, and the robustness figures with the attack work actually used, so a
-faster run cannot quietly trade away attack strength.
+faster run cannot quietly trade away attack strength. `host_reference` (benchmarks/host_speed.py), taken before and
+after the run, says how fast the host was: the same code takes 2-3x longer on a host whose reference reads 2-3x
+slower, and a gap between the two readings means the host's speed changed during the run.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+from host_speed import host_reference
 
 from audit.home import audit_home
 from audit.models.zoo import load_zoo_model
@@ -68,13 +71,16 @@ def _suite_seconds(out: Path) -> dict[str, float]:
 def test_preset_end_to_end(benchmark, model: str, preset: str, tmp_path: Path) -> None:
     load_zoo_model(model)  # trains and caches on first use: the targets are for the cached model
     env, out = _cold_home(tmp_path), tmp_path / "run"
+    before = host_reference()
     result = benchmark.pedantic(_audit_run, args=(model, preset, out, env), rounds=1, iterations=1, warmup_rounds=0)
     code, wall, cpu = result
     assert code in (0, 1), f"audit run exited {code}"
     scorecard = json.loads((out / "scorecard.json").read_text())
+    after = host_reference()
     warm_code, warm_wall, warm_cpu = _audit_run(model, preset, tmp_path / "warm", env)
     assert warm_code == code
     benchmark.extra_info.update({
+        "host_reference": {"before": before, "after": after},
         "target_s": TARGETS_S[(model, preset)], "wall_s": round(wall, 1), "child_cpu_s": round(cpu, 1),
         "within_target_wall": wall <= TARGETS_S[(model, preset)], "suite_s": _suite_seconds(out),
         "warm": {"wall_s": round(warm_wall, 1), "child_cpu_s": round(warm_cpu, 1),
