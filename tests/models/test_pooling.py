@@ -7,11 +7,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from audit.models import pooling
 from audit.models.architectures import MnistCNN
 from audit.models.pooling import MaxPool2d, max_pool_2x2
 from audit.suites.explainability.deeplift import _chain
 
-SHAPES = [(50, 3, 9, 11), (7, 16, 28, 28), (1, 1, 2, 2), (2, 5, 3, 2)]
+SHAPES = [(50, 3, 9, 11), (7, 16, 28, 28), (1, 1, 2, 2), (2, 5, 3, 2), (2, 3, 64, 130)]  # 130: ATen vector loops
 
 
 def _hostile(shape: tuple[int, ...], dtype: torch.dtype, seed: int) -> torch.Tensor:
@@ -37,9 +38,24 @@ def _same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
     return torch.equal(a.masked_fill(nan, 0).view(as_int), b.masked_fill(nan, 0).view(as_int))
 
 
+@pytest.fixture(params=[1, 2], ids=["one-thread", "two-threads"])
+def threads(request):
+    """One thread takes the compiled loops (float32), two ATen's channels-last kernel and the pairwise maxima."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
+def test_one_thread_takes_the_compiled_loops(threads):
+    x = torch.rand(3, 2, 6, 6)
+    assert pooling._use_kernel(x) == (threads == 1)
+    assert not pooling._use_kernel(x.double()) and not pooling._use_kernel(x.transpose(2, 3))
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
 @pytest.mark.parametrize("shape", SHAPES)
-def test_values_and_gradients_match_torch_bit_for_bit(shape, dtype):
+def test_values_and_gradients_match_torch_bit_for_bit(shape, dtype, threads):
     x = _hostile(shape, dtype, seed=len(shape) + shape[-1])
     ours_in, torch_in = x.clone().requires_grad_(), x.clone().requires_grad_()
     ours, reference = max_pool_2x2(ours_in), F.max_pool2d(torch_in, 2)
@@ -55,8 +71,10 @@ def test_values_and_gradients_match_torch_bit_for_bit(shape, dtype):
     assert ours.is_contiguous() and ours_in.grad.is_contiguous()
 
 
-def test_strided_input_and_second_derivative_match_torch():
-    x = torch.randn(4, 2, 6, 6, generator=torch.Generator().manual_seed(2)).transpose(2, 3).requires_grad_()
+@pytest.mark.parametrize("strided", [True, False])
+def test_strided_input_and_second_derivative_match_torch(strided, threads):
+    x = torch.randn(4, 2, 6, 7, generator=torch.Generator().manual_seed(2))
+    x = (x.transpose(2, 3) if strided else x).requires_grad_()
     results = []
     for pool in (max_pool_2x2, lambda t: F.max_pool2d(t, 2)):
         (first,) = torch.autograd.grad(pool(x).pow(3).sum(), x, create_graph=True)
