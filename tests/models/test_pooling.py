@@ -128,3 +128,22 @@ def test_the_cnn_gives_the_logits_and_input_gradients_of_torch_pooling():
             ours = (logits.detach(), grad)
         else:
             assert torch.equal(ours[0], logits.detach()) and torch.equal(ours[1], grad)
+
+
+def test_without_the_compiled_loops_and_in_inference_mode_the_bits_are_the_same(monkeypatch):
+    """numba missing (or failing to compile) leaves ATen's paths; inference-mode tensors take the loops too."""
+    x = _hostile((5, 4, 12, 10), torch.float32, seed=7)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            assert _same_bits(max_pool_2x2(x), F.max_pool2d(x, 2))
+        monkeypatch.setattr(pooling, "_kernel", lambda: None)
+        assert not pooling._use_kernel(x)
+        leaf = x.clone().requires_grad_()
+        reference = x.clone().requires_grad_()
+        max_pool_2x2(leaf).sum().backward()
+        F.max_pool2d(reference, 2).sum().backward()
+        assert _same_bits(leaf.grad, reference.grad)
+    finally:
+        torch.set_num_threads(before)
