@@ -58,6 +58,12 @@ def _kernel() -> ModuleType | None:
     return pool_kernel
 
 
+def _compiled() -> ModuleType:
+    kernel = _kernel()
+    assert kernel is not None, "only called where _use_kernel said yes"
+    return kernel
+
+
 def _use_kernel(x: torch.Tensor) -> bool:
     """The compiled loops serve float32 NCHW batches on one thread (ATen's kernels parallelise over more)."""
     return (x.dtype == torch.float32 and x.is_contiguous() and x.shape[-1] >= 2 and x.shape[-2] >= 2
@@ -68,7 +74,7 @@ def _kernel_forward(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     n, c, h, w = x.shape
     out = torch.empty((n, c, h // 2, w // 2), dtype=x.dtype)
     code = torch.empty((n, c, h // 2, w // 2), dtype=torch.uint8)
-    _kernel().pool_forward(x.detach().numpy(), out.numpy(), code.numpy())
+    _compiled().pool_forward(x.detach().numpy(), out.numpy(), code.numpy())
     return out, code
 
 
@@ -85,7 +91,7 @@ class _KernelPool(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph: ATen's backward, which is itself differentiable
             return torch.ops.aten.max_pool2d_with_indices_backward(grad.contiguous(), x, *_ARGS, _flat_index(code, x))
         grad_in = torch.empty_like(x, memory_format=torch.contiguous_format)
-        _kernel().pool_backward(grad.contiguous().numpy(), code.numpy(), grad_in.numpy())
+        _compiled().pool_backward(grad.contiguous().numpy(), code.numpy(), grad_in.numpy())
         return grad_in
 
 
@@ -112,9 +118,14 @@ def max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
         return _KernelPool.apply(x) if grad else _kernel_forward(x)[0]
     if grad:
         return _ChannelsLastPool.apply(x)
-    n, c, h, w = x.shape
-    if h < 2 or w < 2 or x.dtype not in _PAIRWISE_TYPES:  # torch's own error for a too small image
+    if min(x.shape[-2:]) < 2 or x.dtype not in _PAIRWISE_TYPES:  # torch's own error for a too small image
         return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 2).contiguous()
+    return _pairwise_max(x)
+
+
+def _pairwise_max(x: torch.Tensor) -> torch.Tensor:
+    """Each window's maximum as the scan finds it, from two element-wise maxima (see the module's note)."""
+    n, c, h, w = x.shape
     rows = x[..., : h - h % 2, : w - w % 2].unflatten(2, (h // 2, 2))  # (n, c, h/2, 2, w)
     pair = torch.empty((n, c, h // 2, w // 2, 2), dtype=x.dtype)  # a window's two row maxima side by side
     torch.maximum(rows[..., 0::2], rows[..., 1::2], out=pair.transpose(3, 4))
