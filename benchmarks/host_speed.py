@@ -5,7 +5,8 @@ time alone does not say whether the audit got slower or the host did (or was bus
 two small fixed workloads on one thread: a pure-Python loop (the interpreter's speed: dispatch, bookkeeping) and
 mnist-cnn's forward pass on 167 perturbed test images (the kernels every image audit spends most of its time in).
 Each is the median of several repeats; a benchmark records it before and after its timed run, and a gap between the
-two says the host's speed changed during the run.
+two says the host's speed changed during the run. The forward pass runs the project's own layers (its pooling,
+audit.models.pooling), so compare its readings between runs of the same code; the loop's, between any.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import time
 
 import torch
 
+from audit.threads import torch_threads
+
 LOOP_ITERATIONS = 2_000_000
-FORWARD_ROWS = 167  # one cache-sized pass of mnist-cnn (audit.models.types.CACHE_PASS_VALUES)
+FORWARD_ROWS = 167  # fixed, so the reference does not move with the code (one cache-sized pass of mnist-cnn today)
 
 
 def _python_loop_s() -> float:
@@ -46,10 +49,6 @@ def _cnn_forward_ms(repeats: int) -> float:
 
 def host_reference(repeats: int = 15) -> dict[str, float]:
     """The reference workload's medians on one thread (the mnist-cnn zoo model is trained on first use)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         return {"python_loop_2m_s": round(statistics.median(_python_loop_s() for _ in range(3)), 3),
                 "mnist_cnn_forward_167_ms": round(_cnn_forward_ms(repeats), 2)}
-    finally:
-        torch.set_num_threads(threads)
