@@ -17,6 +17,8 @@ making the scan's comparisons in the scan's order (the first maximum of a window
   in ATen's element-by-element loop; its vector loop, used where every operand is contiguous along the innermost
   axis, keeps the second. So the first maxima are written with a window's two rows side by side (`pair`), no
   operand of either step is contiguous along any axis, and each step keeps the earlier element, as the scan does.
+  That holds for contiguous images; a strided one (a narrow image stored transposed, say) goes to the
+  channels-last kernel.
 
 tests/models/test_pooling.py checks all three, bit for bit, on hostile values (signed zeros, NaN, ±inf,
 subnormals) for wide and narrow, odd and strided images, on one thread and on two.
@@ -118,7 +120,9 @@ def max_pool_2x2(x: torch.Tensor) -> torch.Tensor:
         return _KernelPool.apply(x) if grad else _kernel_forward(x)[0]
     if grad:
         return _ChannelsLastPool.apply(x)
-    if min(x.shape[-2:]) < 2 or x.dtype not in _PAIRWISE_TYPES:  # torch's own error for a too small image
+    # torch's own error for a too small image; in a strided image a window's two rows may lie side by side in
+    # memory, where ATen's vector loop could take the pairs
+    if min(x.shape[-2:]) < 2 or x.dtype not in _PAIRWISE_TYPES or not x.is_contiguous():
         return F.max_pool2d(x.contiguous(memory_format=torch.channels_last), 2).contiguous()
     return _pairwise_max(x)
 

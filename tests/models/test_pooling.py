@@ -147,3 +147,13 @@ def test_without_the_compiled_loops_and_in_inference_mode_the_bits_are_the_same(
         assert _same_bits(leaf.grad, reference.grad)
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16])
+def test_a_narrow_transposed_image_with_a_signed_zero_tie(dtype, threads):
+    """Two columns stored as rows: a window's two rows lie side by side in memory, where ATen's vector loop could
+    take the pairs (its +0/-0 tie keeps the second operand; the scan keeps the first)."""
+    image = torch.zeros(1, 1, 2, 34, dtype=dtype).transpose(2, 3)  # (1, 1, 34, 2), strided
+    image[0, 0, 20:22] = torch.tensor([[-0.0, 0.0], [0.0, -0.5]], dtype=dtype)
+    with torch.no_grad():
+        assert _same_bits(max_pool_2x2(image), F.max_pool2d(image, 2))
